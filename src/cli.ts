@@ -1,0 +1,135 @@
+// The command line: `init [options] [--] command [args...]`, like tini. Parsing stops at the
+// first non-option, so `ENTRYPOINT ["/init"]` with any CMD reaches the child verbatim, even
+// arguments that look like init's own options. Every option has an environment variable
+// (tini's TINI_* habit); a flag wins over its variable.
+import { writeSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, InitError } from './exit-codes';
+import { LOG_LEVELS, type LogLevel } from './log';
+import { parseBoolean, parseDuration, parseRewrites } from './config/values';
+
+declare const SESAME_VERSION: string;
+
+/** What the user asked for, validated. Plain data: the stages after this only read it. */
+export interface InitOptions {
+  /** The command and its arguments, exactly as given. */
+  command: string[];
+  /** Forward signals to the child's whole process group instead of the child alone. */
+  groupSignals: boolean;
+  /** Signal number -> the number to send instead (0: do not forward). */
+  rewrites: Map<number, number>;
+  /** How long the child has after SIGTERM/SIGINT (and its group after it exits) before SIGKILL. */
+  gracePeriodMs: number;
+  /** `NAME|UID[:GROUP|GID]` to run the command as. */
+  user?: string;
+  /** Set no_new_privs on the child: setuid binaries and file capabilities stop working. */
+  noNewPrivs: boolean;
+  /** Working directory for the command (default: init's own). */
+  workdir?: string;
+  logLevel: LogLevel;
+}
+
+/** What `--help` and the README both list: flag, variable, default, meaning. */
+export const ENV = {
+  groupSignals: 'SESAME_GROUP_SIGNALS',
+  rewrite: 'SESAME_REWRITE',
+  gracePeriod: 'SESAME_GRACE_PERIOD',
+  user: 'SESAME_USER',
+  noNewPrivs: 'SESAME_NO_NEW_PRIVS',
+  workdir: 'SESAME_WORKDIR',
+  logLevel: 'SESAME_LOG_LEVEL',
+} as const;
+
+/** Fits inside `docker stop`'s 10 s, leaving init time to SIGKILL and exit. */
+export const DEFAULT_GRACE = '8s';
+
+function program(): Command {
+  return new Command('init')
+    .usage('[options] [--] command [args...]')
+    .description('sesame: an init for containers that reaps zombies, forwards signals and exits with the child\'s code.')
+    .argument('[command...]', 'the program to run as the child, and its arguments')
+    .option('-g, --group-signals', `forward signals to the child's whole process group (${ENV.groupSignals})`)
+    .option('-r, --rewrite <from:to>', `send TO when FROM arrives, e.g. TERM:QUIT; repeatable, comma-separated, TO=0 drops it (${ENV.rewrite})`, (v: string, prev: string[] = []) => [...prev, v])
+    .option('-t, --grace-period <duration>', `time the child has after SIGTERM/SIGINT, and its process group after it exits, before SIGKILL (${ENV.gracePeriod}, default ${DEFAULT_GRACE})`)
+    .option('-u, --user <user[:group]>', `run the command as this user (name or uid) with its groups from /etc/group (${ENV.user})`)
+    .addOption(new Option('--no-new-privs', `set no_new_privs on the child: setuid binaries cannot gain privileges (${ENV.noNewPrivs})`))
+    .option('-w, --workdir <dir>', `working directory of the command (${ENV.workdir}, default: init's own)`)
+    .addOption(new Option('-l, --log-level <level>', `init's own messages on stderr (${ENV.logLevel}, default warn)`).choices(LOG_LEVELS))
+    .version(typeof SESAME_VERSION === 'string' ? SESAME_VERSION : 'dev', '-V, --version')
+    .helpOption('-h, --help', 'show this help')
+    .addHelpText('after', '\nExit status: the command\'s own; 128+N if it died of signal N; 126 not executable; 127 not found;\n64 usage, 67 unknown user, 71 system error, 77 not permitted, 78 configuration (see README).\n')
+    .passThroughOptions()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => writeSync(1, text),
+      writeErr: (text) => writeSync(2, text),
+      outputError: () => {}, // reported as an InitError below, in our one-line format
+    });
+}
+
+function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, parse: (text: string) => T): T | undefined {
+  const text = env[name];
+  if (text === undefined) return undefined;
+  try {
+    return parse(text);
+  } catch (error) {
+    throw new InitError(`${name}: ${(error as Error).message}`, EXIT.USAGE);
+  }
+}
+
+function fromFlag<T>(flag: string, text: string | undefined, parse: (text: string) => T): T | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parse(text);
+  } catch (error) {
+    throw new InitError(`${flag}: ${(error as Error).message}`, EXIT.USAGE);
+  }
+}
+
+/**
+ * Parse argv (without node and script) and the environment into options.
+ * Returns a number instead when init should exit right away (--help, --version).
+ */
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOptions | number {
+  const cmd = program();
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.exitCode === 0) return 0; // --help, --version
+    const message = error.message.replace(/^error: /, '');
+    throw new InitError(`${message} (see init --help)`, EXIT.USAGE);
+  }
+  const flags = cmd.opts<{
+    groupSignals?: boolean; rewrite?: string[]; gracePeriod?: string; user?: string;
+    newPrivs: boolean; workdir?: string; logLevel?: LogLevel;
+  }>();
+  const command = cmd.args;
+  if (command.length === 0) throw new InitError('no command given (usage: init [options] [--] command [args...])', EXIT.USAGE);
+
+  const logLevel = flags.logLevel ?? fromEnv(env, ENV.logLevel, (v) => {
+    if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new Error(`"${v}" is not one of ${LOG_LEVELS.join(', ')}`);
+    return v as LogLevel;
+  });
+  const rewrites = fromEnv(env, ENV.rewrite, (v) => parseRewrites(v)) ?? new Map<number, number>();
+  for (const text of flags.rewrite ?? []) fromFlag('--rewrite', text, (v) => parseRewrites(v, rewrites));
+
+  return {
+    command,
+    groupSignals: flags.groupSignals ?? fromEnv(env, ENV.groupSignals, parseBoolean) ?? false,
+    rewrites,
+    gracePeriodMs: fromFlag('--grace-period', flags.gracePeriod, parseDuration)
+      ?? fromEnv(env, ENV.gracePeriod, parseDuration) ?? parseDuration(DEFAULT_GRACE),
+    user: nonEmpty(flags.user, '--user') ?? (env[ENV.user] || undefined),
+    noNewPrivs: flags.newPrivs === false || (fromEnv(env, ENV.noNewPrivs, parseBoolean) ?? false),
+    workdir: nonEmpty(flags.workdir, '--workdir') ?? (env[ENV.workdir] || undefined),
+    logLevel: logLevel ?? 'warn',
+  };
+}
+
+/** A flag given as "" is a mistake; an empty variable means unset (compose's ${X:-}). */
+function nonEmpty(value: string | undefined, where: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === '') throw new InitError(`${where}: must not be empty`, EXIT.USAGE);
+  return value;
+}

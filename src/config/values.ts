@@ -1,0 +1,69 @@
+// Parsers for the values a user types, shared by flags, environment variables and (later)
+// the config file. Each throws a message that says what was expected; the caller adds
+// where the value came from.
+import { constants } from 'node:os';
+
+const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
+const MAX_SIGNAL = 64;
+
+/** "TERM", "SIGTERM", "sigterm" or "15" -> 15. */
+export function parseSignal(text: string): number {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const n = Number(trimmed);
+    if (n >= 1 && n <= MAX_SIGNAL) return n;
+    throw new Error(`signal number ${trimmed} is out of range 1-${MAX_SIGNAL}`);
+  }
+  const upper = trimmed.toUpperCase();
+  const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+  const n = SIGNAL_NUMBERS[name];
+  if (n === undefined) throw new Error(`unknown signal "${text}" (expected a name like TERM or a number like 15)`);
+  return n;
+}
+
+/** 15 -> "SIGTERM" (or "signal 40" for one without a name). */
+export function signalName(n: number): string {
+  for (const [name, value] of Object.entries(SIGNAL_NUMBERS)) if (value === n) return name;
+  return `signal ${n}`;
+}
+
+/**
+ * "FROM:TO" pairs such as "TERM:QUIT" or "15:3", separated by commas; TO may be 0 to drop
+ * the signal (dumb-init's --rewrite semantics).
+ */
+export function parseRewrites(text: string, into = new Map<number, number>()): Map<number, number> {
+  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const parts = pair.split(':');
+    if (parts.length !== 2 || !parts[0] || !parts[1]) throw new Error(`"${pair}" is not FROM:TO (e.g. TERM:QUIT or 15:3)`);
+    const to = parts[1].trim() === '0' ? 0 : parseSignal(parts[1]);
+    into.set(parseSignal(parts[0]), to);
+  }
+  return into;
+}
+
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "10" (seconds), "10s", "500ms", "1m30s", "1.5s" (Docker Compose's duration form) -> ms. */
+export function parseDuration(text: string): number {
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
+  let total = 0;
+  let end = 0;
+  for (let match = re.exec(trimmed); match; match = re.exec(trimmed)) {
+    total += Number(match[1]) * UNITS_MS[match[2]];
+    end = re.lastIndex;
+  }
+  if (trimmed === '' || end !== trimmed.length) {
+    throw new Error(`"${text}" is not a duration (e.g. 10s, 500ms, 1m30s, or a number of seconds)`);
+  }
+  return Math.round(total);
+}
+
+/** Boolean environment values, as the Vault CLI and most tools read them. */
+export function parseBoolean(text: string): boolean {
+  const lower = text.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on', 't', 'y'].includes(lower)) return true;
+  if (['0', 'false', 'no', 'off', 'f', 'n', ''].includes(lower)) return false;
+  throw new Error(`"${text}" is not a boolean (use true or false)`);
+}

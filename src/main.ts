@@ -1,0 +1,75 @@
+// Entry point of /init. The first import installs the signal listeners: nothing may run
+// before them (see early-signals.ts).
+import { pendingTermination } from './supervisor/early-signals';
+import { constants } from 'node:os';
+import { parseCommandLine, type InitOptions } from './cli';
+import { EXIT, InitError } from './exit-codes';
+import { createLog, type Log } from './log';
+import { loadNative, sidecarPath } from './native/binding';
+import { LibuvProcessTable, NativeProcessTable, type ChildSpec, type ProcessTable } from './supervisor/processes';
+import { runChild } from './supervisor/single';
+import { resolveUser } from './supervisor/user';
+
+declare const SESAME_SEA: boolean;
+const isSea = typeof SESAME_SEA === 'boolean' && SESAME_SEA;
+
+/** Init's own variables never reach the child. */
+const OWN_ENV = /^SESAME_/;
+
+function childSpec(options: InitOptions): ChildSpec {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !OWN_ENV.test(key)) env[key] = value;
+  const user = options.user ? resolveUser(options.user) : undefined;
+  if (user?.home) env.HOME = user.home;
+  return { argv: options.command, env, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs };
+}
+
+function processTable(log: Log): ProcessTable {
+  const load = loadNative(process.env, isSea);
+  if (!load.native) {
+    log.warn(`native helper not loaded (${load.reason}): orphans will not be reaped, the child gets no terminal job control, `
+      + `--user sets no supplementary groups; ship ${sidecarPath(isSea)} or mount an exec-capable tmpfs (see README)`);
+    return new LibuvProcessTable(log);
+  }
+  log.debug(`native helper loaded from ${load.from}`);
+  // Ignored, not handled, as tini does: handing the terminal to the child and writing to it
+  // from the background must never stop init (PID 1 or not).
+  load.native.ignoreSignal(constants.signals.SIGTTIN);
+  load.native.ignoreSignal(constants.signals.SIGTTOU);
+  // Not PID 1 (e.g. under `docker run --init` or a shell): become a subreaper so orphans
+  // come to init, not to whoever is PID 1.
+  if (process.pid !== 1) load.native.setSubreaper();
+  return new NativeProcessTable(load.native, log);
+}
+
+async function main(log: { current: Log }): Promise<number> {
+  // In a single executable argv[1] is the executable again; under node it is init.cjs.
+  const options = parseCommandLine(process.argv.slice(2), process.env);
+  if (typeof options === 'number') return options;
+  log.current = createLog(options.logLevel);
+  const early = pendingTermination();
+  if (early) {
+    log.current.info(`${early} received before the child started; not starting it`);
+    return 128 + constants.signals[early];
+  }
+  const spec = childSpec(options);
+  const table = processTable(log.current);
+  try {
+    return await runChild(spec, options, table, log.current);
+  } finally {
+    table.reapNow();
+  }
+}
+
+const log = { current: createLog() };
+main(log).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof InitError) {
+      log.current.error(error.message);
+      process.exit(error.exitCode);
+    }
+    log.current.error(`internal error: ${(error as Error)?.stack ?? error}`);
+    process.exit(EXIT.SOFTWARE);
+  },
+);

@@ -1,0 +1,128 @@
+// Loading the C addon (sesame.c). A single executable cannot require() a .node file, and
+// Node has no in-memory dlopen, so the addon travels as an asset of the executable and is
+// written to a file, dlopen'ed and unlinked (~1 ms). Read-only roots whose writable mounts
+// are all noexec (Docker's --read-only with its default tmpfs) defeat that, so a sidecar
+// file next to the executable is tried first: it loads from the image itself.
+// Without the addon init still runs; the caller says once what is lost.
+import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+
+/** Must equal SESAME_NATIVE_ABI in sesame.c. */
+const ABI = 1;
+export const ASSET_NAME = 'init.node';
+
+export interface SpawnRequest {
+  /** Paths to execve in order (PATH already expanded), as execvp would try them. */
+  candidates: string[];
+  argv: string[];
+  env: string[];
+  cwd?: string;
+  /** Descriptors that become the child's 0, 1, 2; -1 keeps init's. */
+  stdio?: [number, number, number];
+  uid?: number;
+  gid?: number;
+  groups?: number[];
+  newProcessGroup: boolean;
+  foreground: boolean;
+  noNewPrivs: boolean;
+}
+
+export interface Native {
+  /** fork/exec; throws an Error with errno, code and syscall (the stage that failed). */
+  spawn(request: SpawnRequest): number;
+  /** Every exited child as flat [pid, code, signal] triples; code -1 for a signal death. */
+  reap(): number[];
+  setSubreaper(): void;
+  ignoreSignal(signal: number): void;
+}
+
+export type NativeLoad = { native: Native; from: string } | { native: null; reason: string };
+
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+
+function withErrnoNames(raw: Native): Native {
+  return {
+    ...raw,
+    spawn(request) {
+      try {
+        return raw.spawn(request);
+      } catch (error) {
+        const e = error as NodeJS.ErrnoException;
+        if (typeof e.errno === 'number') e.code = ERRNO_NAMES.get(e.errno) ?? `E${e.errno}`;
+        throw e;
+      }
+    },
+    setSubreaper: () => raw.setSubreaper(),
+    ignoreSignal: (signal) => raw.ignoreSignal(signal),
+    reap: () => raw.reap(),
+  };
+}
+
+function dlopen(file: string): Native {
+  const module = { exports: {} as Native & { abi?: number } };
+  process.dlopen(module, file, osConstants.dlopen.RTLD_NOW);
+  if (module.exports.abi !== ABI) throw new Error(`${file} is a different version (abi ${module.exports.abi}, want ${ABI})`);
+  return withErrnoNames(module.exports);
+}
+
+function embeddedAddon(): Uint8Array | null {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sea = require('node:sea') as typeof import('node:sea');
+    return sea.isSea() ? new Uint8Array(sea.getAsset(ASSET_NAME)) : null;
+  } catch {
+    return null; // not a single executable (init.cjs under plain node)
+  }
+}
+
+function reasonOf(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code}` : String(e.message).split('\n')[0];
+}
+
+/**
+ * Order: $SESAME_NATIVE, the sidecar (`init.node` next to the executable or to init.cjs),
+ * then the embedded copy extracted to the first directory that takes it.
+ */
+export function loadNative(env: NodeJS.ProcessEnv, isSea: boolean): NativeLoad {
+  const tried: string[] = [];
+  const explicit = env.SESAME_NATIVE;
+  const sidecar = sidecarPath(isSea);
+  for (const file of explicit ? [explicit] : [sidecar]) {
+    if (!explicit && !existsSync(file)) continue;
+    try {
+      return { native: dlopen(file), from: file };
+    } catch (error) {
+      tried.push(`${file}: ${reasonOf(error)}`);
+    }
+  }
+  const bytes = isSea ? embeddedAddon() : null;
+  if (bytes) {
+    const dirs = [env.SESAME_NATIVE_DIR, '/dev/shm', env.TMPDIR, '/run', '/tmp'].filter((d): d is string => !!d);
+    for (const dir of [...new Set(dirs)]) {
+      const file = join(dir, `.sesame-${process.pid}-${randomBytes(4).toString('hex')}.node`);
+      try {
+        // 'wx' refuses an existing file or symlink planted at that name.
+        writeFileSync(file, bytes, { mode: 0o500, flag: 'wx' });
+      } catch (error) {
+        tried.push(`${dir}: ${reasonOf(error)}`);
+        continue;
+      }
+      try {
+        return { native: dlopen(file), from: `embedded, via ${dir}` };
+      } catch (error) {
+        tried.push(`${dir}: ${/failed to map segment/.test(String(error)) ? 'noexec' : reasonOf(error)}`);
+      } finally {
+        try { unlinkSync(file); } catch { /* already gone */ }
+      }
+    }
+  }
+  return { native: null, reason: tried.length ? tried.join('; ') : 'no addon found' };
+}
+
+/** `/init.node` beside `/init`, or `init.node` beside init.cjs. */
+export function sidecarPath(isSea: boolean): string {
+  return isSea ? `${process.execPath}.node` : join(__dirname, ASSET_NAME);
+}

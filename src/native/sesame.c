@@ -1,0 +1,388 @@
+// The native layer: only what Node cannot do for PID 1 (reference/node-runtime.md §3, §4).
+//
+//   spawn()        fork/exec with the set-up libuv does not offer: its own process group,
+//                  the terminal's foreground group, supplementary groups, no_new_privs,
+//                  default signal dispositions, an empty mask, no leaked descriptors.
+//   reap()         waitpid(-1, WNOHANG) until nothing is left. Safe only because every
+//                  child of init is spawned here: libuv owns none, so no status is stolen.
+//   setSubreaper() prctl(PR_SET_CHILD_SUBREAPER) when init is not PID 1.
+//   ignoreSignal() SIG_IGN, which Node cannot set (for SIGTTIN/SIGTTOU, as tini does).
+//
+// Between fork and exec the child calls only async-signal-safe functions and raw system
+// calls: the parent is multi-threaded, so anything that takes a lock (malloc, stdio) could
+// deadlock. Everything the child needs is allocated before fork.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+// Bumped whenever the JS binding's expectations change; the loader refuses a mismatch so
+// that a stale sidecar file never runs with a newer init.
+#define SESAME_NATIVE_ABI 1
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+// Stages the child reports through the error pipe, in the order they run.
+enum stage { ST_SETPGID = 1, ST_TCSETPGRP, ST_DUP2, ST_SETGROUPS, ST_SETGID, ST_SETUID,
+             ST_NO_NEW_PRIVS, ST_CHDIR, ST_EXEC };
+static const char *stage_names[] = { "", "setpgid", "tcsetpgrp", "dup2", "setgroups", "setgid",
+                                     "setuid", "no_new_privs", "chdir", "exec" };
+
+struct report { int stage; int err; };
+
+#define CHECK(call)                                                                        \
+  do {                                                                                     \
+    if ((call) != napi_ok) return throw_last(env);                                         \
+  } while (0)
+
+static napi_value throw_last(napi_env env) {
+  const napi_extended_error_info *info = NULL;
+  napi_get_last_error_info(env, &info);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, NULL, info && info->error_message ? info->error_message : "N-API call failed");
+  return NULL;
+}
+
+static napi_value throw_errno(napi_env env, const char *stage, int err, const char *path) {
+  // The errno's name (ENOENT...) is added by the binding from os.constants.errno:
+  // strerrorname_np would raise the glibc requirement above the Node binary's own.
+  napi_value msg, error, val;
+  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &error);
+  napi_create_int32(env, err, &val);
+  napi_set_named_property(env, error, "errno", val);
+  napi_create_string_utf8(env, stage, NAPI_AUTO_LENGTH, &val);
+  napi_set_named_property(env, error, "syscall", val);
+  if (path) {
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &val);
+    napi_set_named_property(env, error, "path", val);
+  }
+  napi_throw(env, error);
+  return NULL;
+}
+
+// ---- reading the options object ----
+
+static bool get_prop(napi_env env, napi_value obj, const char *name, napi_value *out) {
+  bool has = false;
+  if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has) return false;
+  if (napi_get_named_property(env, obj, name, out) != napi_ok) return false;
+  napi_valuetype t;
+  napi_typeof(env, *out, &t);
+  return t != napi_undefined && t != napi_null;
+}
+
+static int get_int(napi_env env, napi_value obj, const char *name, int fallback) {
+  napi_value v;
+  int32_t n;
+  if (!get_prop(env, obj, name, &v) || napi_get_value_int32(env, v, &n) != napi_ok) return fallback;
+  return n;
+}
+
+static bool get_bool(napi_env env, napi_value obj, const char *name) {
+  napi_value v;
+  bool b = false;
+  if (get_prop(env, obj, name, &v)) napi_get_value_bool(env, v, &b);
+  return b;
+}
+
+static char *dup_string(napi_env env, napi_value v) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static char *get_string(napi_env env, napi_value obj, const char *name) {
+  napi_value v;
+  return get_prop(env, obj, name, &v) ? dup_string(env, v) : NULL;
+}
+
+// A NULL-terminated array of strings with `extra` spare leading slots (for the /bin/sh
+// fallback). Returns NULL when the property is missing or not an array of strings.
+static char **get_string_array(napi_env env, napi_value obj, const char *name, uint32_t extra, uint32_t *count) {
+  napi_value arr, item;
+  bool is_array = false;
+  uint32_t n = 0;
+  if (!get_prop(env, obj, name, &arr) || napi_is_array(env, arr, &is_array) != napi_ok || !is_array) return NULL;
+  napi_get_array_length(env, arr, &n);
+  char **out = calloc(n + extra + 1, sizeof(char *));
+  if (!out) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_get_element(env, arr, i, &item);
+    if (!(out[extra + i] = dup_string(env, item))) {
+      for (uint32_t j = 0; j < i; j++) free(out[extra + j]);
+      free(out);
+      return NULL;
+    }
+  }
+  if (count) *count = n;
+  return out;
+}
+
+static void free_strings(char **arr, uint32_t skip) {
+  if (!arr) return;
+  for (char **p = arr + skip; *p; p++) free(*p);
+  free(arr);
+}
+
+// ---- the child side of fork: async-signal-safe only ----
+
+static void report_and_exit(int fd, int stage, int err) {
+  struct report r = { stage, err };
+  ssize_t n;
+  do n = write(fd, &r, sizeof r); while (n < 0 && errno == EINTR);
+  _exit(127);
+}
+
+struct spawn_spec {
+  char **candidates;  // absolute or relative paths to try, in order (PATH already expanded)
+  char **argv;        // argv[0..]; slot 0 and 1 reserved in sh_argv
+  char **sh_argv;     // "/bin/sh", <candidate>, argv[1..]: execvp's ENOEXEC fallback
+  char **envp;
+  char *cwd;
+  int stdio[3];       // descriptors to become 0, 1, 2 (-1: keep init's)
+  int uid, gid;       // -1: unchanged
+  gid_t *groups;      // with ngroups >= 0: setgroups
+  int ngroups;
+  bool new_pgroup, foreground, no_new_privs;
+};
+
+static void child_after_fork(const struct spawn_spec *s, int errfd) {
+  // Dispositions first, while every signal is still blocked: a handler inherited from
+  // Node must never run in the child, and SIG_IGN (SIGPIPE, SIGXFSZ, SIGTTOU) would
+  // survive exec.
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < _NSIG; sig++) sigaction(sig, &dfl, NULL);
+
+  if (s->new_pgroup && setpgid(0, 0) < 0) report_and_exit(errfd, ST_SETPGID, errno);
+  // Give the terminal to the child's group, as tini's isolate_child does. SIGTTOU is
+  // blocked here, so a background group may do it. No terminal is not an error.
+  if (s->foreground && tcsetpgrp(STDIN_FILENO, getpgrp()) < 0 && errno != ENOTTY && errno != ENXIO)
+    report_and_exit(errfd, ST_TCSETPGRP, errno);
+
+  // Node opens its stdio close-on-exec: clear that, or the program starts with no 0-2.
+  // (dup2 clears it on the copy; a descriptor kept in place needs fcntl.)
+  for (int fd = 0; fd < 3; fd++) {
+    if (s->stdio[fd] >= 0 && s->stdio[fd] != fd) {
+      if (dup2(s->stdio[fd], fd) < 0) report_and_exit(errfd, ST_DUP2, errno);
+    } else {
+      fcntl(fd, F_SETFD, 0);
+    }
+  }
+
+  // Raw system calls: they change only this thread, which after fork is the whole
+  // process, and take none of glibc's set*id locks.
+  if (s->ngroups >= 0 && syscall(SYS_setgroups, (size_t)s->ngroups, s->groups) < 0)
+    report_and_exit(errfd, ST_SETGROUPS, errno);
+  if (s->gid >= 0 && syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) report_and_exit(errfd, ST_SETGID, errno);
+  if (s->uid >= 0 && syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) report_and_exit(errfd, ST_SETUID, errno);
+  if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) report_and_exit(errfd, ST_NO_NEW_PRIVS, errno);
+  if (s->cwd && chdir(s->cwd) < 0) report_and_exit(errfd, ST_CHDIR, errno);
+
+  // Nothing of init's beyond 0-2 reaches the program: mark the rest close-on-exec
+  // (the error pipe included, so a successful exec closes it and the parent reads EOF).
+  if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+    struct rlimit rl;
+    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
+    if (max > 1048576) max = 1048576;
+    for (long fd = 3; fd < max; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+  }
+
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+
+  // execvp's search, on a list made before fork: keep going past ENOENT-like errors,
+  // remember EACCES, stop at anything else (what glibc's execvp does).
+  int err = ENOENT;
+  bool denied = false;
+  for (char **c = s->candidates; *c; c++) {
+    execve(*c, s->argv, s->envp);
+    err = errno;
+    if (err == ENOEXEC) {  // a script without #!: run it with /bin/sh, like execvp
+      s->sh_argv[1] = *c;
+      execve("/bin/sh", s->sh_argv, s->envp);
+      err = errno;
+      break;
+    }
+    if (err == EACCES) denied = true;
+    else if (err != ENOENT && err != ENOTDIR && err != ENAMETOOLONG && err != ELOOP && err != ESTALE && err != ENODEV && err != ETIMEDOUT)
+      break;
+  }
+  if (denied && (err == ENOENT || err == ENOTDIR)) err = EACCES;
+  report_and_exit(errfd, ST_EXEC, err);
+}
+
+// spawn({candidates, argv, env, cwd, stdio, uid, gid, groups, newProcessGroup, foreground,
+//        noNewPrivs}) -> pid. Throws an Error with errno, code, syscall (the failed stage).
+static napi_value Spawn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value opts, result;
+  CHECK(napi_get_cb_info(env, info, &argc, &opts, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "spawn(options) needs an options object");
+    return NULL;
+  }
+
+  struct spawn_spec s;
+  memset(&s, 0, sizeof s);
+  uint32_t argn = 0, ngroups = 0;
+  s.candidates = get_string_array(env, opts, "candidates", 0, NULL);
+  s.argv = get_string_array(env, opts, "argv", 0, &argn);
+  s.sh_argv = get_string_array(env, opts, "argv", 1, NULL);
+  s.envp = get_string_array(env, opts, "env", 0, NULL);
+  s.cwd = get_string(env, opts, "cwd");
+  s.uid = get_int(env, opts, "uid", -1);
+  s.gid = get_int(env, opts, "gid", -1);
+  s.new_pgroup = get_bool(env, opts, "newProcessGroup");
+  s.foreground = get_bool(env, opts, "foreground");
+  s.no_new_privs = get_bool(env, opts, "noNewPrivs");
+  s.ngroups = -1;
+  napi_value stdio, item, groups;
+  bool is_array = false;
+  for (int i = 0; i < 3; i++) s.stdio[i] = -1;
+  if (get_prop(env, opts, "stdio", &stdio) && napi_is_array(env, stdio, &is_array) == napi_ok && is_array)
+    for (uint32_t i = 0; i < 3; i++)
+      if (napi_get_element(env, stdio, i, &item) == napi_ok) napi_get_value_int32(env, item, &s.stdio[i]);
+  if (get_prop(env, opts, "groups", &groups) && napi_is_array(env, groups, &is_array) == napi_ok && is_array) {
+    napi_get_array_length(env, groups, &ngroups);
+    s.groups = calloc(ngroups + 1, sizeof(gid_t));
+    for (uint32_t i = 0; s.groups && i < ngroups; i++) {
+      uint32_t g = 0;
+      napi_get_element(env, groups, i, &item);
+      napi_get_value_uint32(env, item, &g);
+      s.groups[i] = g;
+    }
+    s.ngroups = s.groups ? (int)ngroups : -1;
+  }
+
+  napi_value ret = NULL;
+  if (!s.candidates || !s.candidates[0] || !s.argv || argn == 0 || !s.sh_argv || !s.envp) {
+    napi_throw_type_error(env, NULL, "spawn: candidates, argv and env must be non-empty string arrays");
+    goto out;
+  }
+  s.sh_argv[0] = strdup("/bin/sh");
+  free(s.sh_argv[1]);   // argv[0]'s copy: the child puts the candidate's path there
+  s.sh_argv[1] = NULL;
+
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) < 0) {
+    ret = throw_errno(env, "pipe2", errno, NULL);
+    goto out;
+  }
+  // Block everything across fork so that no Node/libuv handler runs in the child before
+  // its dispositions are reset; the parent's mask is restored right after.
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);  // per-thread on Linux; pthread_sigmask would need glibc 2.32
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(pipefd[0]);
+    child_after_fork(&s, pipefd[1]);
+  }
+  int fork_err = errno;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  close(pipefd[1]);
+  if (pid < 0) {
+    close(pipefd[0]);
+    ret = throw_errno(env, "fork", fork_err, NULL);
+    goto out;
+  }
+
+  // EOF means exec succeeded (the pipe was close-on-exec); a report means it did not.
+  struct report r;
+  ssize_t n;
+  do n = read(pipefd[0], &r, sizeof r); while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  if (n == (ssize_t)sizeof r) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    const char *path = r.stage == ST_CHDIR ? s.cwd : r.stage == ST_EXEC ? s.argv[0] : NULL;
+    ret = throw_errno(env, stage_names[r.stage < ST_SETPGID || r.stage > ST_EXEC ? 0 : r.stage], r.err, path);
+    goto out;
+  }
+  napi_create_int32(env, pid, &result);
+  ret = result;
+
+out:
+  free_strings(s.candidates, 0);
+  free_strings(s.argv, 0);
+  if (s.sh_argv) { free(s.sh_argv[0]); free_strings(s.sh_argv, 2); }
+  free_strings(s.envp, 0);
+  free(s.cwd);
+  free(s.groups);
+  return ret;
+}
+
+// reap() -> [pid, code, signal, pid, code, signal, ...] for every child that has exited,
+// without blocking. code is -1 when the child died of a signal, signal 0 when it exited.
+static napi_value Reap(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value arr, v;
+  CHECK(napi_create_array(env, &arr));
+  uint32_t i = 0;
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid <= 0) break;  // 0: children left but none exited; -1 ECHILD: no children at all
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    napi_create_int32(env, pid, &v);
+    napi_set_element(env, arr, i++, v);
+    napi_create_int32(env, code, &v);
+    napi_set_element(env, arr, i++, v);
+    napi_create_int32(env, sig, &v);
+    napi_set_element(env, arr, i++, v);
+  }
+  return arr;
+}
+
+static napi_value SetSubreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return throw_errno(env, "prctl", errno, NULL);
+  return NULL;
+}
+
+static napi_value IgnoreSignal(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg;
+  int32_t sig = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+  CHECK(napi_get_value_int32(env, arg, &sig));
+  if (signal(sig, SIG_IGN) == SIG_ERR) return throw_errno(env, "signal", errno, NULL);
+  return NULL;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    { "spawn", NULL, Spawn, NULL, NULL, NULL, napi_default, NULL },
+    { "reap", NULL, Reap, NULL, NULL, NULL, napi_default, NULL },
+    { "setSubreaper", NULL, SetSubreaper, NULL, NULL, NULL, napi_default, NULL },
+    { "ignoreSignal", NULL, IgnoreSignal, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_value abi;
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_create_int32(env, SESAME_NATIVE_ABI, &abi);
+  napi_set_named_property(env, exports, "abi", abi);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

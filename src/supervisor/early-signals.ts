@@ -1,0 +1,47 @@
+// Imported first by main.ts, so that these listeners are the first thing the program does
+// (reference/node-runtime.md §4):
+// - PID 1 with no listener ignores every signal, SIGTERM included, so `docker stop` would
+//   wait for its SIGKILL;
+// - SIGUSR1 with no listener opens Node's inspector on 127.0.0.1:9229, which is code
+//   execution as PID 1 for anything in the container that can signal it.
+// Signals that arrive before there is a child to forward them to wait here in order.
+import * as inspector from 'node:inspector';
+
+/**
+ * Every catchable signal init forwards. Left out on purpose: SIGCHLD (init's own), SIGPIPE
+ * and SIGXFSZ (Node keeps them ignored; a listener would replace that), SIGTTIN and SIGTTOU
+ * (ignored, as tini does, so that init writing to or handing over the terminal never stops
+ * it), the synchronous fault signals (SEGV, BUS, FPE, ILL, TRAP, SYS, ABRT: they are about
+ * init itself), and SIGKILL/SIGSTOP (uncatchable). Real-time signals have no name in Node
+ * and cannot be listened for.
+ */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT',
+  'SIGCONT', 'SIGTSTP', 'SIGURG', 'SIGXCPU', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO',
+  'SIGPWR',
+];
+
+type SignalHandler = (signal: NodeJS.Signals) => void;
+
+let handler: SignalHandler | null = null;
+const pending: NodeJS.Signals[] = [];
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (handler) handler(signal);
+  else pending.push(signal);
+}
+
+for (const signal of FORWARDED_SIGNALS) process.on(signal, onSignal);
+// A SIGUSR1 that landed before the listener above opened the inspector: close it again.
+if (inspector.url()) inspector.close();
+
+/** Route signals to `next`, first replaying those that arrived before, in order. */
+export function routeSignals(next: SignalHandler): void {
+  handler = next;
+  for (const signal of pending.splice(0)) next(signal);
+}
+
+/** A terminating signal (SIGTERM, SIGINT) received while nothing was routing them. */
+export function pendingTermination(): NodeJS.Signals | undefined {
+  return pending.find((s) => s === 'SIGTERM' || s === 'SIGINT');
+}

@@ -1,0 +1,194 @@
+// Starting children and learning how they ended. Two implementations of one interface:
+// - NativeProcessTable: the addon forks every child, so init owns all of them and may call
+//   waitpid(-1): each exit status goes to the child it belongs to, and every orphan that
+//   was re-parented to init is reaped on the same SIGCHLD.
+// - LibuvProcessTable: node's child_process, when the addon could not be loaded. libuv
+//   reaps its own children; orphans stay zombies (Node has no wait call), and the child gets
+//   a session of its own because libuv offers setsid but not setpgid or tcsetpgrp.
+// Never mix them: waitpid(-1) would steal libuv's statuses (reference/node-runtime.md §3).
+import { spawn as spawnLibuv } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { constants } from 'node:os';
+import { EXIT, InitError } from '../exit-codes';
+import type { Log } from '../log';
+import type { Native } from '../native/binding';
+import type { ResolvedUser } from './user';
+
+export interface ExitStatus {
+  /** Exit code, or null when a signal ended the process. */
+  code: number | null;
+  /** Number of the signal that ended it, or null. */
+  signal: number | null;
+}
+
+/** The shell's convention: the code itself, or 128+N for death by signal N. */
+export function exitCodeOf(status: ExitStatus): number {
+  return status.signal ? 128 + status.signal : (status.code ?? 0);
+}
+
+export interface ChildSpec {
+  /** argv[0] is looked up in the child's PATH unless it contains a slash. */
+  argv: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  user?: ResolvedUser;
+  noNewPrivs: boolean;
+}
+
+export interface Child {
+  pid: number;
+  /** The child's own process group (its pid), or null if it shares init's. */
+  processGroup: number | null;
+  /** Resolves once the child has been reaped. */
+  exited: Promise<ExitStatus>;
+}
+
+export interface ProcessTable {
+  spawn(spec: ChildSpec): Promise<Child>;
+  /** Collect whatever has exited by now (a last pass before init exits). */
+  reapNow(): void;
+}
+
+/** glibc's execvp default is "/bin:/usr/bin"; images expect Docker's default PATH. */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** What execvp would try, in order: the name itself if it has a slash, else each PATH entry. */
+export function commandCandidates(file: string, path = DEFAULT_PATH): string[] {
+  if (file.includes('/')) return [file];
+  return path.split(':').map((dir) => (dir === '' ? file : `${dir.replace(/\/+$/, '')}/${file}`));
+}
+
+/** Turn a failed spawn into the one line and the exit code the user sees. */
+export function spawnFailure(error: NodeJS.ErrnoException, spec: ChildSpec): InitError {
+  const cmd = spec.argv[0];
+  const why = error.message;
+  switch (error.syscall) {
+    case 'exec':
+      if (error.code === 'ENOENT') {
+        return new InitError(cmd.includes('/') ? `${cmd}: no such file` : `${cmd}: command not found`, EXIT.NOT_FOUND);
+      }
+      if (error.code === 'EACCES') return new InitError(`${cmd}: permission denied (not executable, or on a noexec mount)`, EXIT.NOT_EXECUTABLE);
+      return new InitError(`${cmd}: cannot execute: ${why}`, EXIT.NOT_EXECUTABLE);
+    case 'chdir':
+      return new InitError(`working directory ${spec.cwd}: ${why}`, EXIT.CONFIG);
+    case 'setgroups':
+    case 'setgid':
+    case 'setuid':
+      return new InitError(`--user ${spec.user?.spec}: ${error.syscall} failed: ${why}${error.code === 'EPERM' ? ' (init is not root)' : ''}`, EXIT.NO_PERMISSION);
+    default:
+      return new InitError(`starting ${cmd}: ${error.syscall ?? 'spawn'} failed: ${why}`, EXIT.OS_ERROR);
+  }
+}
+
+function envArray(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+export class NativeProcessTable implements ProcessTable {
+  /** Children init started, by pid, with what to call when they are reaped. */
+  private readonly owned = new Map<number, (status: ExitStatus) => void>();
+  /**
+   * Signal listeners do not keep Node's event loop alive: without a referenced handle init
+   * would exit while its children run. An interval that never fires holds the loop open at
+   * no cost while any child is owned.
+   */
+  private keepAlive: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly native: Native,
+    private readonly log: Log,
+    /** Hand the terminal to the child's group (tini does; only matters when stdin is a tty). */
+    private readonly foreground = true,
+  ) {
+    // Signals coalesce: one SIGCHLD may stand for many exits, so reap until none is left.
+    process.on('SIGCHLD', () => this.reapNow());
+  }
+
+  async spawn(spec: ChildSpec): Promise<Child> {
+    let pid: number;
+    try {
+      pid = this.native.spawn({
+        candidates: commandCandidates(spec.argv[0], spec.env.PATH),
+        argv: spec.argv,
+        env: envArray(spec.env),
+        cwd: spec.cwd,
+        uid: spec.user?.uid,
+        gid: spec.user?.gid,
+        groups: spec.user?.groups,
+        newProcessGroup: true,
+        foreground: this.foreground,
+        noNewPrivs: spec.noNewPrivs,
+      });
+    } catch (error) {
+      throw spawnFailure(error as NodeJS.ErrnoException, spec);
+    }
+    // Registered before the event loop runs again, so its SIGCHLD cannot be handled first.
+    const exited = new Promise<ExitStatus>((resolve) => this.owned.set(pid, resolve));
+    this.keepAlive ??= setInterval(() => {}, 2 ** 31 - 1);
+    return { pid, processGroup: pid, exited };
+  }
+
+  reapNow(): void {
+    const reaped = this.native.reap();
+    for (let i = 0; i < reaped.length; i += 3) {
+      const [pid, code, signal] = [reaped[i], reaped[i + 1], reaped[i + 2]];
+      const owner = this.owned.get(pid);
+      if (owner) {
+        this.owned.delete(pid);
+        owner({ code: code < 0 ? null : code, signal: signal || null });
+      } else {
+        this.log.debug(`reaped orphan pid ${pid}`);
+      }
+    }
+    if (this.owned.size === 0 && this.keepAlive) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = null;
+    }
+  }
+}
+
+export class LibuvProcessTable implements ProcessTable {
+  constructor(private readonly log: Log) {}
+
+  async spawn(spec: ChildSpec): Promise<Child> {
+    if (spec.noNewPrivs) {
+      throw new InitError('--no-new-privs needs the native helper, which could not be loaded (see the warning above)', EXIT.OS_ERROR);
+    }
+    const extraGroups = spec.user?.groups.filter((g) => g !== spec.user?.gid) ?? [];
+    if (extraGroups.length) {
+      this.log.warn(`--user ${spec.user?.spec}: supplementary groups ${extraGroups.join(',')} not applied without the native helper`);
+    }
+    if (spec.cwd) {
+      // libuv reports a bad cwd as the same ENOENT as a missing command: tell them apart.
+      try {
+        if (!statSync(spec.cwd).isDirectory()) throw Object.assign(new Error('Not a directory'), { syscall: 'chdir', code: 'ENOTDIR' });
+      } catch (error) {
+        const e = error as NodeJS.ErrnoException;
+        throw spawnFailure(Object.assign(e, { syscall: 'chdir', message: e.code === 'ENOENT' ? 'No such file or directory' : e.message }), spec);
+      }
+    }
+    const child = spawnLibuv(spec.argv[0], spec.argv.slice(1), {
+      env: spec.env,
+      cwd: spec.cwd,
+      stdio: 'inherit',
+      detached: true, // setsid: a group of its own, so group signals and cleanup still work
+      uid: spec.user?.uid,
+      gid: spec.user?.gid,
+    });
+    const exited = new Promise<ExitStatus>((resolve) => {
+      child.on('exit', (code, signal) => resolve({ code, signal: signal ? constants.signals[signal] : null }));
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        const syscall = /^spawn/.test(error.syscall ?? '') ? 'exec' : error.syscall;
+        reject(spawnFailure(Object.assign(error, { syscall, message: error.code === 'EACCES' ? 'Permission denied' : error.message }), spec));
+      });
+    });
+    return { pid: child.pid as number, processGroup: child.pid as number, exited };
+  }
+
+  reapNow(): void {
+    // libuv reaps its own children; nothing else can be reaped from JavaScript.
+  }
+}

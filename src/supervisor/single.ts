@@ -1,0 +1,117 @@
+// The PID 1 algorithm for one child, tini's whole job:
+//   start the child -> forward every signal -> wait for it (reaping everything else on the
+//   way) -> stop what is left of its process group -> exit with its code.
+import { constants } from 'node:os';
+import type { InitOptions } from '../cli';
+import type { Log } from '../log';
+import { signalName } from '../config/values';
+import { routeSignals } from './early-signals';
+import { type Child, type ChildSpec, exitCodeOf, type ProcessTable } from './processes';
+
+const { SIGTERM, SIGINT, SIGKILL } = constants.signals;
+const POLL_MS = 10;
+/** After SIGKILL, how long to wait for the group to vanish before exiting anyway. */
+const AFTER_KILL_MS = 1000;
+
+export async function runChild(spec: ChildSpec, options: InitOptions, table: ProcessTable, log: Log): Promise<number> {
+  const child = await table.spawn(spec);
+  log.debug(`started ${spec.argv[0]} as pid ${child.pid}`);
+  const deadline = new KillDeadline(child, options.gracePeriodMs, log);
+  let running = true;
+
+  routeSignals((signal) => {
+    const received = constants.signals[signal];
+    const send = options.rewrites.get(received) ?? received;
+    if (send === 0) return log.debug(`${signal} not forwarded (rewritten to 0)`);
+    // Once the child is gone only its leftover group can receive anything.
+    const toGroup = (options.groupSignals || !running) && child.processGroup !== null;
+    if (!running && !toGroup) return;
+    if (received === SIGTERM || received === SIGINT) deadline.arm();
+    deliver(toGroup ? -(child.processGroup as number) : child.pid, send);
+    log.debug(`forwarded ${signal}${send !== received ? ` as ${signalName(send)}` : ''} to ${toGroup ? 'process group' : 'pid'} ${child.processGroup ?? child.pid}`);
+  });
+
+  const status = await child.exited;
+  running = false;
+  log.debug(`pid ${child.pid} exited with ${status.signal ? signalName(status.signal) : `code ${status.code}`}`);
+  await stopLeftovers(child, options, deadline, log);
+  deadline.cancel();
+  return exitCodeOf(status);
+}
+
+/** kill(2), where "already gone" is not an error. Never called with -1 or 0 (see below). */
+function deliver(target: number, signal: number): boolean {
+  // -1 would signal every process init can see, 0 init's own group.
+  if (target === 0 || target === -1) return false;
+  try {
+    process.kill(target, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
+/** Does the process group still have a member (zombies of init are reaped meanwhile)? */
+function groupAlive(group: number): boolean {
+  return deliver(-group, 0);
+}
+
+/**
+ * One grace period per shutdown: it starts with the first SIGTERM/SIGINT forwarded, or when
+ * the child exits, whichever comes first, and everything after shares what is left of it,
+ * so the whole shutdown fits inside `docker stop`'s window.
+ */
+class KillDeadline {
+  private at: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly child: Child,
+    private readonly graceMs: number,
+    private readonly log: Log,
+  ) {}
+
+  arm(): void {
+    if (this.at !== null) return;
+    this.at = Date.now() + this.graceMs;
+    this.timer = setTimeout(() => this.expire(), this.graceMs);
+  }
+
+  remainingMs(): number {
+    this.arm();
+    return Math.max(0, (this.at as number) - Date.now());
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private expire(): void {
+    const { pid, processGroup } = this.child;
+    this.log.warn(`pid ${pid} still running ${this.graceMs} ms after being asked to stop; sending SIGKILL${processGroup ? ' to its process group' : ''}`);
+    deliver(processGroup ? -processGroup : pid, SIGKILL);
+  }
+}
+
+/** After the child exits: SIGTERM (or its rewrite) to the rest of its group, grace, SIGKILL. */
+async function stopLeftovers(child: Child, options: InitOptions, deadline: KillDeadline, log: Log): Promise<void> {
+  const group = child.processGroup;
+  if (group === null || !groupAlive(group)) return;
+  const stopSignal = options.rewrites.get(SIGTERM) || SIGTERM;
+  log.info(`pid ${child.pid} exited; sending ${signalName(stopSignal)} to the rest of its process group`);
+  deliver(-group, stopSignal);
+  if (await waitUntilGone(group, deadline.remainingMs())) return;
+  log.warn(`process group ${group} still running after the grace period; sending SIGKILL`);
+  deliver(-group, SIGKILL);
+  await waitUntilGone(group, AFTER_KILL_MS);
+}
+
+async function waitUntilGone(group: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (groupAlive(group)) {
+    if (Date.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  return true;
+}

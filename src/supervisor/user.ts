@@ -1,0 +1,61 @@
+// `--user NAME|UID[:GROUP|GID]` resolved the way runc and gosu do it, from the image's own
+// /etc/passwd and /etc/group: a name must exist; a numeric uid need not (then its primary
+// group is 0, as with `docker run --user 1000`). Without an explicit group the child gets
+// the primary group plus every group that lists the user as a member; with one, only that.
+import { readFileSync } from 'node:fs';
+import { EXIT, InitError } from '../exit-codes';
+
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** From /etc/passwd; HOME is set to it, as gosu and su-exec do. */
+  home?: string;
+  /** How the user was written, for messages. */
+  spec: string;
+}
+
+interface PasswdEntry { name: string; uid: number; gid: number; home: string }
+interface GroupEntry { name: string; gid: number; members: string[] }
+
+function readTable(file: string): string[][] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return []; // an image without /etc/passwd: numeric ids still work
+  }
+  return text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.split(':'));
+}
+
+const isId = (text: string) => /^\d+$/.test(text);
+const MAX_ID = 2 ** 32 - 2; // (uid_t)-1 means "unchanged" to the kernel
+
+function parseId(text: string, what: string, spec: string): number {
+  const n = Number(text);
+  if (n > MAX_ID) throw new InitError(`--user ${spec}: ${what} ${text} is out of range`, EXIT.USAGE);
+  return n;
+}
+
+export function resolveUser(spec: string, etc = '/etc'): ResolvedUser {
+  const [userPart, groupPart, ...extra] = spec.split(':');
+  if (!userPart || extra.length > 0 || groupPart === '') {
+    throw new InitError(`--user "${spec}": expected USER, UID, USER:GROUP or UID:GID`, EXIT.USAGE);
+  }
+  const passwd: PasswdEntry[] = readTable(`${etc}/passwd`).map((f) => ({ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] }));
+  const group: GroupEntry[] = readTable(`${etc}/group`).map((f) => ({ name: f[0], gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
+
+  const entry = isId(userPart) ? passwd.find((p) => p.uid === Number(userPart)) : passwd.find((p) => p.name === userPart);
+  if (!entry && !isId(userPart)) throw new InitError(`--user ${spec}: no user "${userPart}" in ${etc}/passwd`, EXIT.NO_USER);
+  const uid = entry ? entry.uid : parseId(userPart, 'uid', spec);
+
+  if (groupPart !== undefined) {
+    const g = isId(groupPart) ? undefined : group.find((e) => e.name === groupPart);
+    if (!g && !isId(groupPart)) throw new InitError(`--user ${spec}: no group "${groupPart}" in ${etc}/group`, EXIT.NO_USER);
+    const gid = g ? g.gid : parseId(groupPart, 'gid', spec);
+    return { uid, gid, groups: [gid], home: entry?.home, spec };
+  }
+  const gid = entry ? entry.gid : 0;
+  const member = entry ? group.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
+  return { uid, gid, groups: [...new Set([gid, ...member])], home: entry?.home, spec };
+}
