@@ -28,10 +28,13 @@ function processTable(log: Log): ProcessTable {
   const load = loadNative(process.env, isSea);
   if (!load.native) {
     log.warn(`native helper not loaded (${load.reason}): orphans will not be reaped, the child gets no terminal job control, `
-      + `--user sets no supplementary groups; ship ${sidecarPath(isSea)} or mount an exec-capable tmpfs (see README)`);
+      + `--user sets no supplementary groups${isSea ? ', SIGUSR1 is not forwarded' : ''}; `
+      + `ship ${sidecarPath(isSea)} or mount an exec-capable tmpfs (see README)`);
     return new LibuvProcessTable(log);
   }
   log.debug(`native helper loaded from ${load.from}`);
+  // The executable runs with --disable-sigusr1, which leaves SIGUSR1 blocked (build.mjs).
+  if (isSea) load.native.unblockSignal(constants.signals.SIGUSR1);
   // Ignored, not handled, as tini does: handing the terminal to the child and writing to it
   // from the background must never stop init (PID 1 or not).
   load.native.ignoreSignal(constants.signals.SIGTTIN);

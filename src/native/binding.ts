@@ -36,6 +36,7 @@ export interface Native {
   reap(): number[];
   setSubreaper(): void;
   ignoreSignal(signal: number): void;
+  unblockSignal(signal: number): void;
 }
 
 export type NativeLoad = { native: Native; from: string } | { native: null; reason: string };
@@ -56,6 +57,7 @@ function withErrnoNames(raw: Native): Native {
     },
     setSubreaper: () => raw.setSubreaper(),
     ignoreSignal: (signal) => raw.ignoreSignal(signal),
+    unblockSignal: (signal) => raw.unblockSignal(signal),
     reap: () => raw.reap(),
   };
 }

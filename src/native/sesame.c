@@ -7,6 +7,7 @@
 //                  child of init is spawned here: libuv owns none, so no status is stolen.
 //   setSubreaper() prctl(PR_SET_CHILD_SUBREAPER) when init is not PID 1.
 //   ignoreSignal() SIG_IGN, which Node cannot set (for SIGTTIN/SIGTTOU, as tini does).
+//   unblockSignal() for SIGUSR1, which Node's --disable-sigusr1 leaves blocked.
 //
 // Between fork and exec the child calls only async-signal-safe functions and raw system
 // calls: the parent is multi-threaded, so anything that takes a lock (malloc, stdio) could
@@ -371,12 +372,30 @@ static napi_value IgnoreSignal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// The executable runs with --disable-sigusr1 so that SIGUSR1 can never open the inspector,
+// not even before the first line of JavaScript; Node then keeps SIGUSR1 blocked, and this
+// unblocks it on the main thread (sigprocmask is per-thread on Linux; pthread_sigmask
+// would need glibc 2.32) so that the JS listener receives it and init forwards it.
+static napi_value UnblockSignal(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg;
+  int32_t sig = 0;
+  sigset_t set;
+  CHECK(napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+  CHECK(napi_get_value_int32(env, arg, &sig));
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  if (sigprocmask(SIG_UNBLOCK, &set, NULL) < 0) return throw_errno(env, "sigprocmask", errno, NULL);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "spawn", NULL, Spawn, NULL, NULL, NULL, napi_default, NULL },
     { "reap", NULL, Reap, NULL, NULL, NULL, napi_default, NULL },
     { "setSubreaper", NULL, SetSubreaper, NULL, NULL, NULL, napi_default, NULL },
     { "ignoreSignal", NULL, IgnoreSignal, NULL, NULL, NULL, napi_default, NULL },
+    { "unblockSignal", NULL, UnblockSignal, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value abi;
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

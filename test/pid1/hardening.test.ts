@@ -1,0 +1,58 @@
+// Nothing in the container's environment or signals can run code inside PID 1.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { program } from '../support/paths';
+import { runAsPid1, startAsPid1 } from '../support/pid1';
+
+/** Is anything listening on TCP port 9229 (the inspector's) in this network namespace? */
+function inspectorListening(): boolean {
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const rows = existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(1) : [];
+    // local_address is HEX_IP:HEX_PORT, st 0A is LISTEN; 9229 = 0x240D
+    if (rows.some((r) => /:240D \S+ 0A /.test(r))) return true;
+  }
+  return false;
+}
+
+describe('hardening', () => {
+  it('never opens the inspector on SIGUSR1, even when it arrives during startup', async () => {
+    expect(inspectorListening()).toBe(false);
+    const init = startAsPid1(['--', program('sigrecord')]);
+    const pid = await init.initPid();
+    // Flood SIGUSR1 from the moment unshare's child has become init until the child is up.
+    let sent = 0;
+    const until = Date.now() + 3000;
+    while (!/ready/.test(init.stdout()) && Date.now() < until) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/init')) { process.kill(pid, 'SIGUSR1'); sent++; }
+      } catch { break; }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(sent).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(inspectorListening()).toBe(false);
+    await init.signal('SIGTERM');
+    const r = await init.done;
+    expect(r.stderr).not.toMatch(/Debugger/);
+    expect(r.code).toBe(0);
+  });
+
+  it('ignores NODE_OPTIONS, so --require cannot run code as PID 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sesame-'));
+    const marker = join(dir, 'injected');
+    const payload = join(dir, 'payload.js');
+    writeFileSync(payload, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'pwned')`);
+    const r = await runAsPid1(['--', 'true'], { env: { ...process.env, NODE_OPTIONS: `--require ${payload} --inspect=127.0.0.1:9339` } });
+    expect(r.code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    expect(r.stderr).toBe('');
+  });
+
+  it('ignores NODE_OPTIONS-like flags placed before the command on its command line', async () => {
+    const r = await runAsPid1(['--inspect', 'true']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toBe("sesame: error: unknown option '--inspect' (see init --help)\n");
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommandLine, type InitOptions } from '../../src/cli';
+import { InitError } from '../../src/exit-codes';
+
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseCommandLine(argv, env) as InitOptions;
+
+describe('parseCommandLine', () => {
+  it('stops at the first non-option', () => {
+    const o = parse(['-g', 'nginx', '-g', 'daemon off;']);
+    expect(o.command).toEqual(['nginx', '-g', 'daemon off;']);
+    expect(o.groupSignals).toBe(true);
+  });
+
+  it('has defaults that fit docker stop', () => {
+    const o = parse(['app']);
+    expect(o).toMatchObject({ groupSignals: false, gracePeriodMs: 8000, noNewPrivs: false, logLevel: 'warn', user: undefined, workdir: undefined });
+    expect(o.rewrites.size).toBe(0);
+  });
+
+  it('reads every option from its environment variable', () => {
+    const o = parse(['app'], {
+      SESAME_GROUP_SIGNALS: 'yes', SESAME_REWRITE: 'TERM:QUIT', SESAME_GRACE_PERIOD: '20s', SESAME_USER: 'www-data',
+      SESAME_NO_NEW_PRIVS: '1', SESAME_WORKDIR: '/srv', SESAME_LOG_LEVEL: 'debug',
+    });
+    expect(o).toMatchObject({ groupSignals: true, gracePeriodMs: 20_000, user: 'www-data', noNewPrivs: true, workdir: '/srv', logLevel: 'debug' });
+    expect(o.rewrites.get(15)).toBe(3);
+  });
+
+  it('lets a flag win over its variable', () => {
+    const o = parse(['-t', '1s', '-u', 'app', '-l', 'error', 'x'], { SESAME_GRACE_PERIOD: '20s', SESAME_USER: 'root', SESAME_LOG_LEVEL: 'debug' });
+    expect(o).toMatchObject({ gracePeriodMs: 1000, user: 'app', logLevel: 'error' });
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(parse(['x'], { SESAME_USER: '', SESAME_WORKDIR: '' })).toMatchObject({ user: undefined, workdir: undefined });
+  });
+
+  it('returns 0 for --help and --version instead of options', () => {
+    // (they print to fd 1; the PID-1 tests check the text)
+    expect(parseCommandLine(['--version'], {})).toBe(0);
+  });
+
+  it.each([
+    [['--log-level', 'loud', 'x'], {}, /argument 'loud' is invalid/],
+    [['x'], { SESAME_LOG_LEVEL: 'loud' }, /^SESAME_LOG_LEVEL: "loud" is not one of error, warn, info, debug$/],
+    [['x'], { SESAME_NO_NEW_PRIVS: 'maybe' }, /^SESAME_NO_NEW_PRIVS: "maybe" is not a boolean/],
+    [['x'], { SESAME_REWRITE: 'TERM' }, /^SESAME_REWRITE: "TERM" is not FROM:TO/],
+    [['-w', '', 'x'], {}, /^--workdir: must not be empty$/],
+  ])('rejects %j %j with a usage error', (argv, env, message) => {
+    try {
+      parseCommandLine(argv, env);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(InitError);
+      expect((error as InitError).exitCode).toBe(64);
+      expect((error as InitError).message).toMatch(message);
+    }
+  });
+});
