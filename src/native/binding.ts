@@ -4,7 +4,6 @@
 // are all noexec (Docker's --read-only with its default tmpfs) defeat that, so a sidecar
 // file next to the executable is tried first: it loads from the image itself.
 // Without the addon init still runs; the caller says once what is lost.
-import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -104,7 +103,9 @@ export function loadNative(env: NodeJS.ProcessEnv, isSea: boolean): NativeLoad {
   if (bytes) {
     const dirs = [env.SESAME_NATIVE_DIR, '/dev/shm', env.TMPDIR, '/run', '/tmp'].filter((d): d is string => !!d);
     for (const dir of [...new Set(dirs)]) {
-      const file = join(dir, `.sesame-${process.pid}-${randomBytes(4).toString('hex')}.node`);
+      // Not crypto: loading node:crypto costs ~4 ms of start-up (OpenSSL). The name only has
+      // to be unlikely; 'wx' below is what makes a planted file or symlink harmless.
+      const file = join(dir, `.sesame-${process.pid}-${Math.random().toString(36).slice(2, 10)}.node`);
       try {
         // 'wx' refuses an existing file or symlink planted at that name.
         writeFileSync(file, bytes, { mode: 0o500, flag: 'wx' });

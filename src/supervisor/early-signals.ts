@@ -5,7 +5,7 @@
 // - SIGUSR1 with no listener opens Node's inspector on 127.0.0.1:9229, which is code
 //   execution as PID 1 for anything in the container that can signal it.
 // Signals that arrive before there is a child to forward them to wait here in order.
-import * as inspector from 'node:inspector';
+declare const SESAME_SEA: boolean;
 
 /**
  * Every catchable signal init forwards. Left out on purpose: SIGCHLD (init's own), SIGPIPE
@@ -32,8 +32,13 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 for (const signal of FORWARDED_SIGNALS) process.on(signal, onSignal);
-// A SIGUSR1 that landed before the listener above opened the inspector: close it again.
-if (inspector.url()) inspector.close();
+// The single executable runs with --disable-sigusr1, so the inspector cannot have opened
+// (build.mjs). init.cjs under a plain node can't pass that flag: there a SIGUSR1 that
+// landed before the listener above opened the inspector, so close it again.
+if (!(typeof SESAME_SEA === 'boolean' && SESAME_SEA)) {
+  const inspector = require('node:inspector') as typeof import('node:inspector');
+  if (inspector.url()) inspector.close();
+}
 
 /** Route signals to `next`, first replaying those that arrived before, in order. */
 export function routeSignals(next: SignalHandler): void {

@@ -6,7 +6,6 @@
 //   reaps its own children; orphans stay zombies (Node has no wait call), and the child gets
 //   a session of its own because libuv offers setsid but not setpgid or tcsetpgrp.
 // Never mix them: waitpid(-1) would steal libuv's statuses (reference/node-runtime.md §3).
-import { spawn as spawnLibuv } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { EXIT, InitError } from '../exit-codes';
@@ -167,7 +166,9 @@ export class LibuvProcessTable implements ProcessTable {
         throw spawnFailure(Object.assign(e, { syscall: 'chdir', message: e.code === 'ENOENT' ? 'No such file or directory' : e.message }), spec);
       }
     }
-    const child = spawnLibuv(spec.argv[0], spec.argv.slice(1), {
+    // Loaded only on this path: child_process pulls in net and streams (~3 ms of start-up).
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
+    const child = spawn(spec.argv[0], spec.argv.slice(1), {
       env: spec.env,
       cwd: spec.cwd,
       stdio: 'inherit',
