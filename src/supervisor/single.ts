@@ -60,11 +60,14 @@ function groupAlive(group: number): boolean {
 /**
  * One grace period per shutdown: it starts with the first SIGTERM/SIGINT forwarded, or when
  * the child exits, whichever comes first, and everything after shares what is left of it,
- * so the whole shutdown fits inside `docker stop`'s window.
+ * so the whole shutdown fits inside `docker stop`'s window. When it runs out, SIGKILL goes
+ * to the child's process group (or to the child, if it has none).
  */
 class KillDeadline {
   private at: number | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** Set once the child itself has exited: from then on only its group is left. */
+  childExited = false;
 
   constructor(
     private readonly child: Child,
@@ -89,7 +92,12 @@ class KillDeadline {
 
   private expire(): void {
     const { pid, processGroup } = this.child;
-    this.log.warn(`pid ${pid} still running ${this.graceMs} ms after being asked to stop; sending SIGKILL${processGroup ? ' to its process group' : ''}`);
+    if (this.childExited) {
+      if (processGroup === null || !groupAlive(processGroup)) return;
+      this.log.warn(`process group ${processGroup} still running ${this.graceMs} ms into the shutdown; sending SIGKILL`);
+    } else {
+      this.log.warn(`pid ${pid} still running ${this.graceMs} ms after being asked to stop; sending SIGKILL${processGroup ? ' to its process group' : ''}`);
+    }
     deliver(processGroup ? -processGroup : pid, SIGKILL);
   }
 }
@@ -97,16 +105,16 @@ class KillDeadline {
 /** After the child exits: SIGTERM (or its rewrite) to the rest of its group, grace, SIGKILL. */
 async function stopLeftovers(child: Child, options: InitOptions, deadline: KillDeadline, log: Log): Promise<void> {
   const group = child.processGroup;
+  deadline.childExited = true;
   if (group === null || !groupAlive(group)) return;
   const stopSignal = options.rewrites.get(SIGTERM) || SIGTERM;
   log.info(`pid ${child.pid} exited; sending ${signalName(stopSignal)} to the rest of its process group`);
   deliver(-group, stopSignal);
-  if (await waitUntilGone(group, deadline.remainingMs())) return;
-  log.warn(`process group ${group} still running after the grace period; sending SIGKILL`);
-  deliver(-group, SIGKILL);
-  await waitUntilGone(group, AFTER_KILL_MS);
+  // The deadline's timer sends SIGKILL when the grace period is over; wait a little past it.
+  if (!(await waitUntilGone(group, deadline.remainingMs() + AFTER_KILL_MS))) {
+    log.warn(`process group ${group} survived SIGKILL (a process in uninterruptible sleep?); exiting anyway`);
+  }
 }
-
 async function waitUntilGone(group: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (groupAlive(group)) {

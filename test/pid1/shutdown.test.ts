@@ -48,7 +48,7 @@ describe('shutdown', () => {
   it('SIGKILLs leftovers that ignore SIGTERM after the grace period, then exits with the child\'s code', async () => {
     const r = await runAsPid1(['-t', '500ms', '--', 'sh', '-c', `${recorder} --ignore-term & sleep 0.2; exit 6`]);
     expect(r.stdout).toMatch(/sig TERM\n$/);
-    expect(r.stderr).toMatch(/still running after the grace period; sending SIGKILL\n$/);
+    expect(r.stderr).toMatch(/^sesame: warning: process group \d+ still running 500 ms into the shutdown; sending SIGKILL\n$/);
     expect(r.code).toBe(6);
   });
 
