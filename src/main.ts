@@ -20,7 +20,7 @@ function childSpec(options: InitOptions): ChildSpec {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !OWN_ENV.test(key)) env[key] = value;
   const user = options.user ? resolveUser(options.user) : undefined;
-  if (user?.home) env.HOME = user.home;
+  if (user) env.HOME = user.home;
   return { argv: options.command, env, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs };
 }
 

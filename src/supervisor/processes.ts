@@ -6,7 +6,7 @@
 //   reaps its own children; orphans stay zombies (Node has no wait call), and the child gets
 //   a session of its own because libuv offers setsid but not setpgid or tcsetpgrp.
 // Never mix them: waitpid(-1) would steal libuv's statuses (reference/node-runtime.md §3).
-import { statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { EXIT, InitError } from '../exit-codes';
 import type { Log } from '../log';
@@ -46,6 +46,8 @@ export interface ProcessTable {
   spawn(spec: ChildSpec): Promise<Child>;
   /** Collect whatever has exited by now (a last pass before init exits). */
   reapNow(): void;
+  /** Does the process group still have a member that has not exited? */
+  groupAlive(group: number): boolean;
 }
 
 /** glibc's execvp default is "/bin:/usr/bin"; images expect Docker's default PATH. */
@@ -76,6 +78,19 @@ export function spawnFailure(error: NodeJS.ErrnoException, spec: ChildSpec): Ini
       return new InitError(`--user ${spec.user?.spec}: ${error.syscall} failed: ${why}${error.code === 'EPERM' ? ' (init is not root)' : ''}`, EXIT.NO_PERMISSION);
     default:
       return new InitError(`starting ${cmd}: ${error.syscall ?? 'spawn'} failed: ${why}`, EXIT.OS_ERROR);
+  }
+}
+
+/** kill(2), where "already gone" is not an error. Refuses -1 and 0 (see below). */
+export function deliver(target: number, signal: number): boolean {
+  // -1 would signal every process init can see, 0 init's own group.
+  if (target === 0 || target === -1) return false;
+  try {
+    process.kill(target, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
   }
 }
 
@@ -144,6 +159,11 @@ export class NativeProcessTable implements ProcessTable {
       this.keepAlive = null;
     }
   }
+
+  /** Zombies count as members for kill(2), but init reaps its own as they appear. */
+  groupAlive(group: number): boolean {
+    return deliver(-group, 0);
+  }
 }
 
 export class LibuvProcessTable implements ProcessTable {
@@ -191,5 +211,36 @@ export class LibuvProcessTable implements ProcessTable {
 
   reapNow(): void {
     // libuv reaps its own children; nothing else can be reaped from JavaScript.
+  }
+
+  /**
+   * Here orphans stay zombies for good, and kill(2) counts zombies as members: a group of
+   * zombies only would hold every exit for the whole grace period. So look in /proc for a
+   * member that is not a zombie; when /proc shows no member at all (it belongs to another
+   * PID namespace), trust kill(2).
+   */
+  groupAlive(group: number): boolean {
+    if (!deliver(-group, 0)) return false;
+    let seen = false;
+    let entries: string[];
+    try {
+      entries = readdirSync('/proc');
+    } catch {
+      return true;
+    }
+    for (const entry of entries) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) !== group) continue;
+      if (state !== 'Z' && state !== 'X') return true;
+      seen = true;
+    }
+    return !seen;
   }
 }

@@ -6,7 +6,7 @@ import type { InitOptions } from '../cli';
 import type { Log } from '../log';
 import { signalName } from '../config/values';
 import { routeSignals } from './early-signals';
-import { type Child, type ChildSpec, exitCodeOf, type ProcessTable } from './processes';
+import { type Child, type ChildSpec, deliver, exitCodeOf, type ProcessTable } from './processes';
 
 const { SIGTERM, SIGINT, SIGKILL } = constants.signals;
 const POLL_MS = 10;
@@ -16,7 +16,7 @@ const AFTER_KILL_MS = 1000;
 export async function runChild(spec: ChildSpec, options: InitOptions, table: ProcessTable, log: Log): Promise<number> {
   const child = await table.spawn(spec);
   log.debug(`started ${spec.argv[0]} as pid ${child.pid}`);
-  const deadline = new KillDeadline(child, options.gracePeriodMs, log);
+  const deadline = new KillDeadline(child, table, options.gracePeriodMs, log);
   let running = true;
 
   routeSignals((signal) => {
@@ -34,27 +34,9 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
   const status = await child.exited;
   running = false;
   log.debug(`pid ${child.pid} exited with ${status.signal ? signalName(status.signal) : `code ${status.code}`}`);
-  await stopLeftovers(child, options, deadline, log);
+  await stopLeftovers(child, options, table, deadline, log);
   deadline.cancel();
   return exitCodeOf(status);
-}
-
-/** kill(2), where "already gone" is not an error. Never called with -1 or 0 (see below). */
-function deliver(target: number, signal: number): boolean {
-  // -1 would signal every process init can see, 0 init's own group.
-  if (target === 0 || target === -1) return false;
-  try {
-    process.kill(target, signal);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
-}
-
-/** Does the process group still have a member (zombies of init are reaped meanwhile)? */
-function groupAlive(group: number): boolean {
-  return deliver(-group, 0);
 }
 
 /**
@@ -71,6 +53,7 @@ class KillDeadline {
 
   constructor(
     private readonly child: Child,
+    private readonly table: ProcessTable,
     private readonly graceMs: number,
     private readonly log: Log,
   ) {}
@@ -93,7 +76,7 @@ class KillDeadline {
   private expire(): void {
     const { pid, processGroup } = this.child;
     if (this.childExited) {
-      if (processGroup === null || !groupAlive(processGroup)) return;
+      if (processGroup === null || !this.table.groupAlive(processGroup)) return;
       this.log.warn(`process group ${processGroup} still running ${this.graceMs} ms into the shutdown; sending SIGKILL`);
     } else {
       this.log.warn(`pid ${pid} still running ${this.graceMs} ms after being asked to stop; sending SIGKILL${processGroup ? ' to its process group' : ''}`);
@@ -103,21 +86,21 @@ class KillDeadline {
 }
 
 /** After the child exits: SIGTERM (or its rewrite) to the rest of its group, grace, SIGKILL. */
-async function stopLeftovers(child: Child, options: InitOptions, deadline: KillDeadline, log: Log): Promise<void> {
+async function stopLeftovers(child: Child, options: InitOptions, table: ProcessTable, deadline: KillDeadline, log: Log): Promise<void> {
   const group = child.processGroup;
   deadline.childExited = true;
-  if (group === null || !groupAlive(group)) return;
+  if (group === null || !table.groupAlive(group)) return;
   const stopSignal = options.rewrites.get(SIGTERM) || SIGTERM;
   log.info(`pid ${child.pid} exited; sending ${signalName(stopSignal)} to the rest of its process group`);
   deliver(-group, stopSignal);
   // The deadline's timer sends SIGKILL when the grace period is over; wait a little past it.
-  if (!(await waitUntilGone(group, deadline.remainingMs() + AFTER_KILL_MS))) {
+  if (!(await waitUntilGone(table, group, deadline.remainingMs() + AFTER_KILL_MS))) {
     log.warn(`process group ${group} survived SIGKILL (a process in uninterruptible sleep?); exiting anyway`);
   }
 }
-async function waitUntilGone(group: number, ms: number): Promise<boolean> {
+async function waitUntilGone(table: ProcessTable, group: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
-  while (groupAlive(group)) {
+  while (table.groupAlive(group)) {
     if (Date.now() >= until) return false;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }

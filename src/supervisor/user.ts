@@ -1,6 +1,6 @@
 // `--user NAME|UID[:GROUP|GID]` resolved the way runc and gosu do it, from the image's own
 // /etc/passwd and /etc/group: a name must exist; a numeric uid need not (then its primary
-// group is 0, as with `docker run --user 1000`). Without an explicit group the child gets
+// group is 0 and its home /, as with `docker run --user 1000`). Without an explicit group the child gets
 // the primary group plus every group that lists the user as a member; with one, only that.
 import { readFileSync } from 'node:fs';
 import { EXIT, InitError } from '../exit-codes';
@@ -9,8 +9,8 @@ export interface ResolvedUser {
   uid: number;
   gid: number;
   groups: number[];
-  /** From /etc/passwd; HOME is set to it, as gosu and su-exec do. */
-  home?: string;
+  /** From /etc/passwd, or / for a uid it lacks; HOME is set to it, as gosu and runc do. */
+  home: string;
   /** How the user was written, for messages. */
   spec: string;
 }
@@ -53,9 +53,9 @@ export function resolveUser(spec: string, etc = '/etc'): ResolvedUser {
     const g = isId(groupPart) ? undefined : group.find((e) => e.name === groupPart);
     if (!g && !isId(groupPart)) throw new InitError(`--user ${spec}: no group "${groupPart}" in ${etc}/group`, EXIT.NO_USER);
     const gid = g ? g.gid : parseId(groupPart, 'gid', spec);
-    return { uid, gid, groups: [gid], home: entry?.home, spec };
+    return { uid, gid, groups: [gid], home: entry?.home || '/', spec };
   }
   const gid = entry ? entry.gid : 0;
   const member = entry ? group.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
-  return { uid, gid, groups: [...new Set([gid, ...member])], home: entry?.home, spec };
+  return { uid, gid, groups: [...new Set([gid, ...member])], home: entry?.home || '/', spec };
 }

@@ -1,0 +1,146 @@
+// --user resolves names, uids and groups from the image's own /etc/passwd and /etc/group
+// (here test-made files bind-mounted over them in a private mount namespace) and the child
+// really runs with those credentials: uid, gid and supplementary groups as the kernel sees
+// them in /proc/self/status, and file access that depends on a supplementary group.
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAsPid1 } from '../support/pid1';
+
+const PASSWD = [
+  'root:x:0:0:root:/root:/bin/sh',
+  'app:x:4321:4321:App:/home/app:/bin/sh',
+  'other:x:4400:4400:Other:/home/other:/bin/sh',
+  'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
+].join('\n');
+const GROUP = [
+  'root:x:0:',
+  'app:x:4321:',
+  'other:x:4400:',
+  'audio2:x:5001:app',
+  'video2:x:5002:someone,app',
+  // Near misses: neither app nor other is a member of this one.
+  'staff2:x:5003:apps,other2,xapp',
+  'nogroup:x:65534:',
+].join('\n');
+
+const ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
+/** What the child reports: HOME, then the kernel's view of its credentials. */
+const SHOW = 'echo "HOME=$HOME"; exec grep -E "^(Uid|Gid|Groups|NoNewPrivs):" /proc/self/status';
+const ids = (uid: number, gid: number, groups: number[]) => [
+  `Uid:\t${uid}\t${uid}\t${uid}\t${uid}`,
+  `Gid:\t${gid}\t${gid}\t${gid}\t${gid}`,
+  `Groups:\t${groups.map((g) => `${g} `).join('')}`, // the kernel ends each group with a space
+];
+
+describe('--user', () => {
+  let dir: string;
+  let passwd: string;
+  let group: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sesame-user-'));
+    chmodSync(dir, 0o755); // the dropped child must reach the files below
+    passwd = join(dir, 'passwd');
+    group = join(dir, 'group');
+    writeFileSync(passwd, `${PASSWD}\n`, { mode: 0o644 });
+    writeFileSync(group, `${GROUP}\n`, { mode: 0o644 });
+    writeFileSync(join(dir, 'secret'), 'root only\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'shared'), 'audio2 may read\n', { mode: 0o640 });
+    chownSync(join(dir, 'shared'), 0, 5001);
+    chmodSync(join(dir, 'shared'), 0o640);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** init as PID 1 with our passwd/group over /etc's; `before` runs init (e.g. setpriv ...). */
+  const run = (args: string[], options: { env?: NodeJS.ProcessEnv; before?: string[] } = {}) => runAsPid1(args, {
+    env: { ...ENV, ...options.env },
+    wrap: (initArgv) => ['unshare', '--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c',
+      'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && shift 2 && exec "$@"',
+      'sh', passwd, group, ...(options.before ?? []), ...initArgv],
+  });
+
+  it('--user app: its uid, primary gid, every group that lists it, and HOME from /etc/passwd', async () => {
+    const r = await run(['--user', 'app', '--', 'sh', '-c', SHOW]);
+    expect(r.stdout).toBe(['HOME=/home/app', ...ids(4321, 4321, [4321, 5001, 5002]), 'NoNewPrivs:\t0', ''].join('\n'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('--user other: a user listed in no group gets its primary group only', async () => {
+    const r = await run(['--user', 'other', '--', 'sh', '-c', SHOW]);
+    expect(r.stdout).toBe(['HOME=/home/other', ...ids(4400, 4400, [4400]), 'NoNewPrivs:\t0', ''].join('\n'));
+    expect(r.code).toBe(0);
+  });
+
+  it('--user app:5002 and app:video2: only that group', async () => {
+    for (const spec of ['app:5002', 'app:video2']) {
+      const r = await run(['--user', spec, '--', 'sh', '-c', SHOW]);
+      expect(r.stdout).toBe(['HOME=/home/app', ...ids(4321, 5002, [5002]), 'NoNewPrivs:\t0', ''].join('\n'));
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+  });
+
+  it('--user 7777 (not in /etc/passwd): gid 0, HOME=/, and no other group, not even those init had', async () => {
+    // init itself starts with supplementary groups 9998,9999: none may reach the child.
+    const r = await run(['--user', '7777', '--', 'sh', '-c', 'echo "HOME=$HOME"; exec grep -E "^(Uid|Gid|Groups):" /proc/self/status'],
+      { before: ['setpriv', '--groups', '9998,9999', '--'] });
+    expect(r.stdout).toBe(['HOME=/', ...ids(7777, 0, [0]), ''].join('\n'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('SESAME_USER=app works like --user app and does not reach the child', async () => {
+    const r = await run(['--', 'sh', '-c', `echo "SESAME_USER=\${SESAME_USER-unset}"; ${SHOW}`], { env: { SESAME_USER: 'app' } });
+    expect(r.stdout).toBe(['SESAME_USER=unset', 'HOME=/home/app', ...ids(4321, 4321, [4321, 5001, 5002]), 'NoNewPrivs:\t0', ''].join('\n'));
+    expect(r.code).toBe(0);
+  });
+
+  it('--user nosuch: exit 67 with one line naming the user; the command never runs', async () => {
+    const r = await run(['--user', 'nosuch', '--', 'sh', '-c', 'echo ran']);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('sesame: error: --user nosuch: no user "nosuch" in /etc/passwd\n');
+    expect(r.code).toBe(67);
+  });
+
+  it('--user app:nosuchgroup: exit 67 with one line naming the group', async () => {
+    const r = await run(['--user', 'app:nosuchgroup', '--', 'sh', '-c', 'echo ran']);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('sesame: error: --user app:nosuchgroup: no group "nosuchgroup" in /etc/group\n');
+    expect(r.code).toBe(67);
+  });
+
+  it('--no-new-privs sets NoNewPrivs in the child (and SESAME_NO_NEW_PRIVS=1 too)', async () => {
+    const expected = ['HOME=/home/app', ...ids(4321, 4321, [4321, 5001, 5002]), 'NoNewPrivs:\t1', ''].join('\n');
+    const flag = await run(['--no-new-privs', '--user', 'app', '--', 'sh', '-c', SHOW]);
+    expect(flag.stdout).toBe(expected);
+    expect(flag.stderr).toBe('');
+    expect(flag.code).toBe(0);
+    const variable = await run(['--user', 'app', '--', 'sh', '-c', SHOW], { env: { SESAME_NO_NEW_PRIVS: '1' } });
+    expect(variable.stdout).toBe(expected);
+    expect(variable.code).toBe(0);
+  });
+
+  it('exits 77 with a clear message when init is not root', async () => {
+    const r = await run(['--user', 'app', '--', 'sh', '-c', 'echo ran'],
+      { before: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('sesame: error: --user app: setgroups failed: Operation not permitted (init is not root)\n');
+    expect(r.code).toBe(77);
+  });
+
+  it('supplementary groups really apply: app reads a root:audio2 0640 file, not a root 0600 one', async () => {
+    const script = `cat ${dir}/secret; echo "secret $?"; cat ${dir}/shared; echo "shared $?"; exit 5`;
+    const member = await run(['--user', 'app', '--', 'sh', '-c', script]);
+    expect(member.stdout).toBe('secret 1\naudio2 may read\nshared 0\n');
+    expect(member.stderr).toBe(`cat: ${dir}/secret: Permission denied\n`);
+    expect(member.code).toBe(5);
+    // The same user with only its primary group is refused both.
+    const primaryOnly = await run(['--user', 'app:app', '--', 'sh', '-c', script]);
+    expect(primaryOnly.stdout).toBe('secret 1\nshared 1\n');
+    expect(primaryOnly.stderr).toBe(`cat: ${dir}/secret: Permission denied\ncat: ${dir}/shared: Permission denied\n`);
+    expect(primaryOnly.code).toBe(5);
+  });
+});
