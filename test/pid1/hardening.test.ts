@@ -1,9 +1,9 @@
 // Nothing in the container's environment or signals can run code inside PID 1.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { program } from '../support/paths';
+import { INIT, program } from '../support/paths';
 import { runAsPid1, startAsPid1 } from '../support/pid1';
 
 /** Is anything listening on TCP port 9229 (the inspector's) in this network namespace? */
@@ -19,14 +19,17 @@ function inspectorListening(): boolean {
 describe('hardening', () => {
   it('never opens the inspector on SIGUSR1, even when it arrives during startup', async () => {
     expect(inspectorListening()).toBe(false);
-    const init = startAsPid1(['--', program('sigrecord')]);
+    // -r USR1:0: init drops them instead of forwarding, so that none can kill the recorder
+    // between its exec and its sigprocmask (it would then die of SIGUSR1, correctly).
+    const init = startAsPid1(['-r', 'USR1:0', '--', program('sigrecord')]);
     const pid = await init.initPid();
     // Flood SIGUSR1 from the moment unshare's child has become init until the child is up.
     let sent = 0;
     const until = Date.now() + 3000;
     while (!/ready/.test(init.stdout()) && Date.now() < until) {
       try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/init')) { process.kill(pid, 'SIGUSR1'); sent++; }
+        // Only once unshare's child has exec'd init: before that, SIGUSR1 would kill unshare.
+        if (readlinkSync(`/proc/${pid}/exe`) === INIT) { process.kill(pid, 'SIGUSR1'); sent++; }
       } catch { break; }
       await new Promise((r) => setTimeout(r, 1));
     }
