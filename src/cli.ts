@@ -26,6 +26,8 @@ export interface InitOptions {
   noNewPrivs: boolean;
   /** Working directory for the command (default: init's own). */
   workdir?: string;
+  /** Time limit for fetching all secrets, retries included. */
+  secretsTimeoutMs: number;
   logLevel: LogLevel;
 }
 
@@ -38,10 +40,13 @@ export const ENV = {
   noNewPrivs: 'SESAME_NO_NEW_PRIVS',
   workdir: 'SESAME_WORKDIR',
   logLevel: 'SESAME_LOG_LEVEL',
+  secretsTimeout: 'SESAME_SECRETS_TIMEOUT',
 } as const;
 
 /** Fits inside `docker stop`'s 10 s, leaving init time to SIGKILL and exit. */
 export const DEFAULT_GRACE = '8s';
+/** Long enough to ride out a Vault restart or leader election, short enough to fail visibly. */
+export const DEFAULT_SECRETS_TIMEOUT = '30s';
 
 function program(): Command {
   return new Command('init')
@@ -54,10 +59,11 @@ function program(): Command {
     .option('-u, --user <user[:group]>', `run the command as this user (name or uid) with its groups from /etc/group (${ENV.user})`)
     .addOption(new Option('--no-new-privs', `set no_new_privs on the child: setuid binaries cannot gain privileges (${ENV.noNewPrivs})`))
     .option('-w, --workdir <dir>', `working directory of the command (${ENV.workdir}, default: init's own)`)
+    .option('--secrets-timeout <duration>', `time limit for fetching secrets, retries included (${ENV.secretsTimeout}, default ${DEFAULT_SECRETS_TIMEOUT})`)
     .addOption(new Option('-l, --log-level <level>', `init's own messages on stderr (${ENV.logLevel}, default warn)`).choices(LOG_LEVELS))
     .version(typeof SESAME_VERSION === 'string' ? SESAME_VERSION : 'dev', '-V, --version')
     .helpOption('-h, --help', 'show this help')
-    .addHelpText('after', '\nExit status: the command\'s own; 128+N if it died of signal N; 126 not executable; 127 not found;\n64 usage, 67 unknown user, 71 system error, 77 not permitted, 78 configuration (see README).\n')
+    .addHelpText('after', '\nExit status: the command\'s own; 128+N if it died of signal N; 126 not executable; 127 not found;\n64 usage, 67 unknown user, 69 secret unavailable, 71 system error, 77 not permitted, 78 configuration.\n')
     .passThroughOptions()
     .exitOverride()
     .configureOutput({
@@ -102,7 +108,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
   }
   const flags = cmd.opts<{
     groupSignals?: boolean; rewrite?: string[]; gracePeriod?: string; user?: string;
-    newPrivs: boolean; workdir?: string; logLevel?: LogLevel;
+    newPrivs: boolean; workdir?: string; logLevel?: LogLevel; secretsTimeout?: string;
   }>();
   const command = cmd.args;
   if (command.length === 0) throw new InitError('no command given (usage: init [options] [--] command [args...])', EXIT.USAGE);
@@ -123,6 +129,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
     user: nonEmpty(flags.user, '--user') ?? (env[ENV.user] || undefined),
     noNewPrivs: flags.newPrivs === false || (fromEnv(env, ENV.noNewPrivs, parseBoolean) ?? false),
     workdir: nonEmpty(flags.workdir, '--workdir') ?? (env[ENV.workdir] || undefined),
+    secretsTimeoutMs: fromFlag('--secrets-timeout', flags.secretsTimeout, parseDuration)
+      ?? fromEnv(env, ENV.secretsTimeout, parseDuration) ?? parseDuration(DEFAULT_SECRETS_TIMEOUT),
     logLevel: logLevel ?? 'warn',
   };
 }

@@ -1,11 +1,15 @@
 // Entry point of /init. The first import installs the signal listeners: nothing may run
-// before them (see early-signals.ts).
-import { pendingTermination } from './supervisor/early-signals';
+// before them (see early-signals.ts). Then the flow of DESIGN.md: options -> plan ->
+// secrets -> env -> supervise -> exit code.
+import { pendingTermination, termination } from './supervisor/early-signals';
 import { constants } from 'node:os';
 import { parseCommandLine, type InitOptions } from './cli';
+import { childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, type Log } from './log';
 import { loadNative, sidecarPath } from './native/binding';
+import { planFromEnv } from './secrets/plan';
+import { resolvePlan, type Resolution } from './secrets/resolve';
 import { LibuvProcessTable, NativeProcessTable, type ChildSpec, type ProcessTable } from './supervisor/processes';
 import { runChild } from './supervisor/single';
 import { resolveUser } from './supervisor/user';
@@ -13,19 +17,29 @@ import { resolveUser } from './supervisor/user';
 declare const SESAME_SEA: boolean;
 const isSea = typeof SESAME_SEA === 'boolean' && SESAME_SEA;
 
-/** Init's own variables never reach the child. */
-const OWN_ENV = /^SESAME_/;
-
-function childSpec(options: InitOptions): ChildSpec {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !OWN_ENV.test(key)) env[key] = value;
+/**
+ * Everything up to the child: plan the secrets, take init's credentials out of its own
+ * environment, resolve the secrets (racing SIGTERM), build the child's environment.
+ * Returns the signal instead when SIGTERM/SIGINT came first.
+ */
+async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): Promise<ChildSpec | NodeJS.Signals> {
+  const plan = planFromEnv(env);
   const user = options.user ? resolveUser(options.user) : undefined;
-  if (user) env.HOME = user.home;
-  return { argv: options.command, env, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs };
+  scrubOwnEnvironment(removedNames(env, plan), log);
+  let resolution: Resolution = new Map();
+  if (plan.requests.length) {
+    const resolved = await Promise.race([resolvePlan(plan, { env, timeoutMs: options.secretsTimeoutMs, log }), termination()]);
+    if (typeof resolved === 'string') return resolved;
+    resolution = resolved;
+    log.debug(`resolved ${resolution.size} of ${plan.requests.length} secret references`);
+  }
+  const childEnv = childEnvironment(env, plan, resolution);
+  if (user) childEnv.HOME = user.home;
+  return { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs };
 }
 
-function processTable(log: Log): ProcessTable {
-  const load = loadNative(process.env, isSea);
+function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
+  const load = loadNative(env, isSea);
   if (!load.native) {
     log.warn(`native helper not loaded (${load.reason}): orphans will not be reaped, the child gets no terminal job control, `
       + `--user sets no supplementary groups${isSea ? ', SIGUSR1 is not forwarded' : ''}; `
@@ -55,8 +69,14 @@ async function main(log: { current: Log }): Promise<number> {
     log.current.info(`${early} received before the child started; not starting it`);
     return 128 + constants.signals[early];
   }
-  const spec = childSpec(options);
-  const table = processTable(log.current);
+  // A copy: process.env loses init's credentials below, the sources still need them.
+  const env = { ...process.env };
+  const table = processTable(env, log.current);
+  const spec = await prepareChild(options, env, log.current);
+  if (typeof spec === 'string') {
+    log.current.info(`${spec} received while starting; not starting ${options.command[0]}`);
+    return 128 + constants.signals[spec as keyof typeof constants.signals];
+  }
   try {
     return await runChild(spec, options, table, log.current);
   } finally {

@@ -26,9 +26,12 @@ type SignalHandler = (signal: NodeJS.Signals) => void;
 let handler: SignalHandler | null = null;
 const pending: NodeJS.Signals[] = [];
 
+let onTermination: ((signal: NodeJS.Signals) => void) | null = null;
+
 function onSignal(signal: NodeJS.Signals): void {
-  if (handler) handler(signal);
-  else pending.push(signal);
+  if (handler) return handler(signal);
+  pending.push(signal);
+  if (onTermination && (signal === 'SIGTERM' || signal === 'SIGINT')) onTermination(signal);
 }
 
 for (const signal of FORWARDED_SIGNALS) process.on(signal, onSignal);
@@ -49,4 +52,15 @@ export function routeSignals(next: SignalHandler): void {
 /** A terminating signal (SIGTERM, SIGINT) received while nothing was routing them. */
 export function pendingTermination(): NodeJS.Signals | undefined {
   return pending.find((s) => s === 'SIGTERM' || s === 'SIGINT');
+}
+
+/**
+ * Resolves with SIGTERM or SIGINT if one arrives before signals are routed to a child:
+ * startup (fetching secrets) races against it, so `docker stop` during a slow start does
+ * not wait for the time limit.
+ */
+export function termination(): Promise<NodeJS.Signals> {
+  const already = pendingTermination();
+  if (already) return Promise.resolve(already);
+  return new Promise((resolve) => { onTermination = resolve; });
 }

@@ -1,0 +1,148 @@
+// keywhiz: references, over Keywhiz's client API with a client certificate
+// (reference/secrets.md §5): one POST /batchsecret for all of them; because a batch is
+// all-or-nothing (one missing secret fails it with 404), any failure falls back to one
+// GET /secret/{name} each, which says which secret failed and why.
+import { readFileSync } from 'node:fs';
+import type { Agent } from 'node:https';
+import { EXIT, InitError } from '../exit-codes';
+import type { Log } from '../log';
+import { denied, invalid, notFound, SecretError, unavailable } from './errors';
+import type { SecretRequest } from './plan';
+import type { Resolved } from './resolve';
+import { DeadlineExceeded, withRetries } from './retry';
+
+export interface KeywhizSettings {
+  server: URL;
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+}
+
+/** SESAME_KEYWHIZ_SERVER (https://host:4444), _CERT, _KEY (default: the cert file, as keywhiz-fs), _CA. */
+export function keywhizSettings(env: NodeJS.ProcessEnv): KeywhizSettings {
+  const fail = (m: string) => new InitError(m, EXIT.CONFIG);
+  const read = (name: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw fail(`${name}=${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    }
+  };
+  if (!env.SESAME_KEYWHIZ_SERVER) throw fail('SESAME_KEYWHIZ_SERVER is required for keywhiz: references (e.g. https://keywhiz.internal:4444)');
+  let server: URL;
+  try {
+    server = new URL(env.SESAME_KEYWHIZ_SERVER.includes('://') ? env.SESAME_KEYWHIZ_SERVER : `https://${env.SESAME_KEYWHIZ_SERVER}`);
+  } catch {
+    throw fail(`SESAME_KEYWHIZ_SERVER: "${env.SESAME_KEYWHIZ_SERVER}" is not a URL`);
+  }
+  if (server.protocol !== 'https:') throw fail('SESAME_KEYWHIZ_SERVER: Keywhiz is only spoken over https');
+  if (!env.SESAME_KEYWHIZ_CERT) throw fail('SESAME_KEYWHIZ_CERT (the client certificate, PEM) is required for keywhiz: references');
+  const cert = read('SESAME_KEYWHIZ_CERT', env.SESAME_KEYWHIZ_CERT);
+  return {
+    server,
+    cert,
+    key: env.SESAME_KEYWHIZ_KEY ? read('SESAME_KEYWHIZ_KEY', env.SESAME_KEYWHIZ_KEY) : cert,
+    ca: env.SESAME_KEYWHIZ_CA ? read('SESAME_KEYWHIZ_CA', env.SESAME_KEYWHIZ_CA) : undefined,
+  };
+}
+
+interface Delivery {
+  name: string;
+  secret: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  filename?: string;
+}
+
+class KeywhizHttpError extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`);
+  }
+}
+
+const RETRY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** keysync retries only 5xx (client.go shouldRetry); and connection failures. */
+const retryable = (e: unknown) => (e instanceof KeywhizHttpError ? e.status >= 500 : RETRY_CODES.has((e as NodeJS.ErrnoException).code ?? ''));
+
+function call(settings: KeywhizSettings, agent: Agent, method: 'GET' | 'POST', path: string, body: object | undefined, deadline: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const payload = body ? Buffer.from(JSON.stringify(body)) : undefined;
+    const { request } = require('node:https') as typeof import('node:https');
+    const req = request(new URL(path, settings.server), {
+      method,
+      agent,
+      timeout: Math.max(1, deadline - Date.now()),
+      headers: { Accept: 'application/json', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new KeywhizHttpError(res.statusCode ?? 0));
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch {
+          reject(Object.assign(new Error('the answer is not JSON'), { code: 'EBADJSON' }));
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function failure(error: unknown, name: string): SecretError {
+  if (error instanceof DeadlineExceeded) return unavailable(`Keywhiz did not answer in time (${error.attempts} attempts; last: ${(error.last as Error).message})`);
+  if (error instanceof KeywhizHttpError) {
+    // ClientAuthFactory / SecretDeliveryResource (square/keywhiz): 401 unknown or disabled
+    // client, 403 not assigned to this client, 404 no such secret.
+    if (error.status === 401) return denied('Keywhiz does not accept this client certificate (unknown or disabled client)');
+    if (error.status === 403) return denied(`secret ${name} is not assigned to this client`);
+    if (error.status === 404) return notFound(`no secret ${name} in Keywhiz`);
+    return unavailable(`Keywhiz answered ${error.status}`);
+  }
+  const e = error as NodeJS.ErrnoException;
+  return unavailable(`cannot reach Keywhiz: ${e.code ?? ''}${e.message ? ` ${e.message}` : ''}`.trim());
+}
+
+/** File metadata as Keywhiz flattens it into the response. Mode is an octal string. */
+function toResolved(d: Delivery): Resolved | SecretError {
+  if (typeof d.secret !== 'string') return invalid(`Keywhiz returned ${d.name} without content`);
+  if (d.filename !== undefined && (d.filename.includes('/') || d.filename.includes('\\') || d.filename === '.' || d.filename === '..' || d.filename === '' || d.filename.includes('\0'))) {
+    return invalid(`Keywhiz metadata gives ${d.name} the file name "${d.filename}", which is not a plain file name`);
+  }
+  let mode: number | undefined;
+  if (d.mode !== undefined) {
+    if (!/^0?[0-7]{3,4}$/.test(d.mode)) return invalid(`Keywhiz metadata gives ${d.name} the mode "${d.mode}", which is not octal`);
+    mode = parseInt(d.mode, 8);
+  }
+  // base64 with or without padding: Buffer accepts both.
+  return { value: Buffer.from(d.secret, 'base64'), meta: { mode, owner: d.owner, group: d.group, filename: d.filename } };
+}
+
+export async function resolveKeywhiz(requests: SecretRequest[], env: NodeJS.ProcessEnv, deadline: number, log: Log): Promise<Map<SecretRequest, Resolved | SecretError>> {
+  const settings = keywhizSettings(env);
+  // node:https (tls, OpenSSL) loads only when a reference needs it: it costs start-up time.
+  const { Agent } = require('node:https') as typeof import('node:https');
+  const agent = new Agent({ cert: settings.cert, key: settings.key, ca: settings.ca, minVersion: 'TLSv1.2', keepAlive: true });
+  const names = [...new Set(requests.map((r) => (r.ref.scheme === 'keywhiz' ? r.ref.name : '')).filter(Boolean))];
+  const byName = new Map<string, Resolved | SecretError>();
+  const attempt = (f: () => Promise<unknown>) => withRetries(f, retryable, { deadline });
+  try {
+    const batch = (await attempt(() => call(settings, agent, 'POST', '/batchsecret', { secrets: names }, deadline))) as Delivery[];
+    for (const d of Array.isArray(batch) ? batch : []) byName.set(d.name, toResolved(d));
+  } catch (error) {
+    log.debug(`keywhiz: POST /batchsecret: ${(error as Error).message}; asking for each secret`);
+  }
+  await Promise.all(names.filter((n) => !byName.has(n)).map(async (name) => {
+    try {
+      byName.set(name, toResolved((await attempt(() => call(settings, agent, 'GET', `/secret/${encodeURIComponent(name)}`, undefined, deadline))) as Delivery));
+    } catch (error) {
+      byName.set(name, failure(error, name));
+    }
+  }));
+  agent.destroy();
+  return new Map(requests.map((r) => [r, byName.get(r.ref.scheme === 'keywhiz' ? r.ref.name : '') ?? notFound('not returned by Keywhiz')]));
+}

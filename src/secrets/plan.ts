@@ -1,0 +1,63 @@
+// What to fetch and where each value goes, decided from the environment (and, later, the
+// config file) before anything is fetched. Plain data for the stages after it.
+import { EXIT, InitError } from '../exit-codes';
+import { looksLikeReference, parseReference, type Reference } from './reference';
+
+export type Target =
+  | { kind: 'env'; name: string }
+  | { kind: 'file'; path: string; mode?: number; owner?: string; group?: string };
+
+export interface SecretRequest {
+  ref: Reference;
+  target: Target;
+  /** A missing secret (not a denied or unreachable one) leaves the target unset. */
+  optional: boolean;
+  /** Where the request was written, for messages: a variable name or a config key path. */
+  origin: string;
+}
+
+export interface SecretPlan {
+  requests: SecretRequest[];
+  /** Variables that held references or *_FILE pointers: the child gets them resolved or not at all. */
+  consumed: string[];
+}
+
+/** Docker's and Compose's secrets mount: NAME_FILE pointing here is always a secret file. */
+const SECRETS_DIRS = ['/run/secrets/', '/var/run/secrets/'];
+
+function list(env: NodeJS.ProcessEnv, name: string): Set<string> {
+  return new Set((env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+}
+
+/**
+ * References in environment values, and the NAME_FILE convention: NAME_FILE=/run/secrets/x
+ * fills NAME from the file. Other NAME_FILE variables (LOG_FILE=/var/log/app.log is not a
+ * secret) only count when NAME is listed in SESAME_FILE_VARS ("*" for all).
+ * SESAME_LITERAL lists variables whose values are never references (a SQLite URL such as
+ * file:/data/app.db); SESAME_OPTIONAL_SECRETS lists those that may be missing ("*" for all).
+ */
+export function planFromEnv(env: NodeJS.ProcessEnv): SecretPlan {
+  const literal = list(env, 'SESAME_LITERAL');
+  const optional = list(env, 'SESAME_OPTIONAL_SECRETS');
+  const fileVars = list(env, 'SESAME_FILE_VARS');
+  const isOptional = (name: string) => optional.has('*') || optional.has(name);
+  const requests: SecretRequest[] = [];
+  const consumed: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || name.startsWith('SESAME_') || literal.has(name)) continue;
+    if (looksLikeReference(value)) {
+      requests.push({ ref: parseReference(value, name), target: { kind: 'env', name }, optional: isOptional(name), origin: name });
+      consumed.push(name);
+      continue;
+    }
+    const base = name.endsWith('_FILE') ? name.slice(0, -'_FILE'.length) : '';
+    if (!base || !value.startsWith('/')) continue;
+    if (!SECRETS_DIRS.some((dir) => value.startsWith(dir)) && !fileVars.has('*') && !fileVars.has(base)) continue;
+    if (env[base] !== undefined && env[base] !== '') {
+      throw new InitError(`both ${base} and ${name} are set: keep one`, EXIT.CONFIG);
+    }
+    requests.push({ ref: parseReference(`file:${value}`, name), target: { kind: 'env', name: base }, optional: isOptional(base), origin: name });
+    consumed.push(name, base);
+  }
+  return { requests, consumed };
+}

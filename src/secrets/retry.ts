@@ -1,0 +1,38 @@
+// Retries for secret sources: jittered exponential backoff inside one overall deadline.
+// What is worth retrying is the caller's call (Vault: connection errors, 412, 429, 5xx but
+// 501, as its own client does; never 400/403/404, which will not change by waiting).
+
+export interface RetryPolicy {
+  /** Wall-clock time at which to give up (Date.now() based). */
+  deadline: number;
+  baseMs?: number;
+  capMs?: number;
+}
+
+export class DeadlineExceeded extends Error {
+  constructor(readonly last: unknown, readonly attempts: number) {
+    super('time limit reached');
+  }
+}
+
+/**
+ * Run `attempt` until it succeeds, `retryable(error)` says no, or the deadline passes
+ * (then DeadlineExceeded carries the last error). Full jitter: a random wait up to
+ * base * 2^n, capped, so that many inits restarted together do not retry in step.
+ */
+export async function withRetries<T>(
+  attempt: () => Promise<T>,
+  retryable: (error: unknown) => boolean,
+  { deadline, baseMs = 200, capMs = 5000 }: RetryPolicy,
+): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!retryable(error)) throw error;
+      const wait = Math.random() * Math.min(capMs, baseMs * 2 ** n);
+      if (Date.now() + wait >= deadline) throw new DeadlineExceeded(error, n + 1);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}

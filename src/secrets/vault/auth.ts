@@ -1,0 +1,115 @@
+// Logging in: every method ends with a client token (reference/secrets.md §3.6). Login URLs
+// are built here, with the mount always explicit (node-vault posts to /v1/auth//login
+// without one, and HTML-escapes user names).
+import { readFileSync, unlinkSync } from 'node:fs';
+import type { Log } from '../../log';
+import { denied, invalid, SecretError, unavailable } from '../errors';
+import { encodePath, VaultClient, VaultHttpError } from './client';
+import type { VaultAuth } from './settings';
+
+function readFileOrFail(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8').replace(/[\r\n]+$/, '');
+  } catch (error) {
+    throw invalid(`cannot read ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+function loginFailed(method: string, mount: string, error: unknown): never {
+  if (error instanceof VaultHttpError) {
+    // Vault answers bad credentials with 400 (invalid role or secret ID) or 403.
+    throw denied(`Vault ${method} login at auth/${mount} failed: ${error.message}`);
+  }
+  if (error instanceof SecretError) throw new SecretError(error.kind, `Vault ${method} login at auth/${mount}: ${error.message}`);
+  throw error;
+}
+
+/** A response-wrapped secret_id: check where it was made, then unwrap it (single use). */
+async function unwrapSecretId(client: VaultClient, wrapToken: string, expectedPath: string): Promise<string> {
+  let creationPath: string;
+  try {
+    // Unauthenticated lookup: the token goes in the body and only there (sending it as a
+    // header too would count as a use).
+    const lookup = (await client.call('POST', 'sys/wrapping/lookup', { body: { token: wrapToken }, withToken: false })) as { data?: { creation_path?: string } };
+    creationPath = lookup?.data?.creation_path ?? '';
+  } catch (error) {
+    if (error instanceof VaultHttpError) throw denied(`the wrapped secret_id is not a valid wrapping token (${error.message}): it may have expired or been used already`);
+    throw error;
+  }
+  if (creationPath.replace(/\/+$/, '') !== expectedPath.replace(/\/+$/, '')) {
+    // Someone else's wrapped response (or a tampered one): refusing it is the point of
+    // checking, so the message says what was expected.
+    throw denied(`the wrapped secret_id was created at "${creationPath}", not at "${expectedPath}": refusing it`);
+  }
+  try {
+    const unwrapped = (await client.call('POST', 'sys/wrapping/unwrap', { withToken: false, headers: { 'X-Vault-Token': wrapToken } })) as { data?: { secret_id?: string } };
+    const secretId = unwrapped?.data?.secret_id;
+    if (!secretId) throw invalid('the unwrapped response has no secret_id');
+    return secretId;
+  } catch (error) {
+    if (error instanceof VaultHttpError) throw denied(`unwrapping the secret_id failed (${error.message}): it was probably used already`);
+    throw error;
+  }
+}
+
+async function approleSecretId(client: VaultClient, auth: Extract<VaultAuth, { method: 'approle' }>, log: Log): Promise<string | undefined> {
+  let value = auth.secretId;
+  if (auth.secretIdFile) {
+    value = readFileOrFail(auth.secretIdFile, 'the AppRole secret_id file');
+    if (auth.removeSecretIdFile) {
+      try {
+        unlinkSync(auth.secretIdFile);
+      } catch (error) {
+        log.warn(`could not remove ${auth.secretIdFile} after reading it: ${(error as NodeJS.ErrnoException).code}`);
+      }
+    }
+  }
+  if (value && auth.wrappedPath) return unwrapSecretId(client, value, auth.wrappedPath);
+  return value || undefined;
+}
+
+/** Log in as configured and give the client its token; returns how, for the debug log. */
+export async function login(client: VaultClient, auth: VaultAuth, log: Log): Promise<string> {
+  if (auth.method === 'token') {
+    client.setToken(auth.token);
+    return `token from ${auth.source}`;
+  }
+  let path: string;
+  let body: Record<string, string>;
+  switch (auth.method) {
+    case 'approle': {
+      const secretId = await approleSecretId(client, auth, log);
+      path = `auth/${encodePath(auth.mount)}/login`;
+      body = secretId ? { role_id: auth.roleId, secret_id: secretId } : { role_id: auth.roleId };
+      break;
+    }
+    case 'kubernetes':
+      // Re-read on every login: projected service-account tokens rotate.
+      path = `auth/${encodePath(auth.mount)}/login`;
+      body = { role: auth.role, jwt: readFileOrFail(auth.jwtFile, 'the service-account token') };
+      break;
+    case 'jwt':
+      path = `auth/${encodePath(auth.mount)}/login`;
+      body = { jwt: readFileOrFail(auth.jwtFile, 'the JWT file') };
+      if (auth.role) body.role = auth.role; // optional: Vault falls back to default_role
+      break;
+    case 'userpass':
+      path = `auth/${encodePath(auth.mount)}/login/${encodeURIComponent(auth.username)}`;
+      body = { password: auth.password };
+      break;
+    case 'cert':
+      path = `auth/${encodePath(auth.mount)}/login`;
+      body = auth.name ? { name: auth.name } : {};
+      break;
+  }
+  let response: { auth?: { client_token?: string } };
+  try {
+    response = (await client.call('POST', path, { body, withToken: false })) as typeof response;
+  } catch (error) {
+    loginFailed(auth.method, auth.mount, error);
+  }
+  const token = response?.auth?.client_token;
+  if (!token) throw unavailable(`Vault ${auth.method} login at auth/${auth.mount} returned no client token`);
+  client.setToken(token);
+  return `${auth.method} login at auth/${auth.mount}`;
+}

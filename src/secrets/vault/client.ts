@@ -1,0 +1,130 @@
+// The Vault adapter: node-vault does the HTTP, this class fixes what node-vault gets wrong
+// or lacks (reference/secrets.md §4): it sends X-Vault-Request, the token and namespace as
+// fresh headers on every call (a shared headers object freezes the first token), never
+// lets node-vault read VAULT_* from the environment (it treats VAULT_SKIP_VERIFY=false as
+// "skip"), takes TLS from the CLI's variables through our own https.Agent, encodes paths
+// itself (node-vault drops anything after '#'), and retries with backoff.
+import type { Agent } from 'node:https';
+import type { Log } from '../../log';
+import { denied, SecretError, unavailable } from '../errors';
+import { DeadlineExceeded, withRetries } from '../retry';
+import type { VaultSettings } from './settings';
+
+interface NodeVaultClient {
+  token?: string;
+  namespace?: string;
+  pathPrefix: string;
+  request(options: Record<string, unknown>): Promise<unknown>;
+}
+
+/** A non-2xx answer from Vault, with its `errors` and whatever body came with them. */
+export class VaultHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: string[],
+    readonly body: unknown,
+  ) {
+    super(errors.length ? errors.join('; ').replace(/\s+/g, ' ').trim() : `HTTP ${status}`);
+  }
+}
+
+/** Encode each segment of a Vault path; '/' stays a separator. */
+export function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+const RETRY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_BAD_RESPONSE', 'ERR_NETWORK']);
+
+/** The Go client's policy: 412, 429 and 5xx except 501; connection failures. */
+export function retryable(error: unknown): boolean {
+  if (error instanceof VaultHttpError) return error.status === 412 || error.status === 429 || (error.status >= 500 && error.status !== 501);
+  return RETRY_CODES.has((error as NodeJS.ErrnoException)?.code ?? '');
+}
+
+export class VaultClient {
+  private token?: string;
+  private readonly vault: NodeVaultClient;
+  private readonly agent?: Agent;
+
+  constructor(
+    private readonly settings: VaultSettings,
+    /** Date.now() after which no request is started or retried. */
+    private readonly deadline: number,
+    private readonly log: Log,
+  ) {
+    // Loaded here, on the one path that needs it: evaluating node-vault and axios costs
+    // ~90 ms of start-up (reference/node-runtime.md §2.1).
+    const nodeVault = require('node-vault') as (config: Record<string, unknown>) => NodeVaultClient;
+    this.vault = nodeVault({ endpoint: settings.address, rpDefaults: { strictSSL: settings.tls.rejectUnauthorized } });
+    // node-vault falls back to VAULT_TOKEN/VAULT_NAMESPACE/VAULT_PREFIX from the environment
+    // for anything not given: the headers below are the only source of these.
+    this.vault.token = undefined;
+    this.vault.namespace = undefined;
+    this.vault.pathPrefix = '';
+    if (settings.address.startsWith('https:')) {
+      const { ca, cert, key, servername, rejectUnauthorized } = settings.tls;
+      const { Agent } = require('node:https') as typeof import('node:https');
+      this.agent = new Agent({ ca, cert, key, servername, rejectUnauthorized, minVersion: 'TLSv1.2', keepAlive: true });
+    }
+  }
+
+  setToken(token: string): void {
+    this.token = token;
+  }
+
+  /**
+   * One API call, retried as the Go client would, inside the deadline. `path` is relative
+   * to /v1/ and already encoded. `withToken: false` for unauthenticated calls (logins,
+   * wrapping lookup). Returns the parsed body (undefined for 204).
+   */
+  async call(method: 'GET' | 'POST', path: string, options: { body?: object; withToken?: boolean; headers?: Record<string, string> } = {}): Promise<unknown> {
+    const headers: Record<string, string> = { 'X-Vault-Request': 'true', ...options.headers };
+    if (options.withToken !== false && this.token && !headers['X-Vault-Token']) headers['X-Vault-Token'] = this.token;
+    if (this.settings.namespace) headers['X-Vault-Namespace'] = this.settings.namespace;
+    const attempt = async () => {
+      const timeout = Math.max(1, this.deadline - Date.now());
+      try {
+        return await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, httpsAgent: this.agent, timeout });
+      } catch (error) {
+        const response = (error as { response?: { statusCode: number; body: unknown } }).response;
+        if (response && typeof response.statusCode === 'number') {
+          const body = response.body as { errors?: unknown } | undefined;
+          const errors = Array.isArray(body?.errors) ? body.errors.map(String) : [];
+          throw new VaultHttpError(response.statusCode, errors, body);
+        }
+        throw error;
+      }
+    };
+    try {
+      return await withRetries(attempt, (error) => {
+        const again = retryable(error);
+        if (again) this.log.debug(`vault: ${method} /v1/${path}: ${describe(error)}; retrying`);
+        return again;
+      }, { deadline: this.deadline });
+    } catch (error) {
+      throw classify(error, `${method} /v1/${path}`);
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof VaultHttpError) return `${error.status} ${error.message}`;
+  const e = error as NodeJS.ErrnoException;
+  return e?.code ? `${e.code}${e.message && !e.message.includes(e.code) ? ` (${e.message})` : ''}` : String(e?.message ?? error);
+}
+
+/** Turn a final failure into a SecretError of the right kind; the caller adds the reference. */
+export function classify(error: unknown, request: string): SecretError | VaultHttpError {
+  if (error instanceof DeadlineExceeded) {
+    return unavailable(`Vault did not answer in time (${error.attempts} attempts; last: ${describe(error.last)})`);
+  }
+  if (error instanceof VaultHttpError) {
+    if (error.status === 404) return error; // the caller knows what was missing
+    if (error.status === 403 || error.status === 401) return denied(`permission denied by Vault (${request}: ${error.message})`);
+    if (error.status === 400) return error; // logins and unwrap: the caller words it
+    if (error.status === 503) return unavailable(`Vault is unavailable (${error.message})`);
+    return unavailable(`Vault answered ${error.status} to ${request}: ${error.message}`);
+  }
+  return unavailable(`cannot reach Vault: ${describe(error)}`);
+}
+

@@ -1,0 +1,94 @@
+// Reading KV secrets as the `vault kv get` CLI does: ask Vault which mount a path is on and
+// which KV version that mount runs (the mount preflight), then read through the right API
+// (reference/secrets.md §3.3, §3.4). Both `secret/app` and `secret/data/app` work on v2.
+import { denied, invalid, notFound, SecretError } from '../errors';
+import { encodePath, VaultClient, VaultHttpError } from './client';
+
+interface Mount {
+  /** The mount's path with its trailing slash ("secret/"), or "" when Vault did not say. */
+  path: string;
+  version: 1 | 2;
+}
+
+export interface KvSecret {
+  data: Record<string, unknown>;
+  /** The version read (KV v2 only). */
+  version?: number;
+}
+
+export class KvReader {
+  private readonly mounts = new Map<string, Promise<Mount>>();
+  private readonly reads = new Map<string, Promise<KvSecret>>();
+
+  constructor(private readonly client: VaultClient) {}
+
+  /** One request per distinct path and version, however many keys are read from it. */
+  read(path: string, version?: number): Promise<KvSecret> {
+    const id = `${path}#${version ?? ''}`;
+    let read = this.reads.get(id);
+    if (!read) {
+      read = this.mountOf(path).then((mount) => this.readFrom(mount, path, version));
+      this.reads.set(id, read);
+    }
+    return read;
+  }
+
+  private mountOf(path: string): Promise<Mount> {
+    let mount = this.mounts.get(path);
+    if (!mount) {
+      mount = this.preflight(path);
+      this.mounts.set(path, mount);
+    }
+    return mount;
+  }
+
+  private async preflight(path: string): Promise<Mount> {
+    try {
+      const answer = (await this.client.call('GET', `sys/internal/ui/mounts/${encodePath(path)}`)) as { data?: { path?: string; options?: { version?: string } | null } };
+      const version = answer?.data?.options?.version === '2' ? 2 : 1;
+      return { path: answer?.data?.path ?? '', version };
+    } catch (error) {
+      // No such endpoint (a very old Vault): KV v1, as the CLI assumes.
+      if (error instanceof VaultHttpError && error.status === 404) return { path: '', version: 1 };
+      if (error instanceof SecretError && error.kind === 'denied') {
+        throw denied(`permission denied: the token may not read under "${path}" (Vault refused the mount lookup)`);
+      }
+      throw error;
+    }
+  }
+
+  private async readFrom(mount: Mount, path: string, version?: number): Promise<KvSecret> {
+    if (mount.version === 1) {
+      if (version !== undefined) throw invalid(`a version was asked for, but ${mount.path || path} is a KV version 1 mount`);
+      try {
+        const answer = (await this.client.call('GET', encodePath(path))) as { data?: Record<string, unknown> };
+        return { data: answer?.data ?? {} };
+      } catch (error) {
+        throw this.missing(error, path);
+      }
+    }
+    let rest = mount.path && path.startsWith(mount.path) ? path.slice(mount.path.length) : path;
+    if (rest.startsWith('data/')) rest = rest.slice('data/'.length); // the API form, Bank-Vaults style
+    if (!rest) throw invalid(`"${path}" names the mount ${mount.path}, not a secret in it`);
+    const query = version === undefined ? '' : `?version=${version}`;
+    try {
+      const answer = (await this.client.call('GET', `${encodePath(mount.path)}data/${encodePath(rest)}${query}`)) as {
+        data?: { data?: Record<string, unknown> | null; metadata?: { version?: number } };
+      };
+      return { data: answer?.data?.data ?? {}, version: answer?.data?.metadata?.version };
+    } catch (error) {
+      throw this.missing(error, path, version);
+    }
+  }
+
+  /** A 404: missing, or (KV v2) a version that was deleted or destroyed, which Vault says in the body. */
+  private missing(error: unknown, path: string, version?: number): unknown {
+    if (!(error instanceof VaultHttpError) || error.status !== 404) return error;
+    const metadata = (error.body as { data?: { metadata?: { deletion_time?: string; destroyed?: boolean; version?: number } } })?.data?.metadata;
+    const which = version ?? metadata?.version;
+    const label = which ? `version ${which} of ${path}` : path;
+    if (metadata?.destroyed) return notFound(`${label} was destroyed`);
+    if (metadata?.deletion_time) return notFound(`${label} was deleted at ${metadata.deletion_time}`);
+    return notFound(`no secret at ${path}${version ? ` (version ${version})` : ''}`);
+  }
+}
