@@ -8,7 +8,7 @@ import { signalName } from '../config/values';
 import { routeSignals } from './early-signals';
 import { type Child, type ChildSpec, deliver, exitCodeOf, type ProcessTable } from './processes';
 
-const { SIGTERM, SIGINT, SIGKILL } = constants.signals;
+const { SIGTERM, SIGINT, SIGKILL, SIGCONT } = constants.signals;
 const POLL_MS = 10;
 /** After SIGKILL, how long to wait for the group to vanish before exiting anyway. */
 const AFTER_KILL_MS = 1000;
@@ -26,8 +26,15 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
     // Once the child is gone only its leftover group can receive anything.
     const toGroup = (options.groupSignals || !running) && child.processGroup !== null;
     if (!running && !toGroup) return;
-    if (received === SIGTERM || received === SIGINT) deadline.arm();
-    deliver(toGroup ? -(child.processGroup as number) : child.pid, send);
+    const target = toGroup ? -(child.processGroup as number) : child.pid;
+    deliver(target, send);
+    if (received === SIGTERM || received === SIGINT) {
+      deadline.arm();
+      // A stopped child (^Z, SIGSTOP) keeps every signal but SIGKILL pending until it is
+      // continued, so `docker stop` would wait out the grace period: continue it, as the
+      // shell's kill and systemd do.
+      deliver(target, SIGCONT);
+    }
     log.debug(`forwarded ${signal}${send !== received ? ` as ${signalName(send)}` : ''} to ${toGroup ? 'process group' : 'pid'} ${child.processGroup ?? child.pid}`);
   });
 
@@ -93,6 +100,7 @@ async function stopLeftovers(child: Child, options: InitOptions, table: ProcessT
   const stopSignal = options.rewrites.get(SIGTERM) || SIGTERM;
   log.info(`pid ${child.pid} exited; sending ${signalName(stopSignal)} to the rest of its process group`);
   deliver(-group, stopSignal);
+  deliver(-group, SIGCONT); // the stopped ones would not see it otherwise (see above)
   // The deadline's timer sends SIGKILL when the grace period is over; wait a little past it.
   if (!(await waitUntilGone(table, group, deadline.remainingMs() + AFTER_KILL_MS))) {
     log.warn(`process group ${group} survived SIGKILL (a process in uninterruptible sleep?); exiting anyway`);

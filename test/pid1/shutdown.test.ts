@@ -15,7 +15,7 @@ describe('shutdown', () => {
     await init.signal('SIGTERM');
     const r = await init.done;
     expect(Date.now() - sent).toBeGreaterThanOrEqual(950);
-    expect(r.stdout).toMatch(/sig TERM\n$/);
+    expect(r.stdout).toMatch(/sig TERM\nsig CONT\n$/); // CONT: init continues a stopped child
     expect(r.stderr).toMatch(/^sesame: warning: pid \d+ still running 1000 ms after being asked to stop; sending SIGKILL to its process group\n$/);
     expect(r.code).toBe(128 + 9);
   });
@@ -25,7 +25,7 @@ describe('shutdown', () => {
     await init.waitFor(/^ready/m);
     await init.signal('SIGINT');
     const r = await init.done;
-    expect(r.stdout).toMatch(/sig INT\n$/);
+    expect(r.stdout).toMatch(/sig INT\nsig CONT\n$/);
     expect(r.code).toBe(137);
   });
 
@@ -47,7 +47,7 @@ describe('shutdown', () => {
 
   it('SIGKILLs leftovers that ignore SIGTERM after the grace period, then exits with the child\'s code', async () => {
     const r = await runAsPid1(['-t', '500ms', '--', 'sh', '-c', `${recorder} --ignore-term & sleep 0.2; exit 6`]);
-    expect(r.stdout).toMatch(/sig TERM\n$/);
+    expect(r.stdout).toMatch(/sig TERM\nsig CONT\n$/);
     expect(r.stderr).toMatch(/^sesame: warning: process group \d+ still running 500 ms into the shutdown; sending SIGKILL\n$/);
     expect(r.code).toBe(6);
   });
