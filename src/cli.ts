@@ -28,6 +28,8 @@ export interface InitOptions {
   workdir?: string;
   /** Time limit for fetching all secrets, retries included. */
   secretsTimeoutMs: number;
+  /** The YAML config file, if any. */
+  config?: string;
   logLevel: LogLevel;
 }
 
@@ -41,6 +43,7 @@ export const ENV = {
   workdir: 'SESAME_WORKDIR',
   logLevel: 'SESAME_LOG_LEVEL',
   secretsTimeout: 'SESAME_SECRETS_TIMEOUT',
+  config: 'SESAME_CONFIG',
 } as const;
 
 /** Fits inside `docker stop`'s 10 s, leaving init time to SIGKILL and exit. */
@@ -53,6 +56,7 @@ function program(): Command {
     .usage('[options] [--] command [args...]')
     .description('sesame: an init for containers that reaps zombies, forwards signals and exits with the child\'s code.')
     .argument('[command...]', 'the program to run as the child, and its arguments')
+    .option('-c, --config <file>', `YAML config file: secrets to files or variables (${ENV.config})`)
     .option('-g, --group-signals', `forward signals to the child's whole process group (${ENV.groupSignals})`)
     .option('-r, --rewrite <from:to>', `send TO when FROM arrives, e.g. TERM:QUIT; repeatable, comma-separated, TO=0 drops it (${ENV.rewrite})`, (v: string, prev: string[] = []) => [...prev, v])
     .option('-t, --grace-period <duration>', `time the child has after SIGTERM/SIGINT, and its process group after it exits, before SIGKILL (${ENV.gracePeriod}, default ${DEFAULT_GRACE})`)
@@ -108,7 +112,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
   }
   const flags = cmd.opts<{
     groupSignals?: boolean; rewrite?: string[]; gracePeriod?: string; user?: string;
-    newPrivs: boolean; workdir?: string; logLevel?: LogLevel; secretsTimeout?: string;
+    newPrivs: boolean; workdir?: string; logLevel?: LogLevel; secretsTimeout?: string; config?: string;
   }>();
   const command = cmd.args;
   if (command.length === 0) throw new InitError('no command given (usage: init [options] [--] command [args...])', EXIT.USAGE);
@@ -129,6 +133,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
     user: nonEmpty(flags.user, '--user') ?? (env[ENV.user] || undefined),
     noNewPrivs: flags.newPrivs === false || (fromEnv(env, ENV.noNewPrivs, parseBoolean) ?? false),
     workdir: nonEmpty(flags.workdir, '--workdir') ?? (env[ENV.workdir] || undefined),
+    config: nonEmpty(flags.config, '--config') ?? (env[ENV.config] || undefined),
     secretsTimeoutMs: fromFlag('--secrets-timeout', flags.secretsTimeout, parseDuration)
       ?? fromEnv(env, ENV.secretsTimeout, parseDuration) ?? parseDuration(DEFAULT_SECRETS_TIMEOUT),
     logLevel: logLevel ?? 'warn',

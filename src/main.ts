@@ -8,7 +8,9 @@ import { childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, type Log } from './log';
 import { loadNative, sidecarPath } from './native/binding';
-import { planFromEnv } from './secrets/plan';
+import { loadConfig } from './config/file';
+import { mergePlans, planFromConfig, planFromEnv } from './secrets/plan';
+import { writeSecretFiles } from './secrets/write';
 import { resolvePlan, type Resolution } from './secrets/resolve';
 import { LibuvProcessTable, NativeProcessTable, type ChildSpec, type ProcessTable } from './supervisor/processes';
 import { runChild } from './supervisor/single';
@@ -23,7 +25,8 @@ const isSea = typeof SESAME_SEA === 'boolean' && SESAME_SEA;
  * Returns the signal instead when SIGTERM/SIGINT came first.
  */
 async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): Promise<ChildSpec | NodeJS.Signals> {
-  const plan = planFromEnv(env);
+  const config = options.config ? loadConfig(options.config) : undefined;
+  const plan = config ? mergePlans(planFromEnv(env), planFromConfig(config)) : planFromEnv(env);
   const user = options.user ? resolveUser(options.user) : undefined;
   scrubOwnEnvironment(removedNames(env, plan), log);
   let resolution: Resolution = new Map();
@@ -33,6 +36,7 @@ async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: L
     resolution = resolved;
     log.debug(`resolved ${resolution.size} of ${plan.requests.length} secret references`);
   }
+  writeSecretFiles(resolution, log);
   const childEnv = childEnvironment(env, plan, resolution);
   if (user) childEnv.HOME = user.home;
   return { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs };

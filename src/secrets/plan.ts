@@ -1,10 +1,12 @@
 // What to fetch and where each value goes, decided from the environment (and, later, the
 // config file) before anything is fetched. Plain data for the stages after it.
+import type { ConfigFile } from '../config/file';
 import { EXIT, InitError } from '../exit-codes';
 import { looksLikeReference, parseReference, type Reference } from './reference';
 
 export type Target =
   | { kind: 'env'; name: string }
+  /** `path` ending in "/" is a directory: the file is named by the source (Keywhiz's filename). */
   | { kind: 'file'; path: string; mode?: number; owner?: string; group?: string };
 
 export interface SecretRequest {
@@ -60,4 +62,27 @@ export function planFromEnv(env: NodeJS.ProcessEnv): SecretPlan {
     consumed.push(name, base);
   }
   return { requests, consumed };
+}
+
+/** The config file's `secrets:` entries, each to a variable or a file. */
+export function planFromConfig(config: ConfigFile): SecretPlan {
+  const requests = config.secrets.map((entry): SecretRequest => ({
+    ref: parseReference(entry.ref, `${config.path}: ${entry.at}.ref`),
+    target: entry.env ? { kind: 'env', name: entry.env } : { kind: 'file', path: entry.file as string, mode: entry.mode, owner: entry.owner, group: entry.group },
+    optional: entry.optional,
+    origin: `${config.path}: ${entry.at}`,
+  }));
+  return { requests, consumed: [] };
+}
+
+/** Both plans as one; a variable given by both is a mistake worth stopping for. */
+export function mergePlans(a: SecretPlan, b: SecretPlan): SecretPlan {
+  const envTargets = new Map<string, string>();
+  for (const r of [...a.requests, ...b.requests]) {
+    if (r.target.kind !== 'env') continue;
+    const before = envTargets.get(r.target.name);
+    if (before) throw new InitError(`${r.origin}: ${r.target.name} is already set from ${before}`, EXIT.CONFIG);
+    envTargets.set(r.target.name, r.origin);
+  }
+  return { requests: [...a.requests, ...b.requests], consumed: [...a.consumed, ...b.consumed] };
 }

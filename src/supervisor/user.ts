@@ -59,3 +59,12 @@ export function resolveUser(spec: string, etc = '/etc'): ResolvedUser {
   const member = entry ? group.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
   return { uid, gid, groups: [...new Set([gid, ...member])], home: entry?.home || '/', spec };
 }
+
+/** An owner or group for a file: a name from /etc/passwd or /etc/group, or a number. */
+export function lookupId(kind: 'owner' | 'group', name: string, etc = '/etc'): number {
+  if (isId(name)) return parseId(name, kind === 'owner' ? 'uid' : 'gid', name);
+  const table = readTable(`${etc}/${kind === 'owner' ? 'passwd' : 'group'}`);
+  const row = table.find((f) => f[0] === name);
+  if (!row) throw new InitError(`${kind} "${name}" is not in ${etc}/${kind === 'owner' ? 'passwd' : 'group'}`, EXIT.NO_USER);
+  return Number(row[2]);
+}

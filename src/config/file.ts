@@ -1,0 +1,110 @@
+// The config file (--config FILE, SESAME_CONFIG): what flags cannot carry. YAML, read as
+// YAML 1.1 like Docker Compose, so that `mode: 0400` is octal. Every unknown key and bad
+// value is an error that names its key path, before anything runs.
+import { readFileSync } from 'node:fs';
+import { EXIT, InitError } from '../exit-codes';
+
+export interface SecretEntry {
+  ref: string;
+  env?: string;
+  file?: string;
+  mode?: number;
+  owner?: string;
+  group?: string;
+  optional: boolean;
+  /** The key path, e.g. "secrets[2]", for messages. */
+  at: string;
+}
+
+export interface ConfigFile {
+  path: string;
+  secrets: SecretEntry[];
+}
+
+const TOP_LEVEL = ['secrets'] as const;
+const SECRET_KEYS = ['ref', 'env', 'file', 'mode', 'owner', 'group', 'optional'] as const;
+
+type Fail = (at: string, why: string) => never;
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(value: Record<string, unknown>, allowed: readonly string[], at: string, fail: Fail): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) fail(at ? `${at}.${key}` : key, `unknown key (expected one of ${allowed.join(', ')})`);
+  }
+}
+
+function str(value: unknown, at: string, fail: Fail): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value === '') fail(at, 'must be a non-empty string');
+  return value as string;
+}
+
+/** 0400 (octal by YAML 1.1), "0400" or "400" (octal digits as a string) -> 0o400. */
+function mode(value: unknown, at: string, fail: Fail): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^0?[0-7]{3,4}$/.test(value) ? parseInt(value, 8) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 0o7777) fail(at, `"${value}" is not a file mode (e.g. "0400")`);
+  return n;
+}
+
+function secretEntry(value: unknown, at: string, fail: Fail): SecretEntry {
+  if (!isMap(value)) fail(at, 'must be a map with ref and env or file');
+  const v = value as Record<string, unknown>;
+  checkKeys(v, SECRET_KEYS, at, fail);
+  const ref = str(v.ref, `${at}.ref`, fail);
+  if (!ref) fail(`${at}.ref`, 'is required');
+  const env = str(v.env, `${at}.env`, fail);
+  const file = str(v.file, `${at}.file`, fail);
+  if (!env === !file) fail(at, 'needs exactly one of env or file');
+  if (env && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) fail(`${at}.env`, `"${env}" is not a variable name`);
+  if (file && !file.startsWith('/')) fail(`${at}.file`, `"${file}" must be an absolute path`);
+  if (env && (v.mode !== undefined || v.owner !== undefined || v.group !== undefined)) fail(at, 'mode, owner and group only go with file');
+  if (v.optional !== undefined && typeof v.optional !== 'boolean') fail(`${at}.optional`, 'must be true or false');
+  return {
+    ref: ref as string,
+    env,
+    file,
+    mode: mode(v.mode, `${at}.mode`, fail),
+    owner: str(typeof v.owner === 'number' ? String(v.owner) : v.owner, `${at}.owner`, fail),
+    group: str(typeof v.group === 'number' ? String(v.group) : v.group, `${at}.group`, fail),
+    optional: v.optional === true,
+    at,
+  };
+}
+
+export function parseConfig(text: string, path: string): ConfigFile {
+  const fail: Fail = (at, why) => {
+    throw new InitError(`${path}: ${at}: ${why}`, EXIT.CONFIG);
+  };
+  // Loaded only when there is a config file.
+  const YAML = require('yaml') as typeof import('yaml');
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text, { version: '1.1', uniqueKeys: true });
+  } catch (error) {
+    const e = error as Error & { linePos?: Array<{ line: number; col: number }> };
+    const pos = e.linePos?.[0];
+    throw new InitError(`${path}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, EXIT.CONFIG);
+  }
+  if (doc === null || doc === undefined) return { path, secrets: [] };
+  if (!isMap(doc)) fail('(top level)', 'must be a map');
+  const top = doc as Record<string, unknown>;
+  checkKeys(top, TOP_LEVEL, '', fail);
+  const secrets = top.secrets ?? [];
+  if (!Array.isArray(secrets)) fail('secrets', 'must be a list');
+  return { path, secrets: (secrets as unknown[]).map((s, i) => secretEntry(s, `secrets[${i}]`, fail)) };
+}
+
+export function loadConfig(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InitError(`config file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`, EXIT.CONFIG);
+  }
+  return parseConfig(text, path);
+}

@@ -1,0 +1,43 @@
+// Secrets that go to files: written before the child starts and before privileges are
+// dropped, atomically, mode 0400 unless the config or the source (Keywhiz metadata) says
+// otherwise, owned as configured.
+import { basename, join } from 'node:path';
+import { writeFileAtomic } from '../atomic-write';
+import { EXIT, InitError } from '../exit-codes';
+import type { Log } from '../log';
+import { lookupId } from '../supervisor/user';
+import type { SecretRequest } from './plan';
+import type { Resolution } from './resolve';
+
+export const DEFAULT_SECRET_MODE = 0o400;
+
+/** The file name a directory target gets: the source's filename, else the secret's own name. */
+function nameIn(request: SecretRequest, filename?: string): string {
+  if (filename) return filename;
+  const ref = request.ref;
+  return ref.scheme === 'keywhiz' ? ref.name : ref.scheme === 'vault' ? ref.key : basename(ref.path);
+}
+
+export function writeSecretFiles(resolution: Resolution, log: Log): void {
+  for (const [request, resolved] of resolution) {
+    const target = request.target;
+    if (target.kind !== 'file') continue;
+    const path = target.path.endsWith('/') ? join(target.path, nameIn(request, resolved.meta?.filename)) : target.path;
+    // Keywhiz's mode is masked to read bits, as keysync does (secret.go ModeValue).
+    const metaMode = resolved.meta?.mode !== undefined ? resolved.meta.mode & 0o444 : undefined;
+    const owner = target.owner ?? resolved.meta?.owner;
+    const group = target.group ?? resolved.meta?.group;
+    try {
+      writeFileAtomic(path, resolved.value, {
+        mode: target.mode ?? metaMode ?? DEFAULT_SECRET_MODE,
+        uid: owner === undefined ? undefined : lookupId('owner', owner),
+        gid: group === undefined ? undefined : lookupId('group', group),
+      });
+    } catch (error) {
+      if (error instanceof InitError) throw new InitError(`${request.origin}: ${error.message}`, error.exitCode);
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new InitError(`${request.origin}: cannot write ${path}: ${code ?? (error as Error).message}`, code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : EXIT.CONFIG);
+    }
+    log.debug(`wrote ${request.ref.text} to ${path}`);
+  }
+}
