@@ -13,15 +13,16 @@ export function passthroughList(env: NodeJS.ProcessEnv): Set<string> {
   return new Set((env.SESAME_PASSTHROUGH ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 }
 
-/** Names to take out of the child's environment (and out of PID 1's). */
+/** Names to take out of PID 1's own environment: all of init's, and the references. */
 export function removedNames(env: NodeJS.ProcessEnv, plan: SecretPlan): string[] {
-  const keep = passthroughList(env);
-  const names = new Set([...Object.keys(env).filter(isInitVariable), ...plan.consumed]);
-  return [...names].filter((n) => !keep.has(n) || plan.consumed.includes(n));
+  return [...new Set([...Object.keys(env).filter(isInitVariable), ...plan.consumed])];
 }
 
 export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resolution: Resolution): Record<string, string> {
-  const removed = new Set(removedNames(env, plan));
+  // SESAME_PASSTHROUGH gives a child some of init's variables back (a VAULT_ADDR for an
+  // application that talks to Vault itself); a reference is always replaced by its value.
+  const keep = passthroughList(env);
+  const removed = new Set(removedNames(env, plan).filter((n) => !keep.has(n) || plan.consumed.includes(n)));
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined && !removed.has(key)) out[key] = value;
   for (const [request, resolved] of resolution) {
