@@ -67,13 +67,28 @@ const bundle = (outfile, sea) => build({
   minify: true,
   legalComments: 'none',
   banner: sea ? {} : { js: '#!/usr/bin/env node' },
-  define: { SESAME_VERSION: JSON.stringify(pkg.version), SESAME_SEA: String(sea) },
+  define: { SESAME_VERSION: JSON.stringify(pkg.version), SESAME_SEA: String(sea), SESAME_BUNDLED: 'true' },
   logLevel: 'warning',
   plugins: [lazyChildProcess],
 });
 const seaBundle = join(cache, 'init-sea.cjs');
+// Chunks (src/chunks.ts): heavy libraries bundled apart, loaded only by the code that needs
+// them; assets of the executable, files beside init.cjs.
+const CHUNKS = ['node-vault', 'yaml'];
+const chunkFile = (name) => join(dist, `init-${name}.cjs`);
+const chunk = (name) => build({
+  stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, sourcefile: `${name}-chunk.js` },
+  outfile: chunkFile(name),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 await step('bundle', async () => {
-  await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true)]);
+  await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);
   chmodSync(join(dist, 'init.cjs'), 0o755);
 });
 
@@ -93,7 +108,7 @@ await step('executable', () => {
   }
   const out = join(dist, 'init');
   const stamp = join(cache, 'init.stamp');
-  const key = hash(version, readFileSync(seaBundle), readFileSync(addon), readFileSync(fileURLToPath(import.meta.url)));
+  const key = hash(version, readFileSync(seaBundle), readFileSync(addon), ...CHUNKS.map((c) => readFileSync(chunkFile(c))), readFileSync(fileURLToPath(import.meta.url)));
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return false;
   const blob = join(cache, 'init.blob');
   const config = join(cache, 'sea.json');
@@ -109,7 +124,7 @@ await step('executable', () => {
     // not even before the first line of JS; the addon unblocks SIGUSR1 for forwarding.
     // --v8-pool-size=0: fewer V8 worker threads (7 -> 4), same speed.
     execArgv: ['--disable-sigusr1', '--v8-pool-size=0'],
-    assets: { 'init.node': addon },
+    assets: { 'init.node': addon, ...Object.fromEntries(CHUNKS.map((c) => [`init-${c}.cjs`, chunkFile(c)])) },
   }));
   run(nodeBin, ['--experimental-sea-config', config]);
   copyFileSync(base, `${out}.tmp`);

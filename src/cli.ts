@@ -3,7 +3,7 @@
 // arguments that look like init's own options. Every option has an environment variable
 // (tini's TINI_* habit); a flag wins over its variable.
 import { writeSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import type { Command as CommandType } from 'commander';
 import { EXIT, InitError } from './exit-codes';
 import { LOG_LEVELS, type LogLevel } from './log';
 import { parseBoolean, parseDuration, parseRewrites } from './config/values';
@@ -51,7 +51,10 @@ export const DEFAULT_GRACE = '8s';
 /** Long enough to ride out a Vault restart or leader election, short enough to fail visibly. */
 export const DEFAULT_SECRETS_TIMEOUT = '30s';
 
-function program(): Command {
+function program(): CommandType {
+  // Loaded only when there are flags to parse: `ENTRYPOINT ["/init"]` + CMD, and
+  // `init -- cmd`, never need it, and evaluating commander costs ~2 ms of every start.
+  const { Command, Option } = require('commander') as typeof import('commander');
   return new Command('init')
     .usage('[options] [--] command [args...]')
     .description('sesame: an init for containers that reaps zombies, forwards signals and exits with the child\'s code.')
@@ -100,21 +103,31 @@ function fromFlag<T>(flag: string, text: string | undefined, parse: (text: strin
  * Parse argv (without node and script) and the environment into options.
  * Returns a number instead when init should exit right away (--help, --version).
  */
-export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOptions | number {
+interface Flags {
+  groupSignals?: boolean; rewrite?: string[]; gracePeriod?: string; user?: string;
+  newPrivs?: boolean; workdir?: string; logLevel?: LogLevel; secretsTimeout?: string; config?: string;
+}
+
+/** The flags before the command, and the command; a number to exit with for --help/--version. */
+function parseFlags(argv: string[]): { flags: Flags; command: string[] } | number {
+  if (argv.length === 0 || !argv[0].startsWith('-')) return { flags: {}, command: argv };
+  if (argv[0] === '--') return { flags: {}, command: argv.slice(1) };
   const cmd = program();
   try {
     cmd.parse(argv, { from: 'user' });
   } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    if (error.exitCode === 0) return 0; // --help, --version
-    const message = error.message.replace(/^error: /, '');
-    throw new InitError(`${message} (see init --help)`, EXIT.USAGE);
+    if ((error as { code?: string }).code?.startsWith('commander.') !== true) throw error;
+    const { exitCode, message } = error as { exitCode: number; message: string };
+    if (exitCode === 0) return 0; // --help, --version
+    throw new InitError(`${message.replace(/^error: /, '')} (see init --help)`, EXIT.USAGE);
   }
-  const flags = cmd.opts<{
-    groupSignals?: boolean; rewrite?: string[]; gracePeriod?: string; user?: string;
-    newPrivs: boolean; workdir?: string; logLevel?: LogLevel; secretsTimeout?: string; config?: string;
-  }>();
-  const command = cmd.args;
+  return { flags: cmd.opts<Flags>(), command: cmd.args };
+}
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOptions | number {
+  const parsed = parseFlags(argv);
+  if (typeof parsed === 'number') return parsed;
+  const { flags, command } = parsed;
   if (command.length === 0) throw new InitError('no command given (usage: init [options] [--] command [args...])', EXIT.USAGE);
 
   const logLevel = flags.logLevel ?? fromEnv(env, ENV.logLevel, (v) => {

@@ -2,6 +2,7 @@
 // YAML 1.1 like Docker Compose, so that `mode: 0400` is octal. Every unknown key and bad
 // value is an error that names its key path, before anything runs.
 import { readFileSync } from 'node:fs';
+import { loadChunk } from '../chunks';
 import { EXIT, InitError } from '../exit-codes';
 
 export interface SecretEntry {
@@ -79,8 +80,8 @@ export function parseConfig(text: string, path: string): ConfigFile {
   const fail: Fail = (at, why) => {
     throw new InitError(`${path}: ${at}: ${why}`, EXIT.CONFIG);
   };
-  // Loaded only when there is a config file.
-  const YAML = require('yaml') as typeof import('yaml');
+  // Loaded only when there is a config file (a chunk of its own: see chunks.ts).
+  const YAML = loadChunk<typeof import('yaml')>('yaml');
   let doc: unknown;
   try {
     doc = YAML.parse(text, { version: '1.1', uniqueKeys: true });

@@ -5,6 +5,7 @@
 // "skip"), takes TLS from the CLI's variables through our own https.Agent, encodes paths
 // itself (node-vault drops anything after '#'), and retries with backoff.
 import type { Agent } from 'node:https';
+import { loadChunk } from '../../chunks';
 import type { Log } from '../../log';
 import { denied, SecretError, unavailable } from '../errors';
 import { DeadlineExceeded, withRetries } from '../retry';
@@ -54,7 +55,7 @@ export class VaultClient {
   ) {
     // Loaded here, on the one path that needs it: evaluating node-vault and axios costs
     // ~90 ms of start-up (reference/node-runtime.md §2.1).
-    const nodeVault = require('node-vault') as (config: Record<string, unknown>) => NodeVaultClient;
+    const nodeVault = loadChunk<(config: Record<string, unknown>) => NodeVaultClient>('node-vault');
     this.vault = nodeVault({ endpoint: settings.address, rpDefaults: { strictSSL: settings.tls.rejectUnauthorized } });
     // node-vault falls back to VAULT_TOKEN/VAULT_NAMESPACE/VAULT_PREFIX from the environment
     // for anything not given: the headers below are the only source of these.
