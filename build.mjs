@@ -92,7 +92,32 @@ await step('bundle', async () => {
   chmodSync(join(dist, 'init.cjs'), 0o755);
 });
 
-// 3. The single executable: strip a copy of the pinned Node *before* injecting (stripping
+// 3. A code cache made after a training start (src/sea-loader.ts says why): run the
+//    executable's bundle under the pinned Node exactly as the loader will wrap it, start
+//    `-- /bin/true` with the native helper, and save V8's cache at process.exit.
+const WRAP = ['(function (exports, require, module, __filename, __dirname) {', '\n})'];
+const loader = join(cache, 'sea-loader.cjs');
+const codeCache = join(cache, 'init.cache');
+const trainer = `
+const vm = require('node:vm'), fs = require('node:fs');
+const [bundle, out] = process.argv.slice(1); // node -e: argv[1] is the first argument
+const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(bundle, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: bundle });
+process.argv = [process.argv[0], bundle, '--', '/bin/true'];
+const exit = process.exit;
+process.exit = (code) => { fs.writeFileSync(out, script.createCachedData()); exit(code); };
+const module = { exports: {} };
+script.runInThisContext()(module.exports, require, module, bundle, '/');
+`;
+await step('code cache', async () => {
+  await build({ entryPoints: [join(root, 'src/sea-loader.ts')], outfile: loader, bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, logLevel: 'warning' });
+  if (!existsSync(nodeBin)) return false;
+  const source = readFileSync(join(root, 'src/sea-loader.ts'), 'utf8');
+  if (!source.includes(WRAP[0]) || !source.includes(WRAP[1].replace('\n', '\\n'))) throw new Error('build.mjs and src/sea-loader.ts must wrap the bundle the same way');
+  if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon])) return false;
+  run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer, seaBundle, codeCache], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
+});
+
+// 4. The single executable: strip a copy of the pinned Node *before* injecting (stripping
 //    after corrupts it), generate the blob with that same Node, inject with postject.
 await step('executable', () => {
   if (!existsSync(nodeBin)) {
@@ -108,12 +133,12 @@ await step('executable', () => {
   }
   const out = join(dist, 'init');
   const stamp = join(cache, 'init.stamp');
-  const key = hash(version, readFileSync(seaBundle), readFileSync(addon), ...CHUNKS.map((c) => readFileSync(chunkFile(c))), readFileSync(fileURLToPath(import.meta.url)));
+  const key = hash(version, readFileSync(seaBundle), readFileSync(loader), readFileSync(codeCache), readFileSync(addon), ...CHUNKS.map((c) => readFileSync(chunkFile(c))), readFileSync(fileURLToPath(import.meta.url)));
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return false;
   const blob = join(cache, 'init.blob');
   const config = join(cache, 'sea.json');
   writeFileSync(config, JSON.stringify({
-    main: seaBundle,
+    main: loader,
     output: blob,
     disableExperimentalSEAWarning: true,
     useCodeCache: true,
@@ -124,7 +149,12 @@ await step('executable', () => {
     // not even before the first line of JS; the addon unblocks SIGUSR1 for forwarding.
     // --v8-pool-size=0: fewer V8 worker threads (7 -> 4), same speed.
     execArgv: ['--disable-sigusr1', '--v8-pool-size=0'],
-    assets: { 'init.node': addon, ...Object.fromEntries(CHUNKS.map((c) => [`init-${c}.cjs`, chunkFile(c)])) },
+    assets: {
+      'init.js': seaBundle,
+      'init.cache': codeCache,
+      'init.node': addon,
+      ...Object.fromEntries(CHUNKS.map((c) => [`init-${c}.cjs`, chunkFile(c)])),
+    },
   }));
   run(nodeBin, ['--experimental-sea-config', config]);
   copyFileSync(base, `${out}.tmp`);

@@ -68,6 +68,7 @@ async function main(log: { current: Log }): Promise<number> {
   const options = parseCommandLine(process.argv.slice(2), process.env);
   if (typeof options === 'number') return options;
   log.current = createLog(options.logLevel);
+  if ((globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected) log.current.debug('V8 rejected the code cache: start-up is slower');
   const early = pendingTermination();
   if (early) {
     log.current.info(`${early} received before the child started; not starting it`);

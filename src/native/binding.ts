@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
-const ABI = 1;
+const ABI = 2;
 export const ASSET_NAME = 'init.node';
 
 export interface SpawnRequest {
@@ -36,6 +36,12 @@ export interface Native {
   setSubreaper(): void;
   ignoreSignal(signal: number): void;
   unblockSignal(signal: number): void;
+  /** Forward `signal` as `sendAs` (0: not at all) from the handler, then SIGCONT if `cont`. */
+  interceptSignal(signal: number, sendAs: number, cont: boolean): void;
+  /** Where the handler sends: a pid, -pgid, or 0 (nowhere: JavaScript delivers). */
+  setForwardTarget(target: number): void;
+  /** True if the handler already sent one occurrence of `signal` (and counts it as taken). */
+  takeForwarded(signal: number): boolean;
 }
 
 export type NativeLoad = { native: Native; from: string } | { native: null; reason: string };
@@ -57,6 +63,9 @@ function withErrnoNames(raw: Native): Native {
     setSubreaper: () => raw.setSubreaper(),
     ignoreSignal: (signal) => raw.ignoreSignal(signal),
     unblockSignal: (signal) => raw.unblockSignal(signal),
+    interceptSignal: (signal, sendAs, cont) => raw.interceptSignal(signal, sendAs, cont),
+    setForwardTarget: (target) => raw.setForwardTarget(target),
+    takeForwarded: (signal) => raw.takeForwarded(signal),
     reap: () => raw.reap(),
   };
 }

@@ -8,6 +8,9 @@
 //   setSubreaper() prctl(PR_SET_CHILD_SUBREAPER) when init is not PID 1.
 //   ignoreSignal() SIG_IGN, which Node cannot set (for SIGTTIN/SIGTTOU, as tini does).
 //   unblockSignal() for SIGUSR1, which Node's --disable-sigusr1 leaves blocked.
+//   interceptSignal(), setForwardTarget(), takeForwarded(): forwarding from the signal
+//                  handler itself, as tini does from its loop, instead of after a trip
+//                  through libuv's pipe and the event loop (which doubled the latency).
 //
 // Between fork and exec the child calls only async-signal-safe functions and raw system
 // calls: the parent is multi-threaded, so anything that takes a lock (malloc, stdio) could
@@ -29,7 +32,7 @@
 
 // Bumped whenever the JS binding's expectations change; the loader refuses a mismatch so
 // that a stale sidecar file never runs with a newer init.
-#define SESAME_NATIVE_ABI 1
+#define SESAME_NATIVE_ABI 2
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -332,6 +335,97 @@ out:
   return ret;
 }
 
+// ---- forwarding in the signal handler ----
+//
+// Our handler runs first, sends the (rewritten) signal to the target with kill(2), which
+// is async-signal-safe, counts what it sent, and then calls the handler it replaced
+// (libuv's), so that JavaScript still hears of every signal: to log it, to start the grace
+// period, and to deliver it itself when the handler did not (no target yet, or after the
+// child exited). takeForwarded() tells JavaScript which case it is, one signal at a time.
+#define MAXSIG 65
+static volatile sig_atomic_t fwd_target;        // pid, or -pgid; 0: JavaScript delivers
+static volatile sig_atomic_t fwd_send[MAXSIG];  // what to send for each signal; 0: nothing
+static volatile sig_atomic_t fwd_cont[MAXSIG];  // follow with SIGCONT (SIGTERM, SIGINT)
+static int fwd_count[MAXSIG];                   // sent by the handler, not yet taken by JS
+static struct sigaction chained[MAXSIG];
+static bool intercepted[MAXSIG];
+
+static void forward_handler(int sig, siginfo_t *info, void *context) {
+  int saved_errno = errno;
+  pid_t target = fwd_target;
+  int send = sig > 0 && sig < MAXSIG ? fwd_send[sig] : 0;
+  if (target != 0 && target != -1 && send > 0) {
+    if (kill(target, send) == 0 || errno == ESRCH) {
+      if (fwd_cont[sig]) kill(target, SIGCONT);
+      __atomic_add_fetch(&fwd_count[sig], 1, __ATOMIC_SEQ_CST);
+    }
+  }
+  errno = saved_errno;
+  struct sigaction *next = &chained[sig];
+  if (next->sa_flags & SA_SIGINFO) {
+    if (next->sa_sigaction) next->sa_sigaction(sig, info, context);
+  } else if (next->sa_handler != SIG_DFL && next->sa_handler != SIG_IGN) {
+    next->sa_handler(sig);
+  }
+}
+
+// interceptSignal(signal, sendAs, continueAfter): put the forwarding handler in front of
+// the current one (installed once; later calls only change what is sent).
+static napi_value InterceptSignal(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  int32_t sig = 0, send = 0;
+  bool cont = false;
+  CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  CHECK(napi_get_value_int32(env, args[0], &sig));
+  CHECK(napi_get_value_int32(env, args[1], &send));
+  CHECK(napi_get_value_bool(env, args[2], &cont));
+  if (sig <= 0 || sig >= MAXSIG || sig == SIGKILL || sig == SIGSTOP || send < 0 || send >= MAXSIG) {
+    napi_throw_range_error(env, NULL, "interceptSignal: signal out of range");
+    return NULL;
+  }
+  fwd_send[sig] = send;
+  fwd_cont[sig] = cont;
+  if (!intercepted[sig]) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = forward_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);  // one signal at a time: the counters stay in step with libuv
+    if (sigaction(sig, &sa, &chained[sig]) < 0) return throw_errno(env, "sigaction", errno, NULL);
+    intercepted[sig] = true;
+  }
+  return NULL;
+}
+
+// setForwardTarget(pid or -pgid, or 0 to stop forwarding from the handler).
+static napi_value SetForwardTarget(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg;
+  int32_t target = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+  CHECK(napi_get_value_int32(env, arg, &target));
+  fwd_target = target == -1 ? 0 : target;  // never kill(-1): that is every process
+  return NULL;
+}
+
+// takeForwarded(signal) -> true if the handler already sent one occurrence of it.
+static napi_value TakeForwarded(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg, result;
+  int32_t sig = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+  CHECK(napi_get_value_int32(env, arg, &sig));
+  bool taken = false;
+  if (sig > 0 && sig < MAXSIG) {
+    int n = __atomic_load_n(&fwd_count[sig], __ATOMIC_SEQ_CST);
+    while (n > 0 && !__atomic_compare_exchange_n(&fwd_count[sig], &n, n - 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {}
+    taken = n > 0;
+  }
+  napi_get_boolean(env, taken, &result);
+  return result;
+}
+
 // reap() -> [pid, code, signal, pid, code, signal, ...] for every child that has exited,
 // without blocking. code is -1 when the child died of a signal, signal 0 when it exited.
 static napi_value Reap(napi_env env, napi_callback_info info) {
@@ -344,6 +438,9 @@ static napi_value Reap(napi_env env, napi_callback_info info) {
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid < 0 && errno == EINTR) continue;
     if (pid <= 0) break;  // 0: children left but none exited; -1 ECHILD: no children at all
+    // The forwarding target is gone: its pid may be reused, so stop signalling it before
+    // anyone else can get that number.
+    if (pid == fwd_target || -pid == fwd_target) fwd_target = 0;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     napi_create_int32(env, pid, &v);
@@ -396,6 +493,9 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "setSubreaper", NULL, SetSubreaper, NULL, NULL, NULL, napi_default, NULL },
     { "ignoreSignal", NULL, IgnoreSignal, NULL, NULL, NULL, napi_default, NULL },
     { "unblockSignal", NULL, UnblockSignal, NULL, NULL, NULL, napi_default, NULL },
+    { "interceptSignal", NULL, InterceptSignal, NULL, NULL, NULL, napi_default, NULL },
+    { "setForwardTarget", NULL, SetForwardTarget, NULL, NULL, NULL, napi_default, NULL },
+    { "takeForwarded", NULL, TakeForwarded, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value abi;
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

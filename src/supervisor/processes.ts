@@ -42,8 +42,13 @@ export interface Child {
   exited: Promise<ExitStatus>;
 }
 
+/** Forwarding done inside the signal handler (the native helper's), where available. */
+export type HandlerForwarding = Pick<Native, 'interceptSignal' | 'setForwardTarget' | 'takeForwarded'>;
+
 export interface ProcessTable {
   spawn(spec: ChildSpec): Promise<Child>;
+  /** Present when signals can be forwarded from the handler, without the event loop. */
+  readonly handlerForwarding?: HandlerForwarding;
   /** Collect whatever has exited by now (a last pass before init exits). */
   reapNow(): void;
   /** Does the process group still have a member that has not exited? */
@@ -108,12 +113,15 @@ export class NativeProcessTable implements ProcessTable {
    */
   private keepAlive: NodeJS.Timeout | null = null;
 
+  readonly handlerForwarding: HandlerForwarding;
+
   constructor(
     private readonly native: Native,
     private readonly log: Log,
     /** Hand the terminal to the child's group (tini does; only matters when stdin is a tty). */
     private readonly foreground = true,
   ) {
+    this.handlerForwarding = native;
     // Signals coalesce: one SIGCHLD may stand for many exits, so reap until none is left.
     process.on('SIGCHLD', () => this.reapNow());
   }

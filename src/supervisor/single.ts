@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import type { InitOptions } from '../cli';
 import type { Log } from '../log';
 import { signalName } from '../config/values';
-import { routeSignals } from './early-signals';
+import { FORWARDED_SIGNALS, routeSignals } from './early-signals';
 import { type Child, type ChildSpec, deliver, exitCodeOf, type ProcessTable } from './processes';
 
 const { SIGTERM, SIGINT, SIGKILL, SIGCONT } = constants.signals;
@@ -14,32 +14,44 @@ const POLL_MS = 10;
 const AFTER_KILL_MS = 1000;
 
 export async function runChild(spec: ChildSpec, options: InitOptions, table: ProcessTable, log: Log): Promise<number> {
+  const sendAs = (received: number) => options.rewrites.get(received) ?? received;
+  const fast = table.handlerForwarding;
+  // With the native helper the signal handler itself forwards, as tini does: the trip
+  // through libuv's pipe and the event loop more than doubled the latency. JavaScript
+  // still hears of every signal, for the log and the grace period, and delivers whatever
+  // the handler could not (before the target is set, after the child exits).
+  for (const name of FORWARDED_SIGNALS) {
+    const n = constants.signals[name];
+    fast?.interceptSignal(n, sendAs(n), n === SIGTERM || n === SIGINT);
+  }
   const child = await table.spawn(spec);
   log.debug(`started ${spec.argv[0]} as pid ${child.pid}`);
   const deadline = new KillDeadline(child, table, options.gracePeriodMs, log);
   let running = true;
+  const target = () => ((options.groupSignals || !running) && child.processGroup !== null ? -child.processGroup : child.pid);
 
   routeSignals((signal) => {
     const received = constants.signals[signal];
-    const send = options.rewrites.get(received) ?? received;
+    const send = sendAs(received);
     if (send === 0) return log.debug(`${signal} not forwarded (rewritten to 0)`);
     // Once the child is gone only its leftover group can receive anything.
-    const toGroup = (options.groupSignals || !running) && child.processGroup !== null;
-    if (!running && !toGroup) return;
-    const target = toGroup ? -(child.processGroup as number) : child.pid;
-    deliver(target, send);
-    if (received === SIGTERM || received === SIGINT) {
-      deadline.arm();
+    if (!running && child.processGroup === null) return;
+    const to = target();
+    if (!fast?.takeForwarded(received)) {
+      deliver(to, send);
       // A stopped child (^Z, SIGSTOP) keeps every signal but SIGKILL pending until it is
       // continued, so `docker stop` would wait out the grace period: continue it, as the
       // shell's kill and systemd do.
-      deliver(target, SIGCONT);
+      if (received === SIGTERM || received === SIGINT) deliver(to, SIGCONT);
     }
-    log.debug(`forwarded ${signal}${send !== received ? ` as ${signalName(send)}` : ''} to ${toGroup ? 'process group' : 'pid'} ${child.processGroup ?? child.pid}`);
+    if (received === SIGTERM || received === SIGINT) deadline.arm();
+    log.debug(`forwarded ${signal}${send !== received ? ` as ${signalName(send)}` : ''} to ${to < 0 ? `process group ${-to}` : `pid ${to}`}`);
   });
+  fast?.setForwardTarget(target());
 
   const status = await child.exited;
   running = false;
+  fast?.setForwardTarget(0);
   log.debug(`pid ${child.pid} exited with ${status.signal ? signalName(status.signal) : `code ${status.code}`}`);
   await stopLeftovers(child, options, table, deadline, log);
   deadline.cancel();

@@ -120,12 +120,11 @@ describe('read-only root with noexec tmpfs mounts', () => {
     // The same orphan, but still in the child's process group when the child exits. It can
     // never be reaped, so it must not count as "the rest of the group still running".
     const script = `echo out\n${orphanScript(false)}\nexit 4`;
-    const started = Date.now();
     const r = await runAsPid1(['-t', '2s', '--', '/bin/sh', '-c', script], { init: '/init', wrap: readOnlyRoot(bare.dir), env: ENV });
-    const elapsed = Date.now() - started;
     expect(r.stdout).toBe('out\norphan: Z ppid 1\n');
+    // Only the warning: had the zombie counted as running, init would have waited out the
+    // grace period and said so ("still running ... sending SIGKILL").
     expect(r.stderr).toBe(WARNING);
     expect(r.code).toBe(4);
-    expect(elapsed).toBeLessThan(1500);
   });
 });
