@@ -4,7 +4,7 @@
 // Decisions and their measurements: ../shared/reference/node-runtime.md §2 and §7.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -103,10 +103,20 @@ const vm = require('node:vm'), fs = require('node:fs');
 const [bundle, out] = process.argv.slice(1); // node -e: argv[1] is the first argument
 const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(bundle, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: bundle });
 process.argv = [process.argv[0], bundle, '--', '/bin/true'];
+// init ends through the native helper's exit() (or process.exit without it): save the
+// cache first, whichever it is.
+const save = () => fs.writeFileSync(out, script.createCachedData());
 const exit = process.exit;
-process.exit = (code) => { fs.writeFileSync(out, script.createCachedData()); exit(code); };
-const module = { exports: {} };
-script.runInThisContext()(module.exports, require, module, bundle, '/');
+process.exit = (code) => { save(); exit(code); };
+const dlopen = process.dlopen;
+process.dlopen = (target, ...rest) => {
+  dlopen(target, ...rest);
+  // The addon's properties are read-only: shadow exit() on an object inheriting the rest.
+  const nativeExit = target.exports.exit;
+  if (nativeExit) target.exports = Object.assign(Object.create(target.exports), { exit: (code) => { save(); nativeExit(code); } });
+};
+const mod = { exports: {} };
+script.runInThisContext()(mod.exports, require, mod, bundle, '/');
 `;
 await step('code cache', async () => {
   await build({ entryPoints: [join(root, 'src/sea-loader.ts')], outfile: loader, bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, logLevel: 'warning' });
@@ -114,7 +124,9 @@ await step('code cache', async () => {
   const source = readFileSync(join(root, 'src/sea-loader.ts'), 'utf8');
   if (!source.includes(WRAP[0]) || !source.includes(WRAP[1].replace('\n', '\\n'))) throw new Error('build.mjs and src/sea-loader.ts must wrap the bundle the same way');
   if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon])) return false;
+  rmSync(codeCache, { force: true });
   run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer, seaBundle, codeCache], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
+  if (!existsSync(codeCache)) throw new Error('the training start wrote no code cache');
 });
 
 // 4. The single executable: strip a copy of the pinned Node *before* injecting (stripping

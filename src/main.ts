@@ -42,6 +42,9 @@ async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: L
   return { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs };
 }
 
+/** How init ends: Node's exit, or the helper's _exit once it is loaded (~2 ms faster). */
+let exit: (code: number) => never = (code) => process.exit(code);
+
 function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
   const load = loadNative(env, isSea);
   if (!load.native) {
@@ -51,6 +54,8 @@ function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
     return new LibuvProcessTable(log);
   }
   log.debug(`native helper loaded from ${load.from}`);
+  // Everything init writes is written synchronously, so nothing is left to flush.
+  exit = load.native.exit;
   // The executable runs with --disable-sigusr1, which leaves SIGUSR1 blocked (build.mjs).
   if (isSea) load.native.unblockSignal(constants.signals.SIGUSR1);
   // Ignored, not handled, as tini does: handing the terminal to the child and writing to it
@@ -91,13 +96,13 @@ async function main(log: { current: Log }): Promise<number> {
 
 const log = { current: createLog() };
 main(log).then(
-  (code) => process.exit(code),
+  (code) => exit(code),
   (error: unknown) => {
     if (error instanceof InitError) {
       log.current.error(error.message);
-      process.exit(error.exitCode);
+      exit(error.exitCode);
     }
     log.current.error(`internal error: ${(error as Error)?.stack ?? error}`);
-    process.exit(EXIT.SOFTWARE);
+    exit(EXIT.SOFTWARE);
   },
 );

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
-const ABI = 2;
+const ABI = 3;
 export const ASSET_NAME = 'init.node';
 
 export interface SpawnRequest {
@@ -42,6 +42,8 @@ export interface Native {
   setForwardTarget(target: number): void;
   /** True if the handler already sent one occurrence of `signal` (and counts it as taken). */
   takeForwarded(signal: number): boolean;
+  /** _exit(code) after restoring the terminal modes saved at load; skips Node's teardown. */
+  exit(code: number): never;
 }
 
 export type NativeLoad = { native: Native; from: string } | { native: null; reason: string };
@@ -66,6 +68,7 @@ function withErrnoNames(raw: Native): Native {
     interceptSignal: (signal, sendAs, cont) => raw.interceptSignal(signal, sendAs, cont),
     setForwardTarget: (target) => raw.setForwardTarget(target),
     takeForwarded: (signal) => raw.takeForwarded(signal),
+    exit: (code) => raw.exit(code),
     reap: () => raw.reap(),
   };
 }
