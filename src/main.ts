@@ -81,6 +81,9 @@ async function main(log: { current: Log }): Promise<number> {
   }
   // A copy: process.env loses init's credentials below, the sources still need them.
   const env = { ...process.env };
+  // The application's, not init's: Node would read it in every TLS connection init makes to
+  // a secret source (and print a warning). The child still gets it from env.
+  delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
   const table = processTable(env, log.current);
   const spec = await prepareChild(options, env, log.current);
   if (typeof spec === 'string') {

@@ -43,15 +43,22 @@ function str(value: unknown, at: string, fail: Fail): string | undefined {
   return value as string;
 }
 
-/** 0400 (octal by YAML 1.1), "0400" or "400" (octal digits as a string) -> 0o400. */
-function mode(value: unknown, at: string, fail: Fail): number | undefined {
+/**
+ * 0400 (octal by YAML 1.1), "0400" or "400" (octal digits as a string) -> 0o400. A number
+ * not written in octal is refused: YAML reads `mode: 400` as decimal 400 (0o620) and
+ * `mode: 0888` as 888, modes nobody meant. `source` is the scalar as written.
+ */
+function mode(value: unknown, source: string | undefined, at: string, fail: Fail): number | undefined {
   if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number' && !/^0[0-7_]*$/.test(source ?? '')) {
+    fail(at, `${source ?? value} is not written in octal: write the mode with a leading 0 (0400) or quoted ("0400")`);
+  }
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^0?[0-7]{3,4}$/.test(value) ? parseInt(value, 8) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 0o7777) fail(at, `"${value}" is not a file mode (e.g. "0400")`);
   return n;
 }
 
-function secretEntry(value: unknown, at: string, fail: Fail): SecretEntry {
+function secretEntry(value: unknown, at: string, fail: Fail, modeSource?: string): SecretEntry {
   if (!isMap(value)) fail(at, 'must be a map with ref and env or file');
   const v = value as Record<string, unknown>;
   checkKeys(v, SECRET_KEYS, at, fail);
@@ -68,7 +75,7 @@ function secretEntry(value: unknown, at: string, fail: Fail): SecretEntry {
     ref: ref as string,
     env,
     file,
-    mode: mode(v.mode, `${at}.mode`, fail),
+    mode: mode(v.mode, modeSource, `${at}.mode`, fail),
     owner: str(typeof v.owner === 'number' ? String(v.owner) : v.owner, `${at}.owner`, fail),
     group: str(typeof v.group === 'number' ? String(v.group) : v.group, `${at}.group`, fail),
     optional: v.optional === true,
@@ -83,8 +90,11 @@ export function parseConfig(text: string, path: string): ConfigFile {
   // Loaded only when there is a config file (a chunk of its own: see chunks.ts).
   const YAML = loadChunk<typeof import('yaml')>('yaml');
   let doc: unknown;
+  // A document, not only its values: a mode's check needs the scalar as it was written.
+  const document = YAML.parseDocument(text, { version: '1.1', uniqueKeys: true });
   try {
-    doc = YAML.parse(text, { version: '1.1', uniqueKeys: true });
+    if (document.errors.length) throw document.errors[0];
+    doc = document.toJS();
   } catch (error) {
     const e = error as Error & { linePos?: Array<{ line: number; col: number }> };
     const pos = e.linePos?.[0];
@@ -96,7 +106,8 @@ export function parseConfig(text: string, path: string): ConfigFile {
   checkKeys(top, TOP_LEVEL, '', fail);
   const secrets = top.secrets ?? [];
   if (!Array.isArray(secrets)) fail('secrets', 'must be a list');
-  return { path, secrets: (secrets as unknown[]).map((s, i) => secretEntry(s, `secrets[${i}]`, fail)) };
+  const modeSource = (i: number) => (document.getIn(['secrets', i, 'mode'], true) as { source?: string } | undefined)?.source;
+  return { path, secrets: (secrets as unknown[]).map((s, i) => secretEntry(s, `secrets[${i}]`, fail, modeSource(i))) };
 }
 
 export function loadConfig(path: string): ConfigFile {

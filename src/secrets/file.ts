@@ -1,12 +1,37 @@
 // file: references, and NAME_FILE: secrets that Docker, Compose or Kubernetes mounted as
 // files. The trailing newline(s) that `echo` and editors leave are dropped, as the official
 // images' file_env does with $(< file).
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { denied, notFound, type SecretError, invalid } from './errors';
 import type { SecretRequest } from './plan';
 import type { Resolved } from './resolve';
 
 const MAX_BYTES = 1024 * 1024;
+
+/**
+ * At most MAX_BYTES + 1 bytes of a regular file. Opened non-blocking and checked before
+ * reading: a FIFO would block the open forever, and /dev/zero or /dev/stdin never end.
+ */
+async function readSecretFile(path: string): Promise<Buffer | SecretError> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) return invalid(`${path} is a directory`);
+    if (!stat.isFile()) return invalid(`${path} is not a regular file`);
+    const buffer = Buffer.alloc(MAX_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_BYTES) return invalid(`${path} is larger than 1 MiB: not a secret file`);
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
 
 export async function resolveFiles(requests: SecretRequest[]): Promise<Map<SecretRequest, Resolved | SecretError>> {
   const out = new Map<SecretRequest, Resolved | SecretError>();
@@ -14,9 +39,9 @@ export async function resolveFiles(requests: SecretRequest[]): Promise<Map<Secre
     if (request.ref.scheme !== 'file') return;
     const path = request.ref.path;
     try {
-      const content = await readFile(path);
-      if (content.length > MAX_BYTES) {
-        out.set(request, invalid(`${path} is larger than 1 MiB: not a secret file`));
+      const content = await readSecretFile(path);
+      if (!Buffer.isBuffer(content)) {
+        out.set(request, content);
         return;
       }
       const text = content.toString('latin1').replace(/[\r\n]+$/, '');

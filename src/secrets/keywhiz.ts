@@ -88,7 +88,18 @@ function call(settings: KeywhizSettings, agent: Agent, method: 'GET' | 'POST', p
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
+    // Connected but not yet through the TLS handshake: a reset now is the server refusing
+    // the client certificate (Keywhiz and Node-based servers may drop the connection without
+    // an alert), not a network failure worth retrying until the deadline.
+    let handshaking = false;
+    req.on('socket', (socket) => {
+      if (!socket.connecting) return; // a kept-alive socket, through its handshake long ago
+      socket.once('connect', () => { handshaking = true; });
+      socket.once('secureConnect', () => { handshaking = false; });
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => reject(handshaking && error.code === 'ECONNRESET'
+      ? Object.assign(new Error('the TLS handshake with Keywhiz failed: the server closed the connection (it may not accept the client certificate in SESAME_KEYWHIZ_CERT: another CA, or expired)'), { code: 'ETLSHANDSHAKE' })
+      : error));
     req.end(payload);
   });
 }
@@ -104,6 +115,7 @@ function failure(error: unknown, name: string): SecretError {
     return unavailable(`Keywhiz answered ${error.status}`);
   }
   const e = error as NodeJS.ErrnoException;
+  if (e.code === 'ETLSHANDSHAKE') return unavailable(e.message);
   return unavailable(`cannot reach Keywhiz: ${e.code ?? ''}${e.message ? ` ${e.message}` : ''}`.trim());
 }
 
@@ -126,7 +138,9 @@ export async function resolveKeywhiz(requests: SecretRequest[], env: NodeJS.Proc
   const settings = keywhizSettings(env);
   // node:https (tls, OpenSSL) loads only when a reference needs it: it costs start-up time.
   const { Agent } = require('node:https') as typeof import('node:https');
-  const agent = new Agent({ cert: settings.cert, key: settings.key, ca: settings.ca, minVersion: 'TLSv1.2', keepAlive: true });
+  // rejectUnauthorized explicitly: NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment is the application's
+  // business and must not turn off init's check of the server that hands out its secrets.
+  const agent = new Agent({ cert: settings.cert, key: settings.key, ca: settings.ca, rejectUnauthorized: true, minVersion: 'TLSv1.2', keepAlive: true });
   const names = [...new Set(requests.map((r) => (r.ref.scheme === 'keywhiz' ? r.ref.name : '')).filter(Boolean))];
   const byName = new Map<string, Resolved | SecretError>();
   const attempt = (f: () => Promise<unknown>) => withRetries(f, retryable, { deadline });

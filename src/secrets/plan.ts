@@ -48,7 +48,15 @@ export function planFromEnv(env: NodeJS.ProcessEnv): SecretPlan {
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || name.startsWith('SESAME_') || literal.has(name)) continue;
     if (looksLikeReference(value)) {
-      requests.push({ ref: parseReference(value, name), target: { kind: 'env', name }, optional: isOptional(name), origin: name });
+      let ref: Reference;
+      try {
+        ref = parseReference(value, name);
+      } catch (error) {
+        // DATABASE_URL=file:app.db (a relative SQLite URI) only looks like a reference.
+        if (error instanceof InitError) throw new InitError(`${error.message} (if ${name} is not a secret reference, list it in SESAME_LITERAL)`, error.exitCode);
+        throw error;
+      }
+      requests.push({ ref, target: { kind: 'env', name }, optional: isOptional(name), origin: name });
       consumed.push(name);
       continue;
     }

@@ -13,9 +13,12 @@ export type Reference =
 
 export const SCHEMES = ['vault', 'keywhiz', 'file'] as const;
 
-/** Does this environment value look like a reference (so that it must parse as one)? */
+/**
+ * Does this environment value look like a reference (so that it must parse as one)?
+ * `file://...` is a URL (an application's setting), never a reference.
+ */
 export function looksLikeReference(value: string): boolean {
-  return /^(vault|keywhiz|file):/.test(value);
+  return /^(vault|keywhiz|file):/.test(value) && !value.startsWith('file://');
 }
 
 /** Parse `text`; `where` names its origin for the error ("DB_PASSWORD", "secrets[2].ref"). */

@@ -62,7 +62,11 @@ export function resolveUser(spec: string, etc = '/etc'): ResolvedUser {
 
 /** An owner or group for a file: a name from /etc/passwd or /etc/group, or a number. */
 export function lookupId(kind: 'owner' | 'group', name: string, etc = '/etc'): number {
-  if (isId(name)) return parseId(name, kind === 'owner' ? 'uid' : 'gid', name);
+  if (isId(name)) {
+    // Not parseId: its message is about --user.
+    if (Number(name) > MAX_ID) throw new InitError(`${kind} ${name} is out of range`, EXIT.CONFIG);
+    return Number(name);
+  }
   const table = readTable(`${etc}/${kind === 'owner' ? 'passwd' : 'group'}`);
   const row = table.find((f) => f[0] === name);
   if (!row) throw new InitError(`${kind} "${name}" is not in ${etc}/${kind === 'owner' ? 'passwd' : 'group'}`, EXIT.NO_USER);

@@ -46,5 +46,6 @@ describe('parseReference', () => {
     expect(looksLikeReference('keywhiz:x')).toBe(true);
     expect(looksLikeReference('https://vault:8200')).toBe(false);
     expect(looksLikeReference('VAULT:x')).toBe(false);
+    expect(looksLikeReference('file:///etc/hosts')).toBe(false); // a URL, the application's
   });
 });
