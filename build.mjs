@@ -39,19 +39,37 @@ await step('addon', () => {
   renameSync(`${addon}.tmp`, addon);
 });
 
-// commander requires node:child_process at load time, for executable subcommands that init
-// does not have; child_process drags in net and streams, ~8 ms of every start (measured:
-// a single executable that only parses one flag with commander starts in 32 ms against
-// 24 ms for an empty one). Give commander a stand-in that loads the real one on first use.
-const lazyChildProcess = {
-  name: 'lazy-child-process-for-commander',
+// Builtins that a library requires at load time but uses only in code init never runs get a
+// stand-in that loads the real one on first use: commander's child_process (for executable
+// subcommands; it drags in net and streams, ~3 ms of every start) and axios's http2 (in the
+// node-vault chunk; ~13 ms of every Vault start, for HTTP/2 that Vault requests never use).
+const lazyBuiltins = (importer, modules) => ({
+  name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'lazy-child-process', namespace: 'lazy' } : undefined);
-    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
-      contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });",
+    const filter = new RegExp(`^(node:)?(${modules.join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      importer.test(args.importer) ? { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      contents: `module.exports = new Proxy({}, { get: (_, key) => require('node:${args.path}')[key] });`,
       loader: 'js',
     }));
+  },
+});
+const lazyForCommander = lazyBuiltins(/[\\/]node_modules[\\/]commander[\\/]/, ['child_process']);
+const lazyForAxios = lazyBuiltins(/[\\/]node_modules[\\/]axios[\\/]/, ['http2']);
+// axios warms its fetch adapter at load (a top-level getFetch() call): reading the Request
+// and Response globals makes Node load undici and build test Requests, ~22 ms of every
+// Vault start, for an adapter it never picks in Node (http comes first). Drop that one
+// call; the adapter is still built on first use. Fails loudly if axios changes.
+const axiosNoFetchWarmup = {
+  name: 'axios-no-fetch-warmup',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const patched = source.replace(/\ngetFetch\(\);\n/, '\n');
+      if (patched === source) throw new Error(`${args.path}: no top-level getFetch() call to drop; check axios-no-fetch-warmup`);
+      return { contents: patched, loader: 'js' };
+    });
   },
 };
 
@@ -69,7 +87,7 @@ const bundle = (outfile, sea) => build({
   banner: sea ? {} : { js: '#!/usr/bin/env node' },
   define: { SESAME_VERSION: JSON.stringify(pkg.version), SESAME_SEA: String(sea), SESAME_BUNDLED: 'true' },
   logLevel: 'warning',
-  plugins: [lazyChildProcess],
+  plugins: [lazyForCommander],
 });
 const seaBundle = join(cache, 'init-sea.cjs');
 // Chunks (src/chunks.ts): heavy libraries bundled apart, loaded only by the code that needs
@@ -86,6 +104,7 @@ const chunk = (name) => build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [lazyForAxios, axiosNoFetchWarmup],
 });
 await step('bundle', async () => {
   await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);
@@ -123,7 +142,16 @@ await step('code cache', async () => {
   if (!existsSync(nodeBin)) return false;
   const source = readFileSync(join(root, 'src/sea-loader.ts'), 'utf8');
   if (!source.includes(WRAP[0]) || !source.includes(WRAP[1].replace('\n', '\\n'))) throw new Error('build.mjs and src/sea-loader.ts must wrap the bundle the same way');
-  if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon])) return false;
+  if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon, ...CHUNKS.map(chunkFile)])) return false;
+  // The chunks: their cache is made by evaluating them once, wrapped the same way.
+  for (const c of CHUNKS) {
+    const chunkTrainer = `const vm = require('node:vm'), fs = require('node:fs');
+      const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(process.argv[1], 'utf8') + ${JSON.stringify(WRAP[1])});
+      const mod = { exports: {} };
+      script.runInThisContext()(mod.exports, require, mod, process.argv[1], '/');
+      fs.writeFileSync(process.argv[2], script.createCachedData());`;
+    run(nodeBin, ['--disable-sigusr1', '-e', chunkTrainer, chunkFile(c), `${chunkFile(c)}.cache`]);
+  }
   rmSync(codeCache, { force: true });
   run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer, seaBundle, codeCache], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
   if (!existsSync(codeCache)) throw new Error('the training start wrote no code cache');
@@ -145,7 +173,7 @@ await step('executable', () => {
   }
   const out = join(dist, 'init');
   const stamp = join(cache, 'init.stamp');
-  const key = hash(version, readFileSync(seaBundle), readFileSync(loader), readFileSync(codeCache), readFileSync(addon), ...CHUNKS.map((c) => readFileSync(chunkFile(c))), readFileSync(fileURLToPath(import.meta.url)));
+  const key = hash(version, readFileSync(seaBundle), readFileSync(loader), readFileSync(codeCache), readFileSync(addon), ...CHUNKS.flatMap((c) => [readFileSync(chunkFile(c)), readFileSync(`${chunkFile(c)}.cache`)]), readFileSync(fileURLToPath(import.meta.url)));
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return false;
   const blob = join(cache, 'init.blob');
   const config = join(cache, 'sea.json');
@@ -165,7 +193,7 @@ await step('executable', () => {
       'init.js': seaBundle,
       'init.cache': codeCache,
       'init.node': addon,
-      ...Object.fromEntries(CHUNKS.map((c) => [`init-${c}.cjs`, chunkFile(c)])),
+      ...Object.fromEntries(CHUNKS.flatMap((c) => [[`init-${c}.cjs`, chunkFile(c)], [`init-${c}.cjs.cache`, `${chunkFile(c)}.cache`]])),
     },
   }));
   run(nodeBin, ['--experimental-sea-config', config]);

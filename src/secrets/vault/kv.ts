@@ -33,12 +33,21 @@ export class KvReader {
     return read;
   }
 
+  /**
+   * Vault mounts never nest (a mount cannot be made inside another), so once one path's
+   * mount is known, every path under it is on that mount: one preflight per mount, not one
+   * per path. A path waits for the first preflight made for its first segment, and makes
+   * its own only if that mount turns out not to contain it.
+   */
   private mountOf(path: string): Promise<Mount> {
-    let mount = this.mounts.get(path);
-    if (!mount) {
-      mount = this.preflight(path);
-      this.mounts.set(path, mount);
-    }
+    const known = this.mounts.get(path);
+    if (known) return known;
+    const segment = `${path.split('/')[0]}/`;
+    const sibling = [...this.mounts].find(([other]) => other.startsWith(segment))?.[1];
+    const mount = sibling
+      ? sibling.then((m) => (m.path && path.startsWith(m.path) ? m : this.preflight(path)), () => this.preflight(path))
+      : this.preflight(path);
+    this.mounts.set(path, mount);
     return mount;
   }
 
