@@ -21,13 +21,9 @@ export function loadChunk<T>(name: ChunkName): T {
   // evaluate the asset as a CommonJS module with that require.
   const sea = require('node:sea') as typeof import('node:sea');
   const vm = require('node:vm') as typeof import('node:vm');
-  // With the V8 code cache build.mjs made by evaluating it once (node-vault: 73 -> ~20 ms).
   const filename = `${process.execPath}:${chunkFile(name)}`;
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${sea.getAsset(chunkFile(name), 'utf8')}\n})`, {
-    filename,
-    cachedData: Buffer.from(sea.getAsset(`${chunkFile(name)}.cache`)),
-  });
+  const wrapper = vm.runInThisContext(`(function (exports, require, module, __filename, __dirname) {${sea.getAsset(chunkFile(name), 'utf8')}\n})`, { filename });
   const module = { exports: {} as T };
-  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, require, module, filename, '/');
+  wrapper(module.exports, require, module, filename, '/');
   return module.exports;
 }
