@@ -75,18 +75,13 @@ const axiosNoFetchWarmup = {
 
 // 2. The bundle. Two variants of one source: the executable's (SESAME_SEA=true: looks for
 //    its addon as an embedded asset and beside process.execPath) and init.cjs.
+const esbuildOptions = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
 const bundle = (outfile, sea) => build({
+  ...esbuildOptions,
   entryPoints: [join(root, 'src/main.ts')],
   outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minify: true,
-  legalComments: 'none',
   banner: sea ? {} : { js: '#!/usr/bin/env node' },
   define: { SESAME_VERSION: JSON.stringify(pkg.version), SESAME_SEA: String(sea), SESAME_BUNDLED: 'true' },
-  logLevel: 'warning',
   plugins: [lazyForCommander],
 });
 const seaBundle = join(cache, 'init-sea.cjs');
@@ -95,15 +90,9 @@ const seaBundle = join(cache, 'init-sea.cjs');
 const CHUNKS = ['node-vault', 'yaml'];
 const chunkFile = (name) => join(dist, `init-${name}.cjs`);
 const chunk = (name) => build({
+  ...esbuildOptions,
   stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, sourcefile: `${name}-chunk.js` },
   outfile: chunkFile(name),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
   plugins: [lazyForAxios, axiosNoFetchWarmup],
 });
 await step('bundle', async () => {
@@ -138,7 +127,7 @@ const mod = { exports: {} };
 script.runInThisContext()(mod.exports, require, mod, bundle, '/');
 `;
 await step('code cache', async () => {
-  await build({ entryPoints: [join(root, 'src/sea-loader.ts')], outfile: loader, bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, logLevel: 'warning' });
+  await build({ ...esbuildOptions, entryPoints: [join(root, 'src/sea-loader.ts')], outfile: loader });
   if (!existsSync(nodeBin)) return false;
   const source = readFileSync(join(root, 'src/sea-loader.ts'), 'utf8');
   if (!source.includes(WRAP[0]) || !source.includes(WRAP[1].replace('\n', '\\n'))) throw new Error('build.mjs and src/sea-loader.ts must wrap the bundle the same way');

@@ -83,7 +83,20 @@ static napi_value throw_errno(napi_env env, const char *stage, int err, const ch
   return NULL;
 }
 
-// ---- reading the options object ----
+// ---- reading arguments ----
+
+// The one int32 argument of a call; false (with a JS exception pending) if there is none.
+static bool int_arg(napi_env env, napi_callback_info info, int32_t *out) {
+  size_t argc = 1;
+  napi_value arg;
+  if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_int32(env, arg, out) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_type_error(env, NULL, "expected a number");
+    return false;
+  }
+  return true;
+}
 
 static bool get_prop(napi_env env, napi_value obj, const char *name, napi_value *out) {
   bool has = false;
@@ -408,22 +421,17 @@ static napi_value InterceptSignal(napi_env env, napi_callback_info info) {
 
 // setForwardTarget(pid or -pgid, or 0 to stop forwarding from the handler).
 static napi_value SetForwardTarget(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg;
   int32_t target = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
-  CHECK(napi_get_value_int32(env, arg, &target));
+  if (!int_arg(env, info, &target)) return NULL;
   fwd_target = target == -1 ? 0 : target;  // never kill(-1): that is every process
   return NULL;
 }
 
 // takeForwarded(signal) -> true if the handler already sent one occurrence of it.
 static napi_value TakeForwarded(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg, result;
+  napi_value result;
   int32_t sig = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
-  CHECK(napi_get_value_int32(env, arg, &sig));
+  if (!int_arg(env, info, &sig)) return NULL;
   bool taken = false;
   if (sig > 0 && sig < MAXSIG) {
     int n = __atomic_load_n(&fwd_count[sig], __ATOMIC_SEQ_CST);
@@ -468,11 +476,8 @@ static napi_value SetSubreaper(napi_env env, napi_callback_info info) {
 }
 
 static napi_value IgnoreSignal(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg;
   int32_t sig = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
-  CHECK(napi_get_value_int32(env, arg, &sig));
+  if (!int_arg(env, info, &sig)) return NULL;
   if (signal(sig, SIG_IGN) == SIG_ERR) return throw_errno(env, "signal", errno, NULL);
   return NULL;
 }
@@ -482,12 +487,9 @@ static napi_value IgnoreSignal(napi_env env, napi_callback_info info) {
 // unblocks it on the main thread (sigprocmask is per-thread on Linux; pthread_sigmask
 // would need glibc 2.32) so that the JS listener receives it and init forwards it.
 static napi_value UnblockSignal(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg;
   int32_t sig = 0;
   sigset_t set;
-  CHECK(napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
-  CHECK(napi_get_value_int32(env, arg, &sig));
+  if (!int_arg(env, info, &sig)) return NULL;
   sigemptyset(&set);
   sigaddset(&set, sig);
   if (sigprocmask(SIG_UNBLOCK, &set, NULL) < 0) return throw_errno(env, "sigprocmask", errno, NULL);
@@ -500,11 +502,8 @@ static struct termios saved_modes[3];
 static bool saved_is_tty[3];
 
 static napi_value Exit(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg;
   int32_t code = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
-  CHECK(napi_get_value_int32(env, arg, &code));
+  if (!int_arg(env, info, &code)) return NULL;
   for (int fd = 0; fd < 3; fd++)
     if (saved_is_tty[fd]) tcsetattr(fd, TCSANOW, &saved_modes[fd]);  // SIGTTOU is ignored
   _exit(code & 0xff);
