@@ -57,6 +57,9 @@ const lazyBuiltins = (importer, modules) => ({
 });
 const lazyForCommander = lazyBuiltins(/[\\/]node_modules[\\/]commander[\\/]/, ['child_process']);
 const lazyForAxios = lazyBuiltins(/[\\/]node_modules[\\/]axios[\\/]/, ['http2']);
+// liquidjs requires stream and crypto at load for features templates here never use
+// (streamed rendering, the md5 filter): ~6 ms of every start that renders Liquid.
+const lazyForLiquid = lazyBuiltins(/[\\/]node_modules[\\/]liquidjs[\\/]/, ['stream', 'crypto']);
 // axios warms its fetch adapter at load (a top-level getFetch() call): reading the Request
 // and Response globals makes Node load undici and build test Requests, ~22 ms of every
 // Vault start, for an adapter it never picks in Node (http comes first). Drop that one
@@ -87,13 +90,13 @@ const bundle = (outfile, sea) => build({
 const seaBundle = join(cache, 'init-sea.cjs');
 // Chunks (src/chunks.ts): heavy libraries bundled apart, loaded only by the code that needs
 // them; assets of the executable, files beside init.cjs.
-const CHUNKS = ['node-vault', 'yaml'];
+const CHUNKS = ['node-vault', 'yaml', 'liquidjs'];
 const chunkFile = (name) => join(dist, `init-${name}.cjs`);
 const chunk = (name) => build({
   ...esbuildOptions,
   stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, sourcefile: `${name}-chunk.js` },
   outfile: chunkFile(name),
-  plugins: [lazyForAxios, axiosNoFetchWarmup],
+  plugins: [lazyForAxios, axiosNoFetchWarmup, lazyForLiquid],
 });
 await step('bundle', async () => {
   await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 declare const SESAME_SEA: boolean;
 declare const SESAME_BUNDLED: boolean;
 
-export const CHUNKS = ['node-vault', 'yaml'] as const;
+export const CHUNKS = ['node-vault', 'yaml', 'liquidjs'] as const;
 export type ChunkName = (typeof CHUNKS)[number];
 
 /** The file name of a chunk: an asset of the executable, or a file beside init.cjs. */
