@@ -84,8 +84,9 @@ export class VaultClient {
     if (this.settings.namespace) headers['X-Vault-Namespace'] = this.settings.namespace;
     const attempt = async () => {
       const timeout = Math.max(1, this.deadline - Date.now());
+      let body: unknown;
       try {
-        return await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, httpsAgent: this.agent, timeout });
+        body = await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, httpsAgent: this.agent, timeout });
       } catch (error) {
         const response = (error as { response?: { statusCode: number; body: unknown } }).response;
         if (response && typeof response.statusCode === 'number') {
@@ -95,6 +96,10 @@ export class VaultClient {
         }
         throw error;
       }
+      // axios parses JSON "silently": a body that is not JSON (truncated, or a proxy's page)
+      // comes back as a string, which would read as a secret without data. Retry it instead.
+      if (typeof body === 'string' && body.trim() !== '') throw Object.assign(new Error('the answer is not JSON'), { code: 'ERR_BAD_RESPONSE' });
+      return body;
     };
     try {
       return await withRetries(attempt, (error) => {
@@ -108,10 +113,26 @@ export class VaultClient {
   }
 }
 
+/** What to do about a TLS alert from Vault's listener (tls_require_and_verify_client_cert). */
+const REFUSED = 'Vault refused the client certificate in VAULT_CLIENT_CERT (another CA, or expired?)';
+const TLS_HINTS: Record<string, string> = {
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'Vault requires a client certificate: set VAULT_CLIENT_CERT and VAULT_CLIENT_KEY',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: REFUSED,
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: REFUSED,
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: REFUSED,
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: REFUSED,
+};
+
 function describe(error: unknown): string {
   if (error instanceof VaultHttpError) return `${error.status} ${error.message}`;
-  const e = error as NodeJS.ErrnoException;
-  return e?.code ? `${e.code}${e.message && !e.message.includes(e.code) ? ` (${e.message})` : ''}` : String(e?.message ?? error);
+  const e = error as NodeJS.ErrnoException & { reason?: string; cause?: { reason?: string } };
+  // OpenSSL's messages span lines and name its source files; its reason is the useful part
+  // (on the original error: axios keeps it as the cause).
+  const reason = e?.reason ?? e?.cause?.reason;
+  const text = (e?.code?.startsWith('ERR_SSL_') && reason ? reason : String(e?.message ?? error)).replace(/\s+/g, ' ').trim();
+  const hint = TLS_HINTS[e?.code ?? ''];
+  const detail = [text && !text.includes(e?.code ?? '\0') ? text : '', hint].filter(Boolean).join(': ');
+  return e?.code ? `${e.code}${detail ? ` (${detail})` : ''}` : text;
 }
 
 /** Turn a final failure into a SecretError of the right kind; the caller adds the reference. */

@@ -98,6 +98,8 @@ export class KvReader {
     const label = which ? `version ${which} of ${path}` : path;
     if (metadata?.destroyed) return notFound(`${label} was destroyed`);
     if (metadata?.deletion_time) return notFound(`${label} was deleted at ${metadata.deletion_time}`);
-    return notFound(`no secret at ${path}${version ? ` (version ${version})` : ''}`);
+    // Vault's own reason when it gives one ("namespace not found"); a missing secret has none.
+    const said = error.errors.length ? ` (Vault: ${error.message})` : '';
+    return notFound(`no secret at ${path}${version ? ` (version ${version})` : ''}${said}`);
   }
 }
