@@ -6,6 +6,7 @@ import { writeSync } from 'node:fs';
 import type { Command as CommandType } from 'commander';
 import { EXIT, InitError } from './exit-codes';
 import { LOG_LEVELS, type LogLevel } from './log';
+import type { TemplateEntry } from './config/file';
 import { parseBoolean, parseDuration, parseRewrites } from './config/values';
 
 declare const SESAME_VERSION: string;
@@ -30,6 +31,14 @@ export interface InitOptions {
   secretsTimeoutMs: number;
   /** The YAML config file, if any. */
   config?: string;
+  /** Templates from --template and SESAME_TEMPLATES (the config file's are added later). */
+  templates: TemplateEntry[];
+  /** --check: validate everything, resolve secrets, render templates, start nothing. */
+  check: boolean;
+  /** --render: print the rendered templates (secrets masked), start nothing. */
+  render: boolean;
+  /** --show-secrets: with --render, print secret values as they are. */
+  showSecrets: boolean;
   logLevel: LogLevel;
 }
 
@@ -44,6 +53,7 @@ export const ENV = {
   logLevel: 'SESAME_LOG_LEVEL',
   secretsTimeout: 'SESAME_SECRETS_TIMEOUT',
   config: 'SESAME_CONFIG',
+  templates: 'SESAME_TEMPLATES',
 } as const;
 
 /** Fits inside `docker stop`'s 10 s, leaving init time to SIGKILL and exit. */
@@ -60,6 +70,10 @@ function program(): CommandType {
     .description('sesame: an init for containers that reaps zombies, forwards signals and exits with the child\'s code.')
     .argument('[command...]', 'the program to run as the child, and its arguments')
     .option('-c, --config <file>', `YAML config file: secrets to files or variables (${ENV.config})`)
+    .option('-T, --template <src:dest>', `render template SRC (a file, or a directory of *.template/*.liquid files) to DEST; repeatable (${ENV.templates}, comma-separated)`, (v: string, prev: string[] = []) => [...prev, v])
+    .option('--check', 'check options, config, secret references and templates (secrets are fetched, nothing is printed, written or started); exit 0 if all is well')
+    .option('--render', 'print the rendered templates with secret values masked, and start nothing')
+    .option('--show-secrets', 'with --render, print secret values instead of masking them')
     .option('-g, --group-signals', `forward signals to the child's whole process group (${ENV.groupSignals})`)
     .option('-r, --rewrite <from:to>', `send TO when FROM arrives, e.g. TERM:QUIT; repeatable, comma-separated, TO=0 drops it (${ENV.rewrite})`, (v: string, prev: string[] = []) => [...prev, v])
     .option('-t, --grace-period <duration>', `time the child has after SIGTERM/SIGINT, and its process group after it exits, before SIGKILL (${ENV.gracePeriod}, default ${DEFAULT_GRACE})`)
@@ -106,6 +120,7 @@ function fromFlag<T>(flag: string, text: string | undefined, parse: (text: strin
 interface Flags {
   groupSignals?: boolean; rewrite?: string[]; gracePeriod?: string; user?: string;
   newPrivs?: boolean; workdir?: string; logLevel?: LogLevel; secretsTimeout?: string; config?: string;
+  template?: string[]; check?: boolean; render?: boolean; showSecrets?: boolean;
 }
 
 /** The flags before the command, and the command; a number to exit with for --help/--version. */
@@ -128,7 +143,15 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
   const parsed = parseFlags(argv);
   if (typeof parsed === 'number') return parsed;
   const { flags, command } = parsed;
-  if (command.length === 0) throw new InitError('no command given (usage: init [options] [--] command [args...])', EXIT.USAGE);
+  const check = flags.check === true;
+  const render = flags.render === true;
+  if (flags.showSecrets && !render) throw new InitError('--show-secrets only goes with --render', EXIT.USAGE);
+  if (check && render) throw new InitError('--check and --render: choose one', EXIT.USAGE);
+  if (command.length === 0 && !check && !render) throw new InitError('no command given (usage: init [options] [--] command [args...])', EXIT.USAGE);
+  const templates = [
+    ...(env[ENV.templates] ?? '').split(',').map((t) => t.trim()).filter(Boolean).map((t) => templateFlag(t, ENV.templates)),
+    ...(flags.template ?? []).map((t) => templateFlag(t, '--template')),
+  ];
 
   const logLevel = flags.logLevel ?? fromEnv(env, ENV.logLevel, (v) => {
     if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new Error(`"${v}" is not one of ${LOG_LEVELS.join(', ')}`);
@@ -147,10 +170,21 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
     noNewPrivs: flags.newPrivs === false || (fromEnv(env, ENV.noNewPrivs, parseBoolean) ?? false),
     workdir: nonEmpty(flags.workdir, '--workdir') ?? (env[ENV.workdir] || undefined),
     config: nonEmpty(flags.config, '--config') ?? (env[ENV.config] || undefined),
+    templates,
+    check,
+    render,
+    showSecrets: flags.showSecrets === true,
     secretsTimeoutMs: fromFlag('--secrets-timeout', flags.secretsTimeout, parseDuration)
       ?? fromEnv(env, ENV.secretsTimeout, parseDuration) ?? parseDuration(DEFAULT_SECRETS_TIMEOUT),
     logLevel: logLevel ?? 'warn',
   };
+}
+
+/** SRC:DEST, split before the destination (which is absolute, so at the last ":/"). */
+function templateFlag(text: string, where: string): TemplateEntry {
+  const at = text.lastIndexOf(':/');
+  if (at <= 0) throw new InitError(`${where}: "${text}" is not SRC:DEST with an absolute DEST (e.g. /etc/app/app.conf.liquid:/etc/app/app.conf)`, EXIT.USAGE);
+  return { src: text.slice(0, at), dest: text.slice(at + 1), at: `${where} ${text}` };
 }
 
 /** A flag given as "" is a mistake; an empty variable means unset (compose's ${X:-}). */

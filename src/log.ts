@@ -15,12 +15,13 @@ export interface Log {
   debug(message: string): void;
 }
 
-function writeLine(line: string): void {
-  const buffer = Buffer.from(line);
+/** Write all of `text` to `fd`, synchronously (a pipe may take it in pieces). */
+export function writeFully(fd: number, text: string): void {
+  const buffer = Buffer.from(text);
   let offset = 0;
   while (offset < buffer.length) {
     try {
-      offset += writeSync(2, buffer, offset);
+      offset += writeSync(fd, buffer, offset);
     } catch (error) {
       // EAGAIN: someone else made fd 2 non-blocking; retry. Anything else (EPIPE, EBADF):
       // there is nowhere left to report to.
@@ -32,7 +33,7 @@ function writeLine(line: string): void {
 export function createLog(level: LogLevel = 'warn'): Log {
   const rank = LOG_LEVELS.indexOf(level);
   const at = (lvl: LogLevel, prefix: string) => (message: string) => {
-    if (LOG_LEVELS.indexOf(lvl) <= rank) writeLine(`sesame: ${prefix}${message}\n`);
+    if (LOG_LEVELS.indexOf(lvl) <= rank) writeFully(2, `sesame: ${prefix}${message}\n`);
   };
   return {
     level,

@@ -6,11 +6,12 @@ import { constants } from 'node:os';
 import { parseCommandLine, type InitOptions } from './cli';
 import { childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
-import { createLog, type Log } from './log';
+import { createLog, writeFully, type Log } from './log';
 import { loadNative, sidecarPath } from './native/binding';
 import { loadConfig } from './config/file';
 import { mergePlans, planFromConfig, planFromEnv } from './secrets/plan';
 import { writeSecretFiles } from './secrets/write';
+import { printAll, renderAll, templateContext, writeAll } from './template/apply';
 import { resolvePlan, type Resolution } from './secrets/resolve';
 import { LibuvProcessTable, NativeProcessTable, type ChildSpec, type ProcessTable } from './supervisor/processes';
 import { runChild } from './supervisor/single';
@@ -21,10 +22,11 @@ const isSea = typeof SESAME_SEA === 'boolean' && SESAME_SEA;
 
 /**
  * Everything up to the child: plan the secrets, take init's credentials out of its own
- * environment, resolve the secrets (racing SIGTERM), build the child's environment.
- * Returns the signal instead when SIGTERM/SIGINT came first.
+ * environment, resolve the secrets (racing SIGTERM), render the templates, then write the
+ * secret files and rendered files and build the child's environment. Returns the signal
+ * instead when SIGTERM/SIGINT came first, or an exit code for --check and --render.
  */
-async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): Promise<ChildSpec | NodeJS.Signals> {
+async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): Promise<ChildSpec | NodeJS.Signals | number> {
   const config = options.config ? loadConfig(options.config) : undefined;
   const plan = config ? mergePlans(planFromEnv(env), planFromConfig(config)) : planFromEnv(env);
   const user = options.user ? resolveUser(options.user) : undefined;
@@ -36,8 +38,20 @@ async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: L
     resolution = resolved;
     log.debug(`resolved ${resolution.size} of ${plan.requests.length} secret references`);
   }
-  writeSecretFiles(resolution, log);
   const childEnv = childEnvironment(env, plan, resolution);
+  const templates = [...options.templates, ...(config?.templates ?? [])];
+  // All templates render (in memory) before anything is written, so a bad one changes nothing.
+  const rendered = templates.length ? renderAll(templates, templateContext(childEnv, resolution), log) : [];
+  if (options.render) {
+    printAll(rendered, options.showSecrets);
+    return 0;
+  }
+  if (options.check) {
+    writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered\n`);
+    return 0;
+  }
+  writeSecretFiles(resolution, log);
+  writeAll(rendered, log);
   if (user) childEnv.HOME = user.home;
   return { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs };
 }
@@ -86,6 +100,7 @@ async function main(log: { current: Log }): Promise<number> {
   delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
   const table = processTable(env, log.current);
   const spec = await prepareChild(options, env, log.current);
+  if (typeof spec === 'number') return spec;
   if (typeof spec === 'string') {
     log.current.info(`${spec} received while starting; not starting ${options.command[0]}`);
     return 128 + constants.signals[spec as keyof typeof constants.signals];

@@ -9,6 +9,8 @@ export interface SecretEntry {
   ref: string;
   env?: string;
   file?: string;
+  /** For templates only: `{{ secrets.<name> }}`; never in any environment or file. */
+  name?: string;
   mode?: number;
   owner?: string;
   group?: string;
@@ -17,13 +19,28 @@ export interface SecretEntry {
   at: string;
 }
 
+export interface TemplateEntry {
+  /** A template file, or a directory whose *.template and *.liquid files all render. */
+  src: string;
+  /** The output file, or a directory for a directory of templates. */
+  dest: string;
+  engine?: 'liquid' | 'envsubst';
+  mode?: number;
+  owner?: string;
+  group?: string;
+  /** The key path, e.g. "templates[0]", or where a --template flag came from. */
+  at: string;
+}
+
 export interface ConfigFile {
   path: string;
   secrets: SecretEntry[];
+  templates: TemplateEntry[];
 }
 
-const TOP_LEVEL = ['secrets'] as const;
-const SECRET_KEYS = ['ref', 'env', 'file', 'mode', 'owner', 'group', 'optional'] as const;
+const TOP_LEVEL = ['secrets', 'templates'] as const;
+const SECRET_KEYS = ['ref', 'env', 'file', 'name', 'mode', 'owner', 'group', 'optional'] as const;
+const TEMPLATE_KEYS = ['src', 'dest', 'engine', 'mode', 'owner', 'group'] as const;
 
 type Fail = (at: string, why: string) => never;
 
@@ -59,26 +76,50 @@ function mode(value: unknown, source: string | undefined, at: string, fail: Fail
 }
 
 function secretEntry(value: unknown, at: string, fail: Fail, modeSource?: string): SecretEntry {
-  if (!isMap(value)) fail(at, 'must be a map with ref and env or file');
+  if (!isMap(value)) fail(at, 'must be a map with ref and one of env, file or name');
   const v = value as Record<string, unknown>;
   checkKeys(v, SECRET_KEYS, at, fail);
   const ref = str(v.ref, `${at}.ref`, fail);
   if (!ref) fail(`${at}.ref`, 'is required');
   const env = str(v.env, `${at}.env`, fail);
   const file = str(v.file, `${at}.file`, fail);
-  if (!env === !file) fail(at, 'needs exactly one of env or file');
+  const name = str(v.name, `${at}.name`, fail);
+  if ([env, file, name].filter(Boolean).length !== 1) fail(at, 'needs exactly one of env, file or name');
   if (env && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) fail(`${at}.env`, `"${env}" is not a variable name`);
+  if (name && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) fail(`${at}.name`, `"${name}" is not a name a template can use (letters, digits, _)`);
   if (file && !file.startsWith('/')) fail(`${at}.file`, `"${file}" must be an absolute path`);
-  if (env && (v.mode !== undefined || v.owner !== undefined || v.group !== undefined)) fail(at, 'mode, owner and group only go with file');
+  if (!file && (v.mode !== undefined || v.owner !== undefined || v.group !== undefined)) fail(at, 'mode, owner and group only go with file');
   if (v.optional !== undefined && typeof v.optional !== 'boolean') fail(`${at}.optional`, 'must be true or false');
   return {
     ref: ref as string,
     env,
     file,
+    name,
     mode: mode(v.mode, modeSource, `${at}.mode`, fail),
     owner: str(typeof v.owner === 'number' ? String(v.owner) : v.owner, `${at}.owner`, fail),
     group: str(typeof v.group === 'number' ? String(v.group) : v.group, `${at}.group`, fail),
     optional: v.optional === true,
+    at,
+  };
+}
+
+function templateEntry(value: unknown, at: string, fail: Fail, modeSource?: string): TemplateEntry {
+  if (!isMap(value)) fail(at, 'must be a map with src and dest');
+  const v = value as Record<string, unknown>;
+  checkKeys(v, TEMPLATE_KEYS, at, fail);
+  const src = str(v.src, `${at}.src`, fail);
+  const dest = str(v.dest, `${at}.dest`, fail);
+  if (!src) fail(`${at}.src`, 'is required');
+  if (!dest) fail(`${at}.dest`, 'is required');
+  if (!(dest as string).startsWith('/')) fail(`${at}.dest`, `"${dest}" must be an absolute path`);
+  if (v.engine !== undefined && v.engine !== 'liquid' && v.engine !== 'envsubst') fail(`${at}.engine`, `"${v.engine}" is not liquid or envsubst`);
+  return {
+    src: src as string,
+    dest: dest as string,
+    engine: v.engine as TemplateEntry['engine'],
+    mode: mode(v.mode, modeSource, `${at}.mode`, fail),
+    owner: str(typeof v.owner === 'number' ? String(v.owner) : v.owner, `${at}.owner`, fail),
+    group: str(typeof v.group === 'number' ? String(v.group) : v.group, `${at}.group`, fail),
     at,
   };
 }
@@ -100,14 +141,21 @@ export function parseConfig(text: string, path: string): ConfigFile {
     const pos = e.linePos?.[0];
     throw new InitError(`${path}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, EXIT.CONFIG);
   }
-  if (doc === null || doc === undefined) return { path, secrets: [] };
+  if (doc === null || doc === undefined) return { path, secrets: [], templates: [] };
   if (!isMap(doc)) fail('(top level)', 'must be a map');
   const top = doc as Record<string, unknown>;
   checkKeys(top, TOP_LEVEL, '', fail);
-  const secrets = top.secrets ?? [];
-  if (!Array.isArray(secrets)) fail('secrets', 'must be a list');
-  const modeSource = (i: number) => (document.getIn(['secrets', i, 'mode'], true) as { source?: string } | undefined)?.source;
-  return { path, secrets: (secrets as unknown[]).map((s, i) => secretEntry(s, `secrets[${i}]`, fail, modeSource(i))) };
+  const list = (key: 'secrets' | 'templates'): unknown[] => {
+    const value = top[key] ?? [];
+    if (!Array.isArray(value)) fail(key, 'must be a list');
+    return value as unknown[];
+  };
+  const modeSource = (key: string, i: number) => (document.getIn([key, i, 'mode'], true) as { source?: string } | undefined)?.source;
+  return {
+    path,
+    secrets: list('secrets').map((s, i) => secretEntry(s, `secrets[${i}]`, fail, modeSource('secrets', i))),
+    templates: list('templates').map((t, i) => templateEntry(t, `templates[${i}]`, fail, modeSource('templates', i))),
+  };
 }
 
 export function loadConfig(path: string): ConfigFile {

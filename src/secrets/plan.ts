@@ -7,7 +7,9 @@ import { looksLikeReference, parseReference, type Reference } from './reference'
 export type Target =
   | { kind: 'env'; name: string }
   /** `path` ending in "/" is a directory: the file is named by the source (Keywhiz's filename). */
-  | { kind: 'file'; path: string; mode?: number; owner?: string; group?: string };
+  | { kind: 'file'; path: string; mode?: number; owner?: string; group?: string }
+  /** For templates only, as `secrets.<name>`. */
+  | { kind: 'template'; name: string };
 
 export interface SecretRequest {
   ref: Reference;
@@ -76,7 +78,9 @@ export function planFromEnv(env: NodeJS.ProcessEnv): SecretPlan {
 export function planFromConfig(config: ConfigFile): SecretPlan {
   const requests = config.secrets.map((entry): SecretRequest => ({
     ref: parseReference(entry.ref, `${config.path}: ${entry.at}.ref`),
-    target: entry.env ? { kind: 'env', name: entry.env } : { kind: 'file', path: entry.file as string, mode: entry.mode, owner: entry.owner, group: entry.group },
+    target: entry.env ? { kind: 'env', name: entry.env }
+      : entry.name ? { kind: 'template', name: entry.name }
+        : { kind: 'file', path: entry.file as string, mode: entry.mode, owner: entry.owner, group: entry.group },
     optional: entry.optional,
     origin: `${config.path}: ${entry.at}`,
   }));
@@ -85,12 +89,13 @@ export function planFromConfig(config: ConfigFile): SecretPlan {
 
 /** Both plans as one; a variable given by both is a mistake worth stopping for. */
 export function mergePlans(a: SecretPlan, b: SecretPlan): SecretPlan {
-  const envTargets = new Map<string, string>();
+  const seen = new Map<string, string>();
   for (const r of [...a.requests, ...b.requests]) {
-    if (r.target.kind !== 'env') continue;
-    const before = envTargets.get(r.target.name);
-    if (before) throw new InitError(`${r.origin}: ${r.target.name} is already set from ${before}`, EXIT.CONFIG);
-    envTargets.set(r.target.name, r.origin);
+    if (r.target.kind === 'file') continue;
+    const key = `${r.target.kind}:${r.target.name}`;
+    const before = seen.get(key);
+    if (before) throw new InitError(`${r.origin}: ${r.target.kind === 'env' ? r.target.name : `secrets.${r.target.name}`} is already set from ${before}`, EXIT.CONFIG);
+    seen.set(key, r.origin);
   }
   return { requests: [...a.requests, ...b.requests], consumed: [...a.consumed, ...b.consumed] };
 }

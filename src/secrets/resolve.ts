@@ -58,7 +58,9 @@ export async function resolvePlan(plan: SecretPlan, { env, timeoutMs, log }: Res
     if (!(result instanceof SecretError)) {
       resolution.set(request, result);
     } else if (request.optional && result.kind === 'not-found') {
-      log.warn(`${describeFailure(request, result)} (optional: ${request.target.kind === 'env' ? request.target.name : request.target.path} left unset)`);
+      const target = request.target;
+      const what = target.kind === 'env' ? target.name : target.kind === 'file' ? target.path : `secrets.${target.name}`;
+      log.warn(`${describeFailure(request, result)} (optional: ${what} left unset)`);
     } else {
       failures.push([request, result]);
     }

@@ -41,11 +41,27 @@ describe('parseConfig: valid documents', () => {
     expect(config).toEqual({
       path: PATH,
       secrets: [
-        { ref: 'vault:secret/app#db', env: 'DB_PASSWORD', file: undefined, mode: undefined, owner: undefined, group: undefined, optional: false, at: 'secrets[0]' },
-        { ref: 'keywhiz:tls-key', env: undefined, file: '/run/secrets/tls/', mode: 0o440, owner: 'app', group: 'ssl-cert', optional: true, at: 'secrets[1]' },
-        { ref: 'file:/run/secrets/token', env: undefined, file: '/etc/app/token', mode: undefined, owner: undefined, group: undefined, optional: false, at: 'secrets[2]' },
+        { ref: 'vault:secret/app#db', env: 'DB_PASSWORD', file: undefined, name: undefined, mode: undefined, owner: undefined, group: undefined, optional: false, at: 'secrets[0]' },
+        { ref: 'keywhiz:tls-key', env: undefined, file: '/run/secrets/tls/', name: undefined, mode: 0o440, owner: 'app', group: 'ssl-cert', optional: true, at: 'secrets[1]' },
+        { ref: 'file:/run/secrets/token', env: undefined, file: '/etc/app/token', name: undefined, mode: undefined, owner: undefined, group: undefined, optional: false, at: 'secrets[2]' },
       ],
+      templates: [],
     });
+  });
+
+  it('reads template-only secrets and templates', () => {
+    const config = parse([
+      'secrets:',
+      '  - { ref: "vault:secret/app#db", name: db_password }',
+      'templates:',
+      '  - { src: /etc/app/app.conf.liquid, dest: /etc/app/app.conf, mode: 0640, owner: app, group: 0 }',
+      '  - { src: /etc/nginx/templates, dest: /etc/nginx/conf.d, engine: envsubst }',
+    ].join('\n'));
+    expect(config.secrets[0]).toMatchObject({ name: 'db_password', env: undefined, file: undefined });
+    expect(config.templates).toEqual([
+      { src: '/etc/app/app.conf.liquid', dest: '/etc/app/app.conf', engine: undefined, mode: 0o640, owner: 'app', group: '0', at: 'templates[0]' },
+      { src: '/etc/nginx/templates', dest: '/etc/nginx/conf.d', engine: 'envsubst', mode: undefined, owner: undefined, group: undefined, at: 'templates[1]' },
+    ]);
   });
 
   it('reads flow style too', () => {
@@ -72,20 +88,20 @@ describe('parseConfig: valid documents', () => {
 
   it('an empty file, a file of comments, `secrets:` with nothing, and an empty list are all no secrets', () => {
     for (const text of ['', '\n', '# nothing yet\n', '---\n', 'secrets:\n', 'secrets: []\n']) {
-      expect(parse(text)).toEqual({ path: PATH, secrets: [] });
+      expect(parse(text)).toEqual({ path: PATH, secrets: [], templates: [] });
     }
   });
 });
 
 describe('parseConfig: errors name the file and the key path, exit 78', () => {
   it.each([
-    ['an unknown top-level key', 'secret:\n  - ref: keywhiz:a\n', `${PATH}: secret: unknown key (expected one of secrets)`],
-    ['an unknown key in an entry', 'secrets:\n  - ref: keywhiz:a\n    env: A\n    path: /x\n', `${PATH}: secrets[0].path: unknown key (expected one of ref, env, file, mode, owner, group, optional)`],
+    ['an unknown top-level key', 'secret:\n  - ref: keywhiz:a\n', `${PATH}: secret: unknown key (expected one of secrets, templates)`],
+    ['an unknown key in an entry', 'secrets:\n  - ref: keywhiz:a\n    env: A\n    path: /x\n', `${PATH}: secrets[0].path: unknown key (expected one of ref, env, file, name, mode, owner, group, optional)`],
     ['a missing ref', 'secrets:\n  - env: A\n', `${PATH}: secrets[0].ref: is required`],
     ['an empty ref', 'secrets:\n  - { ref: "", env: A }\n', `${PATH}: secrets[0].ref: must be a non-empty string`],
     ['a ref that is not a string', 'secrets:\n  - { ref: [a], env: A }\n', `${PATH}: secrets[0].ref: must be a non-empty string`],
-    ['both env and file', 'secrets:\n  - { ref: "keywhiz:a", env: A }\n  - { ref: "keywhiz:b", env: B, file: /b }\n', `${PATH}: secrets[1]: needs exactly one of env or file`],
-    ['neither env nor file', 'secrets:\n  - ref: keywhiz:a\n', `${PATH}: secrets[0]: needs exactly one of env or file`],
+    ['both env and file', 'secrets:\n  - { ref: "keywhiz:a", env: A }\n  - { ref: "keywhiz:b", env: B, file: /b }\n', `${PATH}: secrets[1]: needs exactly one of env, file or name`],
+    ['neither env nor file', 'secrets:\n  - ref: keywhiz:a\n', `${PATH}: secrets[0]: needs exactly one of env, file or name`],
     ['a relative file path', 'secrets:\n  - { ref: "keywhiz:a", file: run/secrets/a }\n', `${PATH}: secrets[0].file: "run/secrets/a" must be an absolute path`],
     ['a bad variable name', 'secrets:\n  - { ref: "keywhiz:a", env: 1PASSWORD }\n', `${PATH}: secrets[0].env: "1PASSWORD" is not a variable name`],
     ['a variable name with a dash', 'secrets:\n  - { ref: "keywhiz:a", env: DB-PASSWORD }\n', `${PATH}: secrets[0].env: "DB-PASSWORD" is not a variable name`],
@@ -95,7 +111,7 @@ describe('parseConfig: errors name the file and the key path, exit 78', () => {
     ['optional as a number', 'secrets:\n  - { ref: "keywhiz:a", env: A, optional: 1 }\n', `${PATH}: secrets[0].optional: must be true or false`],
     ['secrets that is not a list', 'secrets:\n  ref: keywhiz:a\n  env: A\n', `${PATH}: secrets: must be a list`],
     ['secrets as a string', 'secrets: keywhiz:a\n', `${PATH}: secrets: must be a list`],
-    ['an entry that is not a map', 'secrets:\n  - keywhiz:a\n', `${PATH}: secrets[0]: must be a map with ref and env or file`],
+    ['an entry that is not a map', 'secrets:\n  - keywhiz:a\n', `${PATH}: secrets[0]: must be a map with ref and one of env, file or name`],
     ['a top level that is a list', '- ref: keywhiz:a\n', `${PATH}: (top level): must be a map`],
     ['a top level that is a string', 'keywhiz:a\n', `${PATH}: (top level): must be a map`],
     ['a mode that is not octal digits', 'secrets:\n  - { ref: "keywhiz:a", file: /a, mode: "rw-r-----" }\n', `${PATH}: secrets[0].mode: "rw-r-----" is not a file mode (e.g. "0400")`],
@@ -141,7 +157,7 @@ describe('loadConfig', () => {
       expect(loadConfig(path).secrets.map((s) => s.env)).toEqual(['A']);
       expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(new InitError(`config file ${join(dir, 'nope.yaml')}: no such file`, 78));
       writeFileSync(path, 'secrets:\n  - { ref: "keywhiz:a" }\n');
-      expect(() => loadConfig(path)).toThrow(new InitError(`${path}: secrets[0]: needs exactly one of env or file`, 78));
+      expect(() => loadConfig(path)).toThrow(new InitError(`${path}: secrets[0]: needs exactly one of env, file or name`, 78));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

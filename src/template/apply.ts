@@ -1,0 +1,107 @@
+// The render stage of DESIGN.md: every configured template, rendered from the child's
+// environment and the resolved secrets, then written atomically. All templates render
+// before any file is written, so one bad template leaves every previous output untouched.
+// A directory of templates renders each *.template and *.liquid file under it into the
+// destination directory, keeping the tree and dropping the suffix (the official nginx
+// image's /etc/nginx/templates -> /etc/nginx/conf.d convention).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { writeFileAtomic } from '../atomic-write';
+import type { TemplateEntry } from '../config/file';
+import { EXIT, InitError } from '../exit-codes';
+import { writeFully, type Log } from '../log';
+import type { Resolution } from '../secrets/resolve';
+import { lookupId } from '../supervisor/user';
+import { engineFor, maskSecrets, renderedName, renderTemplate, type Rendered, type TemplateContext } from './render';
+
+export interface RenderedFile {
+  entry: TemplateEntry;
+  src: string;
+  dest: string;
+  rendered: Rendered;
+}
+
+/** Files under `dir` (recursively) that are templates by their suffix. */
+function templatesIn(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    const stat = statSync(path);
+    if (stat.isDirectory()) out.push(...templatesIn(path));
+    else if (stat.isFile() && renderedName(name) !== name) out.push(path);
+  }
+  return out;
+}
+
+/** Each template file with its destination; a directory entry becomes one per file. */
+function expand(entry: TemplateEntry): Array<{ src: string; dest: string }> {
+  const src = resolve(entry.src);
+  let isDir: boolean;
+  try {
+    isDir = statSync(src).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InitError(`${entry.at}: template ${entry.src}: ${code === 'ENOENT' ? 'no such file or directory' : code ?? (error as Error).message}`, EXIT.CONFIG);
+  }
+  if (!isDir) return [{ src, dest: entry.dest.endsWith('/') ? join(entry.dest, renderedName(src.split('/').pop() as string)) : entry.dest }];
+  return templatesIn(src).map((file) => ({ src: file, dest: join(entry.dest, renderedName(relative(src, file))) }));
+}
+
+/** The context templates see: the child's environment, and secrets meant for templates. */
+export function templateContext(childEnv: Record<string, string>, resolution: Resolution): TemplateContext {
+  const secrets: Record<string, string> = {};
+  const secretEnv = new Set<string>();
+  for (const [request, resolved] of resolution) {
+    if (request.target.kind === 'template') secrets[request.target.name] = resolved.value.toString('utf8');
+    if (request.target.kind === 'env') secretEnv.add(request.target.name);
+  }
+  return { env: childEnv, secrets, secretEnv };
+}
+
+export function renderAll(entries: TemplateEntry[], context: TemplateContext, log: Log): RenderedFile[] {
+  const files: RenderedFile[] = [];
+  for (const entry of entries) {
+    for (const { src, dest } of expand(entry)) {
+      let source: string;
+      try {
+        source = readFileSync(src, 'utf8');
+      } catch (error) {
+        throw new InitError(`${entry.at}: cannot read template ${src}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, EXIT.CONFIG);
+      }
+      const rendered = renderTemplate({ source, path: src, engine: entry.engine }, context);
+      log.debug(`rendered ${src} (${rendered.engine}) for ${dest}`);
+      files.push({ entry, src, dest, rendered });
+    }
+  }
+  return files;
+}
+
+/** 0644, or 0600 when the text may hold a secret, unless the entry sets a mode. */
+const modeOf = (file: RenderedFile) => file.entry.mode ?? (file.rendered.usesSecrets ? 0o600 : 0o644);
+
+export function writeAll(files: RenderedFile[], log: Log): void {
+  for (const file of files) {
+    const { entry, dest } = file;
+    try {
+      writeFileAtomic(dest, Buffer.from(file.rendered.text), {
+        mode: modeOf(file),
+        uid: entry.owner === undefined ? undefined : lookupId('owner', entry.owner),
+        gid: entry.group === undefined ? undefined : lookupId('group', entry.group),
+      });
+    } catch (error) {
+      if (error instanceof InitError) throw new InitError(`${entry.at}: ${error.message}`, error.exitCode);
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new InitError(`${entry.at}: cannot write ${dest}: ${code ?? (error as Error).message}`, code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : EXIT.CONFIG);
+    }
+    log.debug(`wrote ${dest} mode ${modeOf(file).toString(8).padStart(4, '0')}`);
+  }
+}
+
+/** `init --render`: each output on stdout under a header, secrets masked unless asked. */
+export function printAll(files: RenderedFile[], showSecrets: boolean): void {
+  for (const file of files) {
+    const text = showSecrets ? file.rendered.text : maskSecrets(file.rendered.text, file.rendered.secretValues);
+    const header = `# ${file.dest} (from ${file.src}, ${file.entry.engine ?? engineFor(file.src)}, mode ${modeOf(file).toString(8).padStart(4, '0')})\n`;
+    writeFully(1, header + text + (text.endsWith('\n') ? '' : '\n'));
+  }
+}
