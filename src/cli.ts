@@ -2,10 +2,9 @@
 // first non-option, so `ENTRYPOINT ["/init"]` with any CMD reaches the child verbatim, even
 // arguments that look like init's own options. Every option has an environment variable
 // (tini's TINI_* habit); a flag wins over its variable.
-import { writeSync } from 'node:fs';
 import type { Command as CommandType } from 'commander';
 import { EXIT, InitError } from './exit-codes';
-import { LOG_LEVELS, type LogLevel } from './log';
+import { LOG_LEVELS, writeFully, type LogLevel } from './log';
 import type { TemplateEntry } from './config/file';
 import { parseBoolean, parseDuration, parseRewrites } from './config/values';
 
@@ -69,7 +68,7 @@ function program(): CommandType {
     .usage('[options] [--] command [args...]')
     .description('sesame: an init for containers that reaps zombies, forwards signals and exits with the child\'s code.')
     .argument('[command...]', 'the program to run as the child, and its arguments')
-    .option('-c, --config <file>', `YAML config file: secrets to files or variables (${ENV.config})`)
+    .option('-c, --config <file>', `YAML config file: secrets and templates (${ENV.config})`)
     .option('-T, --template <src:dest>', `render template SRC (a file, or a directory of *.template/*.liquid files) to DEST; repeatable (${ENV.templates}, comma-separated)`, (v: string, prev: string[] = []) => [...prev, v])
     .option('--check', 'check options, config, secret references and templates (secrets are fetched, nothing is printed, written or started); exit 0 if all is well')
     .option('--render', 'print the rendered templates with secret values masked, and start nothing')
@@ -88,8 +87,9 @@ function program(): CommandType {
     .passThroughOptions()
     .exitOverride()
     .configureOutput({
-      writeOut: (text) => writeSync(1, text),
-      writeErr: (text) => writeSync(2, text),
+      // writeFully: `init --help | head` closes the pipe early, which is not an error.
+      writeOut: (text) => writeFully(1, text),
+      writeErr: (text) => writeFully(2, text),
       outputError: () => {}, // reported as an InitError below, in our one-line format
     });
 }

@@ -109,3 +109,12 @@ describe('command line', () => {
     expect(h.stdout).toContain('SESAME_GRACE_PERIOD');
   });
 });
+
+describe('output to a closed pipe', () => {
+  it('prints --help into a pipe nobody reads without an error (init --help | true)', async () => {
+    // `true` exits at once, so init's write meets EPIPE: that is not an internal error.
+    const r = await runAsPid1([], { wrap: (argv) => ['sh', '-c', '"$@" --help | true', 'sh', argv[0]] });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
