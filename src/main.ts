@@ -10,7 +10,7 @@ import { createLog, writeFully, type Log } from './log';
 import { loadNative, sidecarPath } from './native/binding';
 import { loadConfig } from './config/file';
 import { mergePlans, planFromConfig, planFromEnv } from './secrets/plan';
-import { writeSecretFiles } from './secrets/write';
+import { secretFiles, writeSecretFiles } from './secrets/write';
 import { printAll, renderAll, templateContext, writeAll } from './template/apply';
 import { resolvePlan, type Resolution } from './secrets/resolve';
 import { LibuvProcessTable, NativeProcessTable, type ChildSpec, type ProcessTable } from './supervisor/processes';
@@ -39,9 +39,14 @@ async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: L
     log.debug(`resolved ${resolution.size} of ${plan.requests.length} secret references`);
   }
   const childEnv = childEnvironment(env, plan, resolution);
-  const templates = [...options.templates, ...(config?.templates ?? [])];
-  // All templates render (in memory) before anything is written, so a bad one changes nothing.
+  // Before rendering: templates see the environment the child will get.
+  if (user) childEnv.HOME = user.home;
+  // A config file's entries are named with the file, as its other errors are.
+  const templates = [...options.templates, ...(config?.templates ?? []).map((t) => ({ ...t, at: `${config?.path}: ${t.at}` }))];
+  // All templates render (in memory) and every owner is looked up before anything is
+  // written, so a bad one changes nothing, and --check finds it.
   const rendered = templates.length ? renderAll(templates, templateContext(childEnv, resolution), log) : [];
+  const files = secretFiles(resolution);
   if (options.render) {
     printAll(rendered, options.showSecrets);
     return 0;
@@ -50,9 +55,8 @@ async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: L
     writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered\n`);
     return 0;
   }
-  writeSecretFiles(resolution, log);
+  writeSecretFiles(files, log);
   writeAll(rendered, log);
-  if (user) childEnv.HOME = user.home;
   return { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs };
 }
 

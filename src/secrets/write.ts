@@ -1,6 +1,7 @@
 // Secrets that go to files: written before the child starts and before privileges are
 // dropped, atomically, mode 0400 unless the config or the source (Keywhiz metadata) says
-// otherwise, owned as configured.
+// otherwise, owned as configured. Owners are looked up first (secretFiles), so that
+// --check finds an unknown one and nothing is written when one is wrong.
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write';
 import { EXIT, InitError } from '../exit-codes';
@@ -11,6 +12,15 @@ import type { Resolution } from './resolve';
 
 export const DEFAULT_SECRET_MODE = 0o400;
 
+export interface SecretFile {
+  request: SecretRequest;
+  path: string;
+  data: Buffer;
+  mode: number;
+  uid?: number;
+  gid?: number;
+}
+
 /** The file name a directory target gets: the source's filename, else the secret's own name. */
 function nameIn(request: SecretRequest, filename?: string): string {
   if (filename) return filename;
@@ -18,23 +28,38 @@ function nameIn(request: SecretRequest, filename?: string): string {
   return ref.scheme === 'keywhiz' ? ref.name : ref.scheme === 'vault' ? ref.key : basename(ref.path);
 }
 
-export function writeSecretFiles(resolution: Resolution, log: Log): void {
+/** Where and how each secret meant for a file is to be written. */
+export function secretFiles(resolution: Resolution): SecretFile[] {
+  const files: SecretFile[] = [];
   for (const [request, resolved] of resolution) {
     const target = request.target;
     if (target.kind !== 'file') continue;
-    const path = target.path.endsWith('/') ? join(target.path, nameIn(request, resolved.meta?.filename)) : target.path;
     // Keywhiz's mode is masked to read bits, as keysync does (secret.go ModeValue).
     const metaMode = resolved.meta?.mode !== undefined ? resolved.meta.mode & 0o444 : undefined;
     const owner = target.owner ?? resolved.meta?.owner;
     const group = target.group ?? resolved.meta?.group;
     try {
-      writeFileAtomic(path, resolved.value, {
+      files.push({
+        request,
+        path: target.path.endsWith('/') ? join(target.path, nameIn(request, resolved.meta?.filename)) : target.path,
+        data: resolved.value,
         mode: target.mode ?? metaMode ?? DEFAULT_SECRET_MODE,
         uid: owner === undefined ? undefined : lookupId('owner', owner),
         gid: group === undefined ? undefined : lookupId('group', group),
       });
     } catch (error) {
       if (error instanceof InitError) throw new InitError(`${request.origin}: ${error.message}`, error.exitCode);
+      throw error;
+    }
+  }
+  return files;
+}
+
+export function writeSecretFiles(files: SecretFile[], log: Log): void {
+  for (const { request, path, data, mode, uid, gid } of files) {
+    try {
+      writeFileAtomic(path, data, { mode, uid, gid });
+    } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       throw new InitError(`${request.origin}: cannot write ${path}: ${code ?? (error as Error).message}`, code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : EXIT.CONFIG);
     }

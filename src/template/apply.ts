@@ -19,15 +19,32 @@ export interface RenderedFile {
   src: string;
   dest: string;
   rendered: Rendered;
+  /** entry.owner and entry.group as ids, looked up before anything is written. */
+  uid?: number;
+  gid?: number;
 }
 
-/** Files under `dir` (recursively) that are templates by their suffix. */
-function templatesIn(dir: string): string[] {
+/**
+ * Files under `dir` (recursively, following links) that are templates by their suffix, as
+ * nginx's `find -follow -type f -name '*.template'`: whatever cannot be stat'ed and is no
+ * template (a dangling link) is skipped, and a directory already visited (a link loop) too.
+ */
+function templatesIn(dir: string, at: string, seen = new Set<string>()): string[] {
+  const here = statSync(dir);
+  const id = `${here.dev}:${here.ino}`;
+  if (seen.has(id)) return [];
+  seen.add(id);
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);
-    const stat = statSync(path);
-    if (stat.isDirectory()) out.push(...templatesIn(path));
+    let stat;
+    try {
+      stat = statSync(path);
+    } catch (error) {
+      if (renderedName(name) === name) continue;
+      throw new InitError(`${at}: template ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'a dangling symbolic link' : (error as NodeJS.ErrnoException).code ?? (error as Error).message}`, EXIT.CONFIG);
+    }
+    if (stat.isDirectory()) out.push(...templatesIn(path, at, seen));
     else if (stat.isFile() && renderedName(name) !== name) out.push(path);
   }
   return out;
@@ -44,7 +61,7 @@ function expand(entry: TemplateEntry): Array<{ src: string; dest: string }> {
     throw new InitError(`${entry.at}: template ${entry.src}: ${code === 'ENOENT' ? 'no such file or directory' : code ?? (error as Error).message}`, EXIT.CONFIG);
   }
   if (!isDir) return [{ src, dest: entry.dest.endsWith('/') ? join(entry.dest, renderedName(src.split('/').pop() as string)) : entry.dest }];
-  return templatesIn(src).map((file) => ({ src: file, dest: join(entry.dest, renderedName(relative(src, file))) }));
+  return templatesIn(src, entry.at).map((file) => ({ src: file, dest: join(entry.dest, renderedName(relative(src, file))) }));
 }
 
 /** The context templates see: the child's environment, and secrets meant for templates. */
@@ -61,6 +78,15 @@ export function templateContext(childEnv: Record<string, string>, resolution: Re
 export function renderAll(entries: TemplateEntry[], context: TemplateContext, log: Log): RenderedFile[] {
   const files: RenderedFile[] = [];
   for (const entry of entries) {
+    let uid: number | undefined;
+    let gid: number | undefined;
+    try {
+      uid = entry.owner === undefined ? undefined : lookupId('owner', entry.owner);
+      gid = entry.group === undefined ? undefined : lookupId('group', entry.group);
+    } catch (error) {
+      if (error instanceof InitError) throw new InitError(`${entry.at}: ${error.message}`, error.exitCode);
+      throw error;
+    }
     for (const { src, dest } of expand(entry)) {
       let source: string;
       try {
@@ -70,7 +96,7 @@ export function renderAll(entries: TemplateEntry[], context: TemplateContext, lo
       }
       const rendered = renderTemplate({ source, path: src, engine: entry.engine }, context);
       log.debug(`rendered ${src} (${rendered.engine}) for ${dest}`);
-      files.push({ entry, src, dest, rendered });
+      files.push({ entry, src, dest, rendered, uid, gid });
     }
   }
   return files;
@@ -85,8 +111,8 @@ export function writeAll(files: RenderedFile[], log: Log): void {
     try {
       writeFileAtomic(dest, Buffer.from(file.rendered.text), {
         mode: modeOf(file),
-        uid: entry.owner === undefined ? undefined : lookupId('owner', entry.owner),
-        gid: entry.group === undefined ? undefined : lookupId('group', entry.group),
+        uid: file.uid,
+        gid: file.gid,
       });
     } catch (error) {
       if (error instanceof InitError) throw new InitError(`${entry.at}: ${error.message}`, error.exitCode);
