@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/exit-codes';
 import { makePki } from '../support/certs';
 import { startKeywhiz, type KeywhizServer } from '../support/keywhiz-server';
-import { runAsPid1, startAsPid1, type Finished } from '../support/pid1';
+import { modeAndOwner, runAsPid1, startAsPid1, withEtcFiles, type Finished } from '../support/pid1';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PASSWD = [
@@ -97,17 +97,11 @@ function run(args: string[], options: RunOptions = {}): Promise<Finished> {
       SESAME_KEYWHIZ_CA: pki.ca.certPath,
       ...options.env,
     },
-    wrap: (initArgv) => ['unshare', '--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c',
-      `set -e; mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; ${options.setup ?? ':'}; shift 2; exec "$@"`,
-      'sh', passwd, group, ...initArgv],
+    wrap: withEtcFiles(passwd, group, { setup: options.setup }),
   });
 }
 
-/** Mode bits, owner and group of a file, e.g. "0400 0:0". */
-function owner(path: string): string {
-  const s = lstatSync(path);
-  return `${(s.mode & 0o7777).toString(8).padStart(4, '0')} ${s.uid}:${s.gid}`;
-}
+const owner = modeAndOwner;
 
 describe('config file targets', () => {
   it('writes a secret with mode 0400, owned by root, by default', async () => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/exit-codes';
-import { runAsPid1, type Finished } from '../support/pid1';
+import { modeAndOwner, runAsPid1, withEtcFiles, type Finished } from '../support/pid1';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PASSWD = [
@@ -70,17 +70,11 @@ interface RunOptions {
 function run(args: string[], options: RunOptions = {}): Promise<Finished> {
   return runAsPid1(args, {
     env: { PATH, ...options.env },
-    wrap: (initArgv) => ['unshare', '--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c',
-      'set -e; mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; cd "$3"; unset OLDPWD; shift 3; exec "$@"',
-      'sh', passwd, group, options.cwd ?? dir, ...initArgv],
+    wrap: withEtcFiles(passwd, group, { cwd: options.cwd ?? dir }),
   });
 }
 
-/** Mode bits, owner and group, e.g. "0644 0:0". */
-function owner(path: string): string {
-  const s = lstatSync(path);
-  return `${(s.mode & 0o7777).toString(8).padStart(4, '0')} ${s.uid}:${s.gid}`;
-}
+const owner = modeAndOwner;
 
 /** Every path under `root`, relative, sorted (directories end in "/"). */
 function tree(root: string): string[] {

@@ -6,7 +6,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAsPid1 } from '../support/pid1';
+import { runAsPid1, withEtcFiles } from '../support/pid1';
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/sh',
@@ -56,9 +56,7 @@ describe('--user', () => {
   /** init as PID 1 with our passwd/group over /etc's; `before` runs init (e.g. setpriv ...). */
   const run = (args: string[], options: { env?: NodeJS.ProcessEnv; before?: string[] } = {}) => runAsPid1(args, {
     env: { ...ENV, ...options.env },
-    wrap: (initArgv) => ['unshare', '--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c',
-      'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && shift 2 && exec "$@"',
-      'sh', passwd, group, ...(options.before ?? []), ...initArgv],
+    wrap: withEtcFiles(passwd, group, { before: options.before }),
   });
 
   it('--user app: its uid, primary gid, every group that lists it, and HOME from /etc/passwd', async () => {

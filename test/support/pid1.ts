@@ -1,7 +1,7 @@
 // Running the built init as a real PID 1: `unshare --pid --fork --mount-proc` gives it a
 // fresh PID namespace (it is pid 1 there, with its own /proc) as root.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { INIT } from './paths';
 
 export interface Finished {
@@ -115,4 +115,30 @@ export function procStatus(text: string): Record<string, string> {
     const i = l.indexOf(':');
     return [l.slice(0, i), l.slice(i + 1).trim()];
   }));
+}
+
+export interface EtcOptions {
+  /** Shell commands run in the private mount namespace before init (e.g. more mounts). */
+  setup?: string;
+  /** init's working directory. */
+  cwd?: string;
+  /** A command that runs init (e.g. setpriv ...). */
+  before?: string[];
+}
+
+/**
+ * A `wrap` for runAsPid1: a private mount namespace with test-made `passwd` and `group`
+ * bind-mounted over /etc's (so --user and owners resolve against them), then init as PID 1.
+ */
+export function withEtcFiles(passwd: string, group: string, options: EtcOptions = {}): (initArgv: string[]) => string[] {
+  const cd = options.cwd ? 'cd "$3"; unset OLDPWD; ' : '';
+  return (initArgv) => ['unshare', '--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c',
+    `set -e; mount --bind "$1" /etc/passwd; mount --bind "$2" /etc/group; ${options.setup ?? ':'}; ${cd}shift 3; exec "$@"`,
+    'sh', passwd, group, options.cwd ?? '/', ...(options.before ?? []), ...initArgv];
+}
+
+/** Mode bits, owner and group of a file (not following a link), e.g. "0400 0:0". */
+export function modeAndOwner(path: string): string {
+  const s = lstatSync(path);
+  return `${(s.mode & 0o7777).toString(8).padStart(4, '0')} ${s.uid}:${s.gid}`;
 }
