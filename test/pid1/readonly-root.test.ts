@@ -27,7 +27,9 @@ const WARNING = 'sesame: warning: native helper not loaded (/dev/shm: noexec; /r
  * "orphan: Z ppid 1" if it is still a zombie of PID 1.
  */
 const orphanScript = (setsid: boolean) => [
-  `p=$(${setsid ? '/bin/setsid ' : ''}/bin/lonely -c "exit 0" </dev/null >/dev/null 2>&1 & echo $!)`,
+  // The orphan outlives the subshell that starts it by a moment, so it is always re-parented
+  // to init before it exits (exiting at once, the subshell could sometimes reap it itself).
+  `p=$(${setsid ? '/bin/setsid ' : ''}/bin/lonely -c "/bin/sleep 0.1" </dev/null >/dev/null 2>&1 & echo $!)`,
   'state() { { read -r l < "/proc/$p/stat"; } 2>/dev/null || { s=gone; return; }; set -- ${l##*) }; s="$1 ppid $2"; }',
   'i=0; while state; case "$s" in gone|Z*) false ;; *) true ;; esac; do i=$((i+1)); [ $i -lt 100000 ] || break; done',
   '/bin/sleep 0.2',
