@@ -103,12 +103,18 @@ async function main(log: { current: Log }): Promise<number> {
   // a secret source (and print a warning). The child still gets it from env.
   delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
   const table = processTable(env, log.current);
-  const spec = await prepareChild(options, env, log.current);
-  if (typeof spec === 'number') return spec;
-  if (typeof spec === 'string') {
-    log.current.info(`${spec} received while starting; not starting ${options.command[0]}`);
-    return 128 + constants.signals[spec as keyof typeof constants.signals];
+  const prepared = await prepareChild(options, env, log.current);
+  if (typeof prepared === 'number') return prepared;
+  // SIGTERM/SIGINT during the start (the secrets race it; rendering and writing do not):
+  // the container is being stopped, so the child is not started at all. One turn of the
+  // event loop first, so that a signal that came during synchronous work is seen.
+  await new Promise((resolve) => setImmediate(resolve));
+  const stop = typeof prepared === 'string' ? prepared : pendingTermination();
+  if (stop) {
+    log.current.info(`${stop} received while starting; not starting ${options.command[0]}`);
+    return 128 + constants.signals[stop];
   }
+  const spec = prepared as ChildSpec;
   try {
     return await runChild(spec, options, table, log.current);
   } finally {
