@@ -53,6 +53,9 @@ export const ENV = {
   secretsTimeout: 'SESAME_SECRETS_TIMEOUT',
   config: 'SESAME_CONFIG',
   templates: 'SESAME_TEMPLATES',
+  check: 'SESAME_CHECK',
+  render: 'SESAME_RENDER',
+  showSecrets: 'SESAME_SHOW_SECRETS',
 } as const;
 
 /** Fits inside `docker stop`'s 10 s, leaving init time to SIGKILL and exit. */
@@ -70,9 +73,9 @@ function program(): CommandType {
     .argument('[command...]', 'the program to run as the child, and its arguments')
     .option('-c, --config <file>', `YAML config file: secrets and templates (${ENV.config})`)
     .option('-T, --template <src:dest>', `render template SRC (a file, or a directory of *.template/*.liquid files) to DEST; repeatable (${ENV.templates}, comma-separated)`, (v: string, prev: string[] = []) => [...prev, v])
-    .option('--check', 'check options, config, secret references and templates (secrets are fetched, nothing is printed, written or started); exit 0 if all is well')
-    .option('--render', 'print the rendered templates with secret values masked, and start nothing')
-    .option('--show-secrets', 'with --render, print secret values instead of masking them')
+    .option('--check', `check options, config, secret references and templates (secrets are fetched, nothing is printed, written or started); exit 0 if all is well (${ENV.check})`)
+    .option('--render', `print the rendered templates with secret values masked, and start nothing (${ENV.render})`)
+    .option('--show-secrets', `with --render, print secret values instead of masking them (${ENV.showSecrets})`)
     .option('-g, --group-signals', `forward signals to the child's whole process group (${ENV.groupSignals})`)
     .option('-r, --rewrite <from:to>', `send TO when FROM arrives, e.g. TERM:QUIT; repeatable, comma-separated, TO=0 drops it (${ENV.rewrite})`, (v: string, prev: string[] = []) => [...prev, v])
     .option('-t, --grace-period <duration>', `time the child has after SIGTERM/SIGINT, and its process group after it exits, before SIGKILL (${ENV.gracePeriod}, default ${DEFAULT_GRACE})`)
@@ -143,9 +146,12 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
   const parsed = parseFlags(argv);
   if (typeof parsed === 'number') return parsed;
   const { flags, command } = parsed;
-  const check = flags.check === true;
-  const render = flags.render === true;
-  if (flags.showSecrets && !render) throw new InitError('--show-secrets only goes with --render', EXIT.USAGE);
+  // Also as variables: with ENTRYPOINT ["/init", ..., "--"], `docker run -e SESAME_CHECK=1 image`
+  // is the only way to ask an image to check itself.
+  const check = flags.check ?? fromEnv(env, ENV.check, parseBoolean) ?? false;
+  const render = flags.render ?? fromEnv(env, ENV.render, parseBoolean) ?? false;
+  const showSecrets = flags.showSecrets ?? fromEnv(env, ENV.showSecrets, parseBoolean) ?? false;
+  if (showSecrets && !render) throw new InitError('--show-secrets only goes with --render', EXIT.USAGE);
   if (check && render) throw new InitError('--check and --render: choose one', EXIT.USAGE);
   if (command.length === 0 && !check && !render) throw new InitError('no command given (usage: init [options] [--] command [args...])', EXIT.USAGE);
   const templates = [
@@ -173,7 +179,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
     templates,
     check,
     render,
-    showSecrets: flags.showSecrets === true,
+    showSecrets,
     secretsTimeoutMs: fromFlag('--secrets-timeout', flags.secretsTimeout, parseDuration)
       ?? fromEnv(env, ENV.secretsTimeout, parseDuration) ?? parseDuration(DEFAULT_SECRETS_TIMEOUT),
     logLevel: logLevel ?? 'warn',

@@ -31,6 +31,13 @@ describe('parseCommandLine', () => {
     expect(o).toMatchObject({ gracePeriodMs: 1000, user: 'app', logLevel: 'error' });
   });
 
+  it('takes --check, --render and --show-secrets from variables too, with no command needed', () => {
+    expect(parse([], { SESAME_CHECK: '1' })).toMatchObject({ check: true, render: false, command: [] });
+    expect(parse(['nginx'], { SESAME_RENDER: 'true', SESAME_SHOW_SECRETS: 'yes' })).toMatchObject({ render: true, showSecrets: true });
+    expect(() => parseCommandLine(['x'], { SESAME_SHOW_SECRETS: '1' })).toThrow('--show-secrets only goes with --render');
+    expect(() => parseCommandLine(['x'], { SESAME_CHECK: 'maybe' })).toThrow('SESAME_CHECK: "maybe" is not a boolean');
+  });
+
   it('treats an empty variable as unset', () => {
     expect(parse(['x'], { SESAME_USER: '', SESAME_WORKDIR: '' })).toMatchObject({ user: undefined, workdir: undefined });
   });
