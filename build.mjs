@@ -114,17 +114,18 @@ const vm = require('node:vm'), fs = require('node:fs');
 const [bundle, out] = process.argv.slice(1); // node -e: argv[1] is the first argument
 const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(bundle, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: bundle });
 process.argv = [process.argv[0], bundle, '--', '/bin/true'];
-// init ends through the native helper's exit() (or process.exit without it): save the
-// cache first, whichever it is.
+// init ends through the native helper's exit(): save the cache then. Ending through
+// process.exit means the helper did not load and the start took the wrong path: fail.
 const save = () => fs.writeFileSync(out, script.createCachedData());
 const exit = process.exit;
-process.exit = (code) => { save(); exit(code); };
+process.exit = () => { console.error('the training start ran without the native helper'); exit(99); };
 const dlopen = process.dlopen;
 process.dlopen = (target, ...rest) => {
   dlopen(target, ...rest);
-  // The addon's properties are read-only: shadow exit() on an object inheriting the rest.
+  // The addon's properties are read-only: define exit() on an object inheriting the rest
+  // (assigning it would throw, and the training would quietly take the no-addon path).
   const nativeExit = target.exports.exit;
-  if (nativeExit) target.exports = Object.assign(Object.create(target.exports), { exit: (code) => { save(); nativeExit(code); } });
+  if (nativeExit) target.exports = Object.create(target.exports, { exit: { value: (code) => { save(); nativeExit(code); } } });
 };
 const mod = { exports: {} };
 script.runInThisContext()(mod.exports, require, mod, bundle, '/');
@@ -132,8 +133,8 @@ script.runInThisContext()(mod.exports, require, mod, bundle, '/');
 await step('code cache', async () => {
   await build({ ...esbuildOptions, entryPoints: [join(root, 'src/sea-loader.ts')], outfile: loader });
   if (!existsSync(nodeBin)) return false;
-  const source = readFileSync(join(root, 'src/sea-loader.ts'), 'utf8');
-  if (!source.includes(WRAP[0]) || !source.includes(WRAP[1].replace('\n', '\\n'))) throw new Error('build.mjs and src/sea-loader.ts must wrap the bundle the same way');
+  const source = readFileSync(join(root, 'src/commonjs.ts'), 'utf8');
+  if (!source.includes(JSON.stringify(WRAP[0]).slice(1, -1)) || !source.includes(JSON.stringify(WRAP[1]).slice(1, -1))) throw new Error('build.mjs and src/commonjs.ts must wrap the bundle the same way');
   if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon])) return false;
   rmSync(codeCache, { force: true });
   run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer, seaBundle, codeCache], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
