@@ -92,11 +92,6 @@ async function main(log: { current: Log }): Promise<number> {
   if (typeof options === 'number') return options;
   log.current = createLog(options.logLevel);
   if ((globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected) log.current.debug('V8 rejected the code cache: start-up is slower');
-  const early = pendingTermination();
-  if (early) {
-    log.current.info(`${early} received before the child started; not starting it`);
-    return 128 + constants.signals[early];
-  }
   // A copy: process.env loses init's credentials below, the sources still need them.
   const env = { ...process.env };
   // The application's, not init's: Node would read it in every TLS connection init makes to
@@ -105,18 +100,18 @@ async function main(log: { current: Log }): Promise<number> {
   const table = processTable(env, log.current);
   const prepared = await prepareChild(options, env, log.current);
   if (typeof prepared === 'number') return prepared;
-  // SIGTERM/SIGINT during the start (the secrets race it; rendering and writing do not):
-  // the container is being stopped, so the child is not started at all. One turn of the
-  // event loop first, so that a signal that came during synchronous work is seen.
+  // SIGTERM/SIGINT any time before the child exists (prepareChild stops early when one
+  // comes during the secrets): the container is being stopped, so the child is not started
+  // at all. One turn of the event loop first, so that one that came during synchronous
+  // work is seen too.
   await new Promise((resolve) => setImmediate(resolve));
-  const stop = typeof prepared === 'string' ? prepared : pendingTermination();
-  if (stop) {
-    log.current.info(`${stop} received while starting; not starting ${options.command[0]}`);
-    return 128 + constants.signals[stop];
+  const stop = pendingTermination();
+  if (stop || typeof prepared === 'string') {
+    log.current.info(`${stop ?? prepared} received while starting; not starting ${options.command[0]}`);
+    return 128 + constants.signals[(stop ?? prepared) as NodeJS.Signals];
   }
-  const spec = prepared as ChildSpec;
   try {
-    return await runChild(spec, options, table, log.current);
+    return await runChild(prepared, options, table, log.current);
   } finally {
     table.reapNow();
   }

@@ -4,14 +4,8 @@
 // start calls was compiled on the spot, ~3 ms of every start. Kept tiny: it runs before
 // the bundle installs its signal listeners.
 import * as sea from 'node:sea';
-import * as vm from 'node:vm';
+import { runCommonJs } from './commonjs';
 
-const filename = `${process.execPath}/init.js`;
-const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${sea.getAsset('init.js', 'utf8')}\n})`, {
-  filename,
-  cachedData: Buffer.from(sea.getAsset('init.cache')),
-});
+const { cacheRejected } = runCommonJs(sea.getAsset('init.js', 'utf8'), `${process.execPath}/init.js`, Buffer.from(sea.getAsset('init.cache')));
 // A rejected cache (another V8, other flags) only costs time; main's debug log says so.
-(globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected = script.cachedDataRejected === true;
-const module = { exports: {} };
-(script.runInThisContext() as (...args: unknown[]) => void)(module.exports, require, module, filename, process.execPath);
+(globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected = cacheRejected;

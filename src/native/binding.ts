@@ -50,27 +50,20 @@ export type NativeLoad = { native: Native; from: string } | { native: null; reas
 
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 
+/** The addon with spawn's errors given their errno names; every other call as it is. */
 function withErrnoNames(raw: Native): Native {
-  return {
-    ...raw,
-    spawn(request) {
-      try {
-        return raw.spawn(request);
-      } catch (error) {
-        const e = error as NodeJS.ErrnoException;
-        if (typeof e.errno === 'number') e.code = ERRNO_NAMES.get(e.errno) ?? `E${e.errno}`;
-        throw e;
-      }
-    },
-    setSubreaper: () => raw.setSubreaper(),
-    ignoreSignal: (signal) => raw.ignoreSignal(signal),
-    unblockSignal: (signal) => raw.unblockSignal(signal),
-    interceptSignal: (signal, sendAs, cont) => raw.interceptSignal(signal, sendAs, cont),
-    setForwardTarget: (target) => raw.setForwardTarget(target),
-    takeForwarded: (signal) => raw.takeForwarded(signal),
-    exit: (code) => raw.exit(code),
-    reap: () => raw.reap(),
+  // Inherit the rest: the addon's properties are neither enumerable (no spread) nor
+  // writable (so spawn is defined on the new object, not assigned).
+  const spawn = (request: SpawnRequest) => {
+    try {
+      return raw.spawn(request);
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      if (typeof e.errno === 'number') e.code = ERRNO_NAMES.get(e.errno) ?? `E${e.errno}`;
+      throw e;
+    }
   };
+  return Object.create(raw, { spawn: { value: spawn } }) as Native;
 }
 
 function dlopen(file: string): Native {

@@ -118,8 +118,6 @@ export class NativeProcessTable implements ProcessTable {
   constructor(
     private readonly native: Native,
     private readonly log: Log,
-    /** Hand the terminal to the child's group (tini does; only matters when stdin is a tty). */
-    private readonly foreground = true,
   ) {
     this.handlerForwarding = native;
     // Signals coalesce: one SIGCHLD may stand for many exits, so reap until none is left.
@@ -138,7 +136,7 @@ export class NativeProcessTable implements ProcessTable {
         gid: spec.user?.gid,
         groups: spec.user?.groups,
         newProcessGroup: true,
-        foreground: this.foreground,
+        foreground: true, // hand the terminal to the child's group, as tini does (if there is one)
         noNewPrivs: spec.noNewPrivs,
       });
     } catch (error) {
