@@ -2,14 +2,14 @@
 // (reference/secrets.md §5): one POST /batchsecret for all of them; because a batch is
 // all-or-nothing (one missing secret fails it with 404), any failure falls back to one
 // GET /secret/{name} each, which says which secret failed and why.
-import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:https';
 import { EXIT, InitError } from '../exit-codes';
 import type { Log } from '../log';
 import { denied, invalid, notFound, SecretError, unavailable } from './errors';
+import { readSettingFile } from './settings-file';
 import type { SecretRequest } from './plan';
 import type { Resolved } from './resolve';
-import { DeadlineExceeded, withRetries } from './retry';
+import { CONNECTION_ERRORS, DeadlineExceeded, withRetries } from './retry';
 
 export interface KeywhizSettings {
   server: URL;
@@ -21,13 +21,7 @@ export interface KeywhizSettings {
 /** SESAME_KEYWHIZ_SERVER (https://host:4444), _CERT, _KEY (default: the cert file, as keywhiz-fs), _CA. */
 export function keywhizSettings(env: NodeJS.ProcessEnv): KeywhizSettings {
   const fail = (m: string) => new InitError(m, EXIT.CONFIG);
-  const read = (name: string, file: string) => {
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      throw fail(`${name}=${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
-    }
-  };
+  const read = readSettingFile;
   if (!env.SESAME_KEYWHIZ_SERVER) throw fail('SESAME_KEYWHIZ_SERVER is required for keywhiz: references (e.g. https://keywhiz.internal:4444)');
   let server: URL;
   try {
@@ -61,9 +55,8 @@ class KeywhizHttpError extends Error {
   }
 }
 
-const RETRY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 /** keysync retries only 5xx (client.go shouldRetry); and connection failures. */
-const retryable = (e: unknown) => (e instanceof KeywhizHttpError ? e.status >= 500 : RETRY_CODES.has((e as NodeJS.ErrnoException).code ?? ''));
+const retryable = (e: unknown) => (e instanceof KeywhizHttpError ? e.status >= 500 : CONNECTION_ERRORS.has((e as NodeJS.ErrnoException).code ?? ''));
 
 function call(settings: KeywhizSettings, agent: Agent, method: 'GET' | 'POST', path: string, body: object | undefined, deadline: number): Promise<unknown> {
   return new Promise((resolve, reject) => {

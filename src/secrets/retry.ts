@@ -2,6 +2,9 @@
 // What is worth retrying is the caller's call (Vault: connection errors, 412, 429, 5xx but
 // 501, as its own client does; never 400/403/404, which will not change by waiting).
 
+/** Connection failures worth another try, whatever the source. */
+export const CONNECTION_ERRORS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 export interface RetryPolicy {
   /** Wall-clock time at which to give up (Date.now() based). */
   deadline: number;

@@ -8,7 +8,7 @@ import type { Agent } from 'node:https';
 import { loadChunk } from '../../chunks';
 import type { Log } from '../../log';
 import { denied, SecretError, unavailable } from '../errors';
-import { DeadlineExceeded, withRetries } from '../retry';
+import { CONNECTION_ERRORS, DeadlineExceeded, withRetries } from '../retry';
 import type { VaultSettings } from './settings';
 
 interface NodeVaultClient {
@@ -34,7 +34,8 @@ export function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
 
-const RETRY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ECONNABORTED', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_BAD_RESPONSE', 'ERR_NETWORK']);
+/** Connection failures, an unknown host (DNS may come up late), and axios's names for a timeout, a bad body and a lost connection. */
+const RETRY_CODES = new Set([...CONNECTION_ERRORS, 'ENOTFOUND', 'ECONNABORTED', 'ERR_BAD_RESPONSE', 'ERR_NETWORK']);
 
 /** The Go client's policy: 412, 429 and 5xx except 501; connection failures. */
 export function retryable(error: unknown): boolean {

@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseBoolean } from '../../config/values';
 import { EXIT, InitError } from '../../exit-codes';
+import { readSettingFile } from '../settings-file';
 
 export type VaultAuth =
   | { method: 'token'; token: string; source: string }
@@ -40,13 +41,7 @@ export const DEFAULT_ADDR = 'https://127.0.0.1:8200';
 
 const configError = (message: string) => new InitError(message, EXIT.CONFIG);
 
-function readFile(variable: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw configError(`${variable}=${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
-  }
-}
+const readFile = readSettingFile;
 
 /** A secret-bearing file: its content without the trailing newline(s) `echo` leaves. */
 function readSecretFile(variable: string, file: string): string {
