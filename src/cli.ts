@@ -4,7 +4,7 @@
 // (tini's TINI_* habit); a flag wins over its variable.
 import type { Command as CommandType } from 'commander';
 import { EXIT, InitError } from './exit-codes';
-import { LOG_LEVELS, writeFully, type LogLevel } from './log';
+import { LOG_FORMATS, LOG_LEVELS, writeFully, type LogFormat, type LogLevel } from './log';
 import type { TemplateEntry } from './config/file';
 import { parseBoolean, parseDuration, parseRewrites } from './config/values';
 
@@ -38,7 +38,9 @@ export interface InitOptions {
   render: boolean;
   /** --show-secrets: with --render, print secret values as they are. */
   showSecrets: boolean;
-  logLevel: LogLevel;
+  /** As given; unset means warn with a command only, info when the config has services. */
+  logLevel?: LogLevel;
+  logFormat: LogFormat;
 }
 
 /** What `--help` and the README both list: flag, variable, default, meaning. */
@@ -50,6 +52,7 @@ export const ENV = {
   noNewPrivs: 'SESAME_NO_NEW_PRIVS',
   workdir: 'SESAME_WORKDIR',
   logLevel: 'SESAME_LOG_LEVEL',
+  logFormat: 'SESAME_LOG_FORMAT',
   secretsTimeout: 'SESAME_SECRETS_TIMEOUT',
   config: 'SESAME_CONFIG',
   templates: 'SESAME_TEMPLATES',
@@ -57,6 +60,9 @@ export const ENV = {
   render: 'SESAME_RENDER',
   showSecrets: 'SESAME_SHOW_SECRETS',
 } as const;
+
+/** Said when there is nothing to run: no command, and no services in a config file. */
+export const NO_COMMAND = 'no command given (usage: init [options] [--] command [args...], or services in a --config file)';
 
 /** Fits inside `docker stop`'s 10 s, leaving init time to SIGKILL and exit. */
 export const DEFAULT_GRACE = '8s';
@@ -83,7 +89,8 @@ function program(): CommandType {
     .addOption(new Option('--no-new-privs', `set no_new_privs on the child: setuid binaries cannot gain privileges (${ENV.noNewPrivs})`))
     .option('-w, --workdir <dir>', `working directory of the command (${ENV.workdir}, default: init's own)`)
     .option('--secrets-timeout <duration>', `time limit for fetching secrets, retries included (${ENV.secretsTimeout}, default ${DEFAULT_SECRETS_TIMEOUT})`)
-    .addOption(new Option('-l, --log-level <level>', `init's own messages on stderr (${ENV.logLevel}, default warn)`).choices(LOG_LEVELS))
+    .addOption(new Option('-l, --log-level <level>', `init's own messages on stderr (${ENV.logLevel}, default warn; info with services)`).choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', `init's own messages as text lines or JSON objects (${ENV.logFormat}, default text)`).choices(LOG_FORMATS))
     .version(typeof SESAME_VERSION === 'string' ? SESAME_VERSION : 'dev', '-V, --version')
     .helpOption('-h, --help', 'show this help')
     .addHelpText('after', '\nExit status: the command\'s own; 128+N if it died of signal N; 126 not executable; 127 not found;\n64 usage, 67 unknown user, 69 secret unavailable, 71 system error, 77 not permitted, 78 configuration.\n')
@@ -122,7 +129,7 @@ function fromFlag<T>(flag: string, text: string | undefined, parse: (text: strin
  */
 interface Flags {
   groupSignals?: boolean; rewrite?: string[]; gracePeriod?: string; user?: string;
-  newPrivs?: boolean; workdir?: string; logLevel?: LogLevel; secretsTimeout?: string; config?: string;
+  newPrivs?: boolean; workdir?: string; logLevel?: LogLevel; logFormat?: LogFormat; secretsTimeout?: string; config?: string;
   template?: string[]; check?: boolean; render?: boolean; showSecrets?: boolean;
 }
 
@@ -153,7 +160,6 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
   const showSecrets = flags.showSecrets ?? fromEnv(env, ENV.showSecrets, parseBoolean) ?? false;
   if (showSecrets && !render) throw new InitError('--show-secrets only goes with --render', EXIT.USAGE);
   if (check && render) throw new InitError('--check and --render: choose one', EXIT.USAGE);
-  if (command.length === 0 && !check && !render) throw new InitError('no command given (usage: init [options] [--] command [args...])', EXIT.USAGE);
   const templates = [
     ...(env[ENV.templates] ?? '').split(',').map((t) => t.trim()).filter(Boolean).map((t) => templateFlag(t, ENV.templates)),
     ...(flags.template ?? []).map((t) => templateFlag(t, '--template')),
@@ -182,7 +188,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
     showSecrets,
     secretsTimeoutMs: fromFlag('--secrets-timeout', flags.secretsTimeout, parseDuration)
       ?? fromEnv(env, ENV.secretsTimeout, parseDuration) ?? parseDuration(DEFAULT_SECRETS_TIMEOUT),
-    logLevel: logLevel ?? 'warn',
+    logLevel,
+    logFormat: flags.logFormat ?? fromEnv(env, ENV.logFormat, (v) => {
+      if (!(LOG_FORMATS as readonly string[]).includes(v)) throw new Error(`"${v}" is not one of ${LOG_FORMATS.join(', ')}`);
+      return v as LogFormat;
+    }) ?? 'text',
   };
 }
 

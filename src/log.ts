@@ -6,18 +6,23 @@ import { writeSync } from 'node:fs';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Log {
   level: LogLevel;
+  format: LogFormat;
   error(message: string): void;
   warn(message: string): void;
   info(message: string): void;
   debug(message: string): void;
+  /** The same log for lines about one service: `sesame: web: ...`, or "service" in JSON. */
+  about(service: string): Log;
 }
 
 /** Write all of `text` to `fd`, synchronously (a pipe may take it in pieces). */
-export function writeFully(fd: number, text: string): void {
-  const buffer = Buffer.from(text);
+export function writeFully(fd: number, text: string | Buffer): void {
+  const buffer = typeof text === 'string' ? Buffer.from(text) : text;
   let offset = 0;
   while (offset < buffer.length) {
     try {
@@ -30,16 +35,29 @@ export function writeFully(fd: number, text: string): void {
   }
 }
 
-export function createLog(level: LogLevel = 'warn'): Log {
+const TEXT_PREFIX: Record<LogLevel, string> = { error: 'error: ', warn: 'warning: ', info: '', debug: 'debug: ' };
+
+/**
+ * Text: `sesame: [warning: ][service: ]message`. JSON: one object per line with time, level,
+ * service (when about one) and message, for log pipelines that parse.
+ */
+export function createLog(level: LogLevel = 'warn', format: LogFormat = 'text', service?: string): Log {
   const rank = LOG_LEVELS.indexOf(level);
-  const at = (lvl: LogLevel, prefix: string) => (message: string) => {
-    if (LOG_LEVELS.indexOf(lvl) <= rank) writeFully(2, `sesame: ${prefix}${message}\n`);
+  const at = (lvl: LogLevel) => (message: string) => {
+    if (LOG_LEVELS.indexOf(lvl) > rank) return;
+    if (format === 'json') {
+      writeFully(2, `${JSON.stringify({ time: new Date().toISOString(), level: lvl, ...(service ? { service } : {}), message })}\n`);
+    } else {
+      writeFully(2, `sesame: ${TEXT_PREFIX[lvl]}${service ? `${service}: ` : ''}${message}\n`);
+    }
   };
   return {
     level,
-    error: at('error', 'error: '),
-    warn: at('warn', 'warning: '),
-    info: at('info', ''),
-    debug: at('debug', 'debug: '),
+    format,
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
+    about: (name) => createLog(level, format, name),
   };
 }

@@ -3,7 +3,7 @@
 // secrets -> env -> supervise -> exit code.
 import { pendingTermination, termination } from './supervisor/early-signals';
 import { constants } from 'node:os';
-import { parseCommandLine, type InitOptions } from './cli';
+import { NO_COMMAND, parseCommandLine, type InitOptions } from './cli';
 import { childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
@@ -15,21 +15,29 @@ import { printAll, renderAll, templateContext, writeAll } from './template/apply
 import { resolvePlan, type Resolution } from './secrets/resolve';
 import { LibuvProcessTable, NativeProcessTable, type ChildSpec, type ProcessTable } from './supervisor/processes';
 import { runChild } from './supervisor/single';
+import { type Prepared, supervise, type SuperviseOptions } from './supervisor/supervise';
 import { resolveUser } from './supervisor/user';
+import { planServices } from './supervisor/plan';
 
 declare const SESAME_SEA: boolean;
 const isSea = typeof SESAME_SEA === 'boolean' && SESAME_SEA;
 
+/** What to run: one command (tini's job), or services (supervisord's). */
+type Launch = { kind: 'command'; spec: ChildSpec } | { kind: 'services'; prepared: Prepared[]; options: SuperviseOptions };
+
 /**
- * Everything up to the child: plan the secrets, take init's credentials out of its own
+ * Everything up to the children: plan the secrets, take init's credentials out of its own
  * environment, resolve the secrets (racing SIGTERM), render the templates, then write the
- * secret files and rendered files and build the child's environment. Returns the signal
+ * secret files and rendered files and build each child's environment. Returns the signal
  * instead when SIGTERM/SIGINT came first, or an exit code for --check and --render.
  */
-async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): Promise<ChildSpec | NodeJS.Signals | number> {
+async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): Promise<Launch | NodeJS.Signals | number> {
   const config = options.config ? loadConfig(options.config) : undefined;
+  if (!options.command.length && !config?.services && !options.check && !options.render) throw new InitError(NO_COMMAND, EXIT.USAGE);
   const plan = config ? mergePlans(planFromEnv(env), planFromConfig(config)) : planFromEnv(env);
   const user = options.user ? resolveUser(options.user) : undefined;
+  // Services, their users and dependencies are checked before any secret is fetched.
+  const services = config?.services ? planServices(config, options) : undefined;
   scrubOwnEnvironment(removedNames(env, plan), log);
   let resolution: Resolution = new Map();
   if (plan.requests.length) {
@@ -52,12 +60,14 @@ async function prepareChild(options: InitOptions, env: NodeJS.ProcessEnv, log: L
     return 0;
   }
   if (options.check) {
-    writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered\n`);
+    const started = services ? `, ${services.configs.length} service(s) checked` : '';
+    writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered${started}\n`);
     return 0;
   }
   writeSecretFiles(files, log);
   writeAll(rendered, log);
-  return { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs };
+  if (services) return { kind: 'services', prepared: services.environments(childEnv), options: services.options };
+  return { kind: 'command', spec: { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs } };
 }
 
 /** How init ends: Node's exit, or the helper's _exit once it is loaded (~2 ms faster). */
@@ -90,7 +100,7 @@ async function main(log: { current: Log }): Promise<number> {
   // In a single executable argv[1] is the executable again; under node it is init.cjs.
   const options = parseCommandLine(process.argv.slice(2), process.env);
   if (typeof options === 'number') return options;
-  log.current = createLog(options.logLevel);
+  log.current = createLog(options.logLevel ?? 'warn', options.logFormat);
   if ((globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected) log.current.debug('V8 rejected the code cache: start-up is slower');
   // A copy: process.env loses init's credentials below, the sources still need them.
   const env = { ...process.env };
@@ -98,20 +108,24 @@ async function main(log: { current: Log }): Promise<number> {
   // a secret source (and print a warning). The child still gets it from env.
   delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
   const table = processTable(env, log.current);
-  const prepared = await prepareChild(options, env, log.current);
+  const prepared = await prepare(options, env, log.current);
   if (typeof prepared === 'number') return prepared;
-  // SIGTERM/SIGINT any time before the child exists (prepareChild stops early when one
+  // With services, start, ready, exit and restart lines are worth seeing by default.
+  if (typeof prepared === 'object' && prepared.kind === 'services' && !options.logLevel) log.current = createLog('info', options.logFormat);
+  // SIGTERM/SIGINT any time before the child exists (prepare stops early when one
   // comes during the secrets): the container is being stopped, so the child is not started
   // at all. One turn of the event loop first, so that one that came during synchronous
   // work is seen too.
   await new Promise((resolve) => setImmediate(resolve));
   const stop = pendingTermination();
   if (stop || typeof prepared === 'string') {
-    log.current.info(`${stop ?? prepared} received while starting; not starting ${options.command[0]}`);
+    const what = typeof prepared === 'object' && prepared.kind === 'services' ? 'any service' : options.command[0];
+    log.current.info(`${stop ?? prepared} received while starting; not starting ${what}`);
     return 128 + constants.signals[(stop ?? prepared) as NodeJS.Signals];
   }
   try {
-    return await runChild(prepared, options, table, log.current);
+    if (prepared.kind === 'services') return await supervise(prepared.prepared, prepared.options, table, log.current);
+    return await runChild(prepared.spec, options, table, log.current);
   } finally {
     table.reapNow();
   }

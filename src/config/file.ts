@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { loadChunk } from '../chunks';
 import { EXIT, InitError } from '../exit-codes';
+import { parseServices, type ServicesSection } from './services';
 
 export interface SecretEntry {
   ref: string;
@@ -36,9 +37,11 @@ export interface ConfigFile {
   path: string;
   secrets: SecretEntry[];
   templates: TemplateEntry[];
+  /** Several programs to supervise (services.ts), if the file has a `services:` map. */
+  services?: ServicesSection;
 }
 
-const TOP_LEVEL = ['secrets', 'templates'] as const;
+const TOP_LEVEL = ['secrets', 'templates', 'services', 'main', 'signals', 'prefix'] as const;
 const SECRET_KEYS = ['ref', 'env', 'file', 'name', 'mode', 'owner', 'group', 'optional'] as const;
 const TEMPLATE_KEYS = ['src', 'dest', 'engine', 'mode', 'owner', 'group'] as const;
 
@@ -151,10 +154,12 @@ export function parseConfig(text: string, path: string): ConfigFile {
     return value as unknown[];
   };
   const modeSource = (key: string, i: number) => (document.getIn([key, i, 'mode'], true) as { source?: string } | undefined)?.source;
+  const secrets = list('secrets').map((s, i) => secretEntry(s, `secrets[${i}]`, fail, modeSource('secrets', i)));
   return {
     path,
-    secrets: list('secrets').map((s, i) => secretEntry(s, `secrets[${i}]`, fail, modeSource('secrets', i))),
+    secrets,
     templates: list('templates').map((t, i) => templateEntry(t, `templates[${i}]`, fail, modeSource('templates', i))),
+    services: parseServices(top, secrets.flatMap((s) => (s.env ? [s.env] : [])), fail),
   };
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
-const ABI = 3;
+const ABI = 4;
 export const ASSET_NAME = 'init.node';
 
 export interface SpawnRequest {
@@ -42,6 +42,8 @@ export interface Native {
   setForwardTarget(target: number): void;
   /** True if the handler already sent one occurrence of `signal` (and counts it as taken). */
   takeForwarded(signal: number): boolean;
+  /** pipe2(O_CLOEXEC): [read end, write end]. */
+  pipe(): [number, number];
   /** _exit(code) after restoring the terminal modes saved at load; skips Node's teardown. */
   exit(code: number): never;
 }

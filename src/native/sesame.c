@@ -37,7 +37,7 @@
 
 // Bumped whenever the JS binding's expectations change; the loader refuses a mismatch so
 // that a stale sidecar file never runs with a newer init.
-#define SESAME_NATIVE_ABI 3
+#define SESAME_NATIVE_ABI 4
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -496,6 +496,21 @@ static napi_value UnblockSignal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// A pipe for a service's output: Node has no pipe(2). Both ends close-on-exec; spawn's dup2
+// onto 0-2 clears that for the child's copy only.
+static napi_value Pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  napi_value pair, fd;
+  if (pipe2(fds, O_CLOEXEC) < 0) return throw_errno(env, "pipe", errno, NULL);
+  napi_create_array_with_length(env, 2, &pair);
+  for (uint32_t i = 0; i < 2; i++) {
+    napi_create_int32(env, fds[i], &fd);
+    napi_set_element(env, pair, i, fd);
+  }
+  return pair;
+}
+
 // The terminal modes of 0-2 when init started, put back at exit as Node's ResetStdio
 // would: a child that dies in raw mode must not leave the terminal that way.
 static struct termios saved_modes[3];
@@ -520,6 +535,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "interceptSignal", NULL, InterceptSignal, NULL, NULL, NULL, napi_default, NULL },
     { "setForwardTarget", NULL, SetForwardTarget, NULL, NULL, NULL, napi_default, NULL },
     { "takeForwarded", NULL, TakeForwarded, NULL, NULL, NULL, napi_default, NULL },
+    { "pipe", NULL, Pipe, NULL, NULL, NULL, napi_default, NULL },
     { "exit", NULL, Exit, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value abi;

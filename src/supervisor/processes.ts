@@ -6,7 +6,8 @@
 //   reaps its own children; orphans stay zombies (Node has no wait call), and the child gets
 //   a session of its own because libuv offers setsid but not setpgid or tcsetpgrp.
 // Never mix them: waitpid(-1) would steal libuv's statuses (reference/node-runtime.md §3).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { constants } from 'node:os';
 import { EXIT, InitError } from '../exit-codes';
 import type { Log } from '../log';
@@ -32,6 +33,11 @@ export interface ChildSpec {
   cwd?: string;
   user?: ResolvedUser;
   noNewPrivs: boolean;
+  /**
+   * inherit (default): init's 0, 1 and 2, and the terminal's foreground. capture: stdin
+   * /dev/null, stdout and stderr through pipes that init reads (Child.output), no terminal.
+   */
+  stdio?: 'inherit' | 'capture';
 }
 
 export interface Child {
@@ -40,6 +46,8 @@ export interface Child {
   processGroup: number | null;
   /** Resolves once the child has been reaped. */
   exited: Promise<ExitStatus>;
+  /** With stdio: capture, the read ends of its stdout and stderr. */
+  output?: { stdout: Readable; stderr: Readable };
 }
 
 /** Forwarding done inside the signal handler (the native helper's), where available. */
@@ -103,6 +111,15 @@ function envArray(env: Record<string, string>): string[] {
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }
 
+/** A pipe's read end as a stream (libuv makes it non-blocking; the child's end stays blocking). */
+function readEnd(fd: number): Readable {
+  const { Socket } = require('node:net') as typeof import('node:net');
+  const socket = new Socket({ fd, readable: true, writable: false });
+  // Never what keeps init alive: a grandchild may hold the write end open for good.
+  socket.unref();
+  return socket;
+}
+
 export class NativeProcessTable implements ProcessTable {
   /** Children init started, by pid, with what to call when they are reaped. */
   private readonly owned = new Map<number, (status: ExitStatus) => void>();
@@ -126,8 +143,12 @@ export class NativeProcessTable implements ProcessTable {
 
   async spawn(spec: ChildSpec): Promise<Child> {
     let pid: number;
+    const capture = spec.stdio === 'capture';
+    // Opened here, closed in the finally below: the child has its own copies by then.
+    const fds = capture ? [openSync('/dev/null', 'r'), ...this.native.pipe(), ...this.native.pipe()] : [];
     try {
       pid = this.native.spawn({
+        stdio: capture ? [fds[0], fds[2], fds[4]] : undefined,
         candidates: commandCandidates(spec.argv[0], spec.env.PATH),
         argv: spec.argv,
         env: envArray(spec.env),
@@ -136,16 +157,20 @@ export class NativeProcessTable implements ProcessTable {
         gid: spec.user?.gid,
         groups: spec.user?.groups,
         newProcessGroup: true,
-        foreground: true, // hand the terminal to the child's group, as tini does (if there is one)
+        // Hand the terminal to the child's group, as tini does (if there is one).
+        foreground: !capture,
         noNewPrivs: spec.noNewPrivs,
       });
     } catch (error) {
+      for (const fd of [fds[1], fds[3]]) if (fd !== undefined) closeSync(fd);
       throw spawnFailure(error as NodeJS.ErrnoException, spec);
+    } finally {
+      for (const fd of [fds[0], fds[2], fds[4]]) if (fd !== undefined) closeSync(fd);
     }
     // Registered before the event loop runs again, so its SIGCHLD cannot be handled first.
     const exited = new Promise<ExitStatus>((resolve) => this.owned.set(pid, resolve));
     this.keepAlive ??= setInterval(() => {}, 2 ** 31 - 1);
-    return { pid, processGroup: pid, exited };
+    return { pid, processGroup: pid, exited, output: capture ? { stdout: readEnd(fds[1]), stderr: readEnd(fds[3]) } : undefined };
   }
 
   reapNow(): void {
@@ -197,7 +222,7 @@ export class LibuvProcessTable implements ProcessTable {
     const child = spawn(spec.argv[0], spec.argv.slice(1), {
       env: spec.env,
       cwd: spec.cwd,
-      stdio: 'inherit',
+      stdio: spec.stdio === 'capture' ? ['ignore', 'pipe', 'pipe'] : 'inherit',
       detached: true, // setsid: a group of its own, so group signals and cleanup still work
       uid: spec.user?.uid,
       gid: spec.user?.gid,
@@ -212,7 +237,8 @@ export class LibuvProcessTable implements ProcessTable {
         reject(spawnFailure(Object.assign(error, { syscall, message: error.code === 'EACCES' ? 'Permission denied' : error.message }), spec));
       });
     });
-    return { pid: child.pid as number, processGroup: child.pid as number, exited };
+    const output = child.stdout && child.stderr ? { stdout: child.stdout, stderr: child.stderr } : undefined;
+    return { pid: child.pid as number, processGroup: child.pid as number, exited, output };
   }
 
   reapNow(): void {

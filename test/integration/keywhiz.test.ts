@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, type InitError } from '../../src/exit-codes';
-import type { Log } from '../../src/log';
+import { createLog, type Log } from '../../src/log';
 import type { SecretError } from '../../src/secrets/errors';
 import { keywhizSettings, resolveKeywhiz } from '../../src/secrets/keywhiz';
 import type { SecretRequest } from '../../src/secrets/plan';
@@ -386,7 +386,7 @@ describe('keywhiz: references, through init as PID 1', () => {
 });
 
 describe('resolveKeywhiz', () => {
-  const silent: Log = { level: 'error', error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
+  const silent: Log = { ...createLog('error'), error: () => {} };
   const request = (name: string, variable = name.toUpperCase().replace(/-/g, '_')): SecretRequest => ({
     ref: parseReference(`keywhiz:${name}`, variable),
     target: { kind: 'env', name: variable },
