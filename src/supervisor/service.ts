@@ -38,6 +38,8 @@ export interface Outcome {
   status: ExitStatus | null;
   /** The signal init sent it to stop it, if it did. */
   stopSignal?: number;
+  /** Its restart policy ran out of restarts. */
+  gaveUp?: boolean;
 }
 
 export interface ServiceContext {
@@ -153,7 +155,7 @@ export class Service {
         delay = 0;
       }
       if (restart.kind === 'on-failure' && restart.max !== undefined && restarts >= restart.max) {
-        return { code, reason: `${describe(status)}; gave up after ${restarts} restart(s) (restart: on-failure:${restart.max})`, status };
+        return { code, reason: `gave up after ${restarts} restart(s) (restart: on-failure:${restart.max})`, status, gaveUp: true };
       }
       restarts += 1;
       delay = delay ? Math.min(BACKOFF.maxMs, delay * 2) : BACKOFF.firstMs;

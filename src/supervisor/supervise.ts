@@ -118,7 +118,11 @@ export async function supervise(prepared: Prepared[], options: SuperviseOptions,
       log.about(service.name).error(outcome.reason);
       return finish({ kind: 'failure', service: service.name, code: outcome.code, reason: outcome.reason });
     }
-    log.about(service.name).info(`${outcome.reason}; stopping the container`);
+    const about = log.about(service.name);
+    const stopping = `stopping the container (exit code ${outcome.code})`;
+    if (outcome.gaveUp) about.error(`${outcome.reason}; ${stopping}`);
+    else if (service.name === options.main) about.info(`the main service ended; ${stopping}`);
+    else about[outcome.code ? 'error' : 'info'](`ended and is not restarted (restart: ${service.config.restart.kind}); ${stopping}`);
     finish({ kind: 'service', service: service.name, outcome });
   }
 

@@ -15,7 +15,7 @@
 //    Dockerfile's ENV lines (or the compose service's / the Deployment's env), with only what
 //    names the deployment replaced: VAULT_ADDR (the test server), credential file paths
 //    (temp files instead of /run/secrets mounts) and VAULT_CACERT (the test Vault is HTTP).
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { makePki } from '../support/certs';
 import { startKeywhiz, type KeywhizServer } from '../support/keywhiz-server';
 import { ROOT } from '../support/paths';
-import { runAsPid1, type Finished } from '../support/pid1';
+import { startAsPid1, type Finished, type Running } from '../support/pid1';
 import { startVault, type VaultServer } from '../support/vault-server';
 
 const PATH = process.env.PATH as string;
@@ -110,13 +110,19 @@ function stage(example: string): string {
  * namespace of its own; `tmpfsRun` gives it an empty /run there (for secret files).
  */
 function runInImage(staged: string, args: string[], env: NodeJS.ProcessEnv, tmpfsRun = false): Promise<Finished> {
+  return startInImage(staged, args, env, tmpfsRun).done;
+}
+/** `writable`: directories (staged, so they exist) that get a tmpfs, as the image's own would be writable. */
+function startInImage(staged: string, args: string[], env: NodeJS.ProcessEnv, tmpfsRun = false, writable: string[] = []): Running {
+  for (const dir of writable) mkdirSync(join(staged, dir), { recursive: true });
   const script = [
     'set -e',
     'for d in "$0"/*/; do [ -d "$d" ] || continue; t=/$(basename "$d"); mount -t overlay sesame-example -o "lowerdir=$d:$t" "$t"; done',
     tmpfsRun ? 'mount -t tmpfs -o mode=755 sesame-run /run' : ':',
+    ...writable.map((dir) => `mount -t tmpfs sesame-writable ${dir}`),
     'exec "$@"',
   ].join('\n');
-  return runAsPid1(args, {
+  return startAsPid1(args, {
     env: { PATH, ...env },
     wrap: (initArgv) => ['unshare', '--mount', '--pid', '--fork', '--mount-proc', 'sh', '-c', script, staged, ...initArgv],
   });
@@ -309,4 +315,103 @@ describe('examples/keywhiz', () => {
     expect(r.stdout).toBe('400 10001 10001 db-password\n440 0 10001 tls.key\nuid=10001 API_TOKEN=kw-api-token\n0\n');
     expect(r.code).toBe(0);
   });
+});
+
+describe('examples/php-nginx', () => {
+  // php, php-fpm and nginx are not installed here: stand-ins with their names, first in
+  // PATH, do what the config relies on (php-fpm listens on 9000 after a while, nginx on the
+  // port of the config init rendered, php -r fetches the health URL), say what they see,
+  // and stop on SIGQUIT as the real ones do gracefully.
+  const NODE = process.execPath;
+  const standIns = () => {
+    const bin = mkdtempSync(join(tmp, 'php-nginx-bin-'));
+    const write = (name: string, text: string) => {
+      writeFileSync(join(bin, name), text);
+      chmodSync(join(bin, name), 0o755);
+    };
+    write('php', `#!/bin/sh
+if [ "$1" = -r ]; then
+  url=$(printf '%s' "$2" | grep -o "http://[^']*")
+  exec ${NODE} -e 'fetch(process.argv[1]).then(async (r) => process.exit((await r.text()) === "ok\\n" ? 0 : 1), () => process.exit(1))' "$url"
+fi
+case "$1" in
+  /var/www/html/migrate.php)
+    grep -q 'schema of' "$1" || exit 2
+    [ -n "$DB_PASSWORD" ] || { echo "migrate: DB_PASSWORD is not set" >&2; exit 1; }
+    echo "migrate: schema of $DB_HOST is up to date";;
+  *) echo "php stand-in: $*: not understood" >&2; exit 2;;
+esac
+`);
+    write('php-fpm', `#!/bin/sh
+[ "$*" = "--nodaemonize --force-stderr" ] || { echo "php-fpm stand-in: unexpected arguments: $*" >&2; exit 2; }
+grep -q 'env\\[DB_PASSWORD\\] = \\$DB_PASSWORD' /usr/local/etc/php-fpm.d/zz-sesame.conf || exit 3
+exec ${NODE} -e '
+  const server = require("node:net").createServer((c) => c.end());
+  console.log("php-fpm: DB_PASSWORD is " + (process.env.DB_PASSWORD ? "set" : "not set"));
+  setTimeout(() => server.listen(9000, "127.0.0.1", () => console.error("php-fpm: ready to handle connections")), 500);
+  process.on("SIGQUIT", () => { console.log("php-fpm: graceful stop"); process.exit(0); });'
+`);
+    write('nginx', `#!/bin/sh
+exec ${NODE} -e '
+  const conf = require("node:fs").readFileSync("/etc/nginx/conf.d/default.conf", "utf8");
+  const port = Number(/listen (\\d+);/.exec(conf)[1]);
+  console.log("nginx: DB_PASSWORD in my environment: " + (process.env.DB_PASSWORD ? "yes" : "no"));
+  require("node:http").createServer((q, r) => r.end(q.url === "/healthz" ? "ok\\n" : "?")).listen(port, "127.0.0.1", () => console.log("nginx: listening on " + port));
+  process.on("SIGQUIT", () => { console.log("nginx: graceful stop"); process.exit(0); });'
+`);
+    return bin;
+  };
+
+  const setup = async () => {
+    const vault = await vaultServer();
+    vault.kvPut('secret', 'shop', { db_password: 'hunter2hunter2' });
+    const env = { ...dockerfileEnv('php-nginx'), VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken };
+    return { staged: stage('php-nginx'), env, options: entrypointOptions('php-nginx') };
+  };
+
+  it('passes --check: the secret, the nginx template, three services', async () => {
+    const { staged, env, options } = await setup();
+    const r = await runInImage(staged, [...options, '--check'], env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('sesame: check passed: 1 secret reference(s) resolved, 1 template(s) rendered, 3 service(s) checked\n');
+    expect(r.code).toBe(0);
+    // CMD [] clears the php image's CMD ["php-fpm"], which would become a fourth service.
+    expect(finalStage('php-nginx')).toContain('CMD []');
+  });
+
+  it('runs migrate, then php-fpm once it completed, then nginx once FastCGI listens; docker stop stops nginx first', async () => {
+    const { staged, env, options } = await setup();
+    const port = String(20_000 + (process.pid % 20_000));
+    // nginx's package creates /etc/nginx/conf.d in the image; here it is a tmpfs.
+    const running = startInImage(staged, options, { ...env, PATH: `${standIns()}:${PATH}`, NGINX_PORT: port }, true, ['/etc/nginx/conf.d']);
+    const stderrShows = async (text: string) => {
+      for (let i = 0; i < 400 && !running.stderr().includes(text); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(running.stderr()).toContain(text);
+    };
+    await stderrShows('sesame: nginx: ready (healthcheck passed)');
+    await running.signal('SIGTERM');
+    const r = await running.done;
+    const err = r.stderr;
+    const at = (text: string) => {
+      const i = err.indexOf(text);
+      expect(i, `${text}\n--- stderr:\n${err}`).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    // Start order, each after the condition it waits for.
+    expect(at('sesame: migrate: completed')).toBeLessThan(at('sesame: php-fpm: started'));
+    expect(at('php-fpm | php-fpm: ready to handle connections')).toBeLessThan(at('sesame: php-fpm: ready (port 127.0.0.1:9000 accepts connections)'));
+    expect(at('sesame: php-fpm: ready (port 127.0.0.1:9000 accepts connections)')).toBeLessThan(at('sesame: nginx: started'));
+    // Reverse order on the way out, each with SIGQUIT (its stop_signal), nginx gone first.
+    expect(at('sesame: nginx: stopping (SIGQUIT')).toBeLessThan(at('sesame: nginx: exited with code 0'));
+    expect(at('sesame: nginx: exited with code 0')).toBeLessThan(at('sesame: php-fpm: stopping (SIGQUIT'));
+    expect(r.stdout).toContain('migrate | migrate: schema of db.internal is up to date');
+    expect(r.stdout).toContain('php-fpm | php-fpm: DB_PASSWORD is set');
+    expect(r.stdout).toContain(`nginx   | nginx: listening on ${port}`);
+    expect(r.stdout).toContain('nginx   | nginx: DB_PASSWORD in my environment: no');
+    expect(r.stdout).toContain('nginx   | nginx: graceful stop');
+    expect(r.stdout).toContain('php-fpm | php-fpm: graceful stop');
+    expect(r.stdout + err).not.toContain('hunter2hunter2');
+    expect(err).not.toContain('sending SIGKILL');
+    expect(r.code).toBe(0); // nginx's own code: it is the main service
+  }, 30_000);
 });

@@ -81,7 +81,7 @@ describe('command line', () => {
 
   it.each([
     [['--bogus', 'true'], "sesame: error: unknown option '--bogus' (see init --help)\n"],
-    [[], 'sesame: error: no command given (usage: init [options] [--] command [args...])\n'],
+    [[], 'sesame: error: no command given (usage: init [options] [--] command [args...], or services in a --config file)\n'],
     [['-t', 'soon', 'true'], 'sesame: error: --grace-period: "soon" is not a duration (e.g. 10s, 500ms, 1m30s, or a number of seconds)\n'],
     [['-r', 'TERM', 'true'], 'sesame: error: --rewrite: "TERM" is not FROM:TO (e.g. TERM:QUIT or 15:3)\n'],
     [['-r', 'TERM:BOGUS', 'true'], 'sesame: error: --rewrite: unknown signal "BOGUS" (expected a name like TERM or a number like 15)\n'],

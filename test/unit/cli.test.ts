@@ -13,7 +13,7 @@ describe('parseCommandLine', () => {
 
   it('has defaults that fit docker stop', () => {
     const o = parse(['app']);
-    expect(o).toMatchObject({ groupSignals: false, gracePeriodMs: 8000, noNewPrivs: false, logLevel: 'warn', user: undefined, workdir: undefined });
+    expect(o).toMatchObject({ groupSignals: false, gracePeriodMs: 8000, noNewPrivs: false, logLevel: undefined, logFormat: 'text', user: undefined, workdir: undefined });
     expect(o.rewrites.size).toBe(0);
   });
 
