@@ -122,6 +122,7 @@ export async function supervise(prepared: Prepared[], options: SuperviseOptions,
     const stopping = `stopping the container (exit code ${outcome.code})`;
     if (outcome.gaveUp) about.error(`${outcome.reason}; ${stopping}`);
     else if (service.name === options.main) about.info(`the main service ended; ${stopping}`);
+    else if (service.config.oneshot) about.error(`did not complete (${outcome.reason}); ${stopping}`);
     else about[outcome.code ? 'error' : 'info'](`ended and is not restarted (restart: ${service.config.restart.kind}); ${stopping}`);
     finish({ kind: 'service', service: service.name, outcome });
   }

@@ -1,0 +1,71 @@
+// The README's option table is what `init --help` says: the same flags, each with the same
+// environment variable and default. A flag added to one and not the other fails here.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { INIT, ROOT } from '../support/paths';
+
+interface Row { variable?: string; defaultValue?: string }
+
+/** --help's options: long flag -> its variable and default, from the description text. */
+function helpOptions(): Map<string, Row> {
+  const r = spawnSync(INIT, ['--help'], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  const options = new Map<string, Row>();
+  const text = r.stdout.slice(r.stdout.indexOf('Options:'), r.stdout.indexOf('Exit status:'));
+  // Each option starts on a line with two spaces and a dash; its description wraps below.
+  for (const block of text.split(/\n(?= {2}-)/).slice(1)) {
+    const flag = /--[a-z-]+/.exec(block)?.[0] as string;
+    const description = block.replace(/\s+/g, ' ');
+    options.set(flag, {
+      variable: /\b(SESAME_[A-Z_]+)\b/.exec(description)?.[1],
+      defaultValue: /default:? ([^;),]+)/.exec(description)?.[1].trim(),
+    });
+  }
+  return options;
+}
+
+/** The README's table under "## Usage": long flag -> variable and default. */
+function readmeOptions(): Map<string, Row> {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('| option | variable | default | meaning |');
+  expect(start).toBeGreaterThan(0);
+  const rows = readme.slice(start).split('\n\n')[0].split('\n').slice(2);
+  const options = new Map<string, Row>();
+  for (const row of rows) {
+    const [flags, variable, defaultValue] = row.split(' | ').map((c) => c.replace(/^\| ?/, '').trim());
+    const flag = /--[a-z-]+/.exec(flags)?.[0];
+    if (!flag) continue; // variables without a flag (SESAME_NATIVE...)
+    options.set(flag, { variable: /`(SESAME_[A-Z_]+)`/.exec(variable)?.[1], defaultValue: /^`([^`]+)`/.exec(defaultValue)?.[1] });
+  }
+  return options;
+}
+
+describe('README option table and --help', () => {
+  const help = helpOptions();
+  const readme = readmeOptions();
+
+  it('list the same flags', () => {
+    expect([...readme.keys()].sort()).toEqual([...help.keys()].sort());
+    expect(help.size).toBeGreaterThan(15);
+  });
+
+  it('give each flag the same environment variable', () => {
+    for (const [flag, row] of help) expect(readme.get(flag)?.variable, flag).toBe(row.variable);
+  });
+
+  it('give the same defaults where --help states one', () => {
+    const stated = [...help].filter(([, row]) => row.defaultValue && !row.defaultValue.startsWith('init'));
+    expect(stated.map(([flag]) => flag).sort()).toEqual(['--grace-period', '--log-format', '--log-level', '--secrets-timeout']);
+    for (const [flag, row] of stated) expect(readme.get(flag)?.defaultValue, flag).toBe((row.defaultValue as string).split(' ')[0]);
+  });
+
+  it('and the exit codes in --help are in the README\'s table', () => {
+    const r = spawnSync(INIT, ['--help'], { encoding: 'utf8' });
+    const codes = [...r.stdout.slice(r.stdout.indexOf('Exit status:')).matchAll(/\b(\d{2,3}) [a-z]/g)].map((m) => m[1]);
+    expect(codes.length).toBeGreaterThan(6);
+    const readmeText = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    for (const code of codes) expect(readmeText, code).toContain(`| ${code} |`);
+  });
+});
