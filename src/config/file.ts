@@ -127,6 +127,32 @@ function templateEntry(value: unknown, at: string, fail: Fail, modeSource?: stri
   };
 }
 
+/**
+ * Where a value is text for a program (an environment value, a command's words), YAML 1.1's
+ * readings are undone: `DEBUG: yes` stays "yes" (not "true"), `MODE: 0755` stays "0755" (not
+ * "493"), `[echo, y]` stays "y", a variable named `N` stays N (not "false"). Compose keeps
+ * such values as written too.
+ */
+function textAsWritten(YAML: typeof import('yaml'), document: import('yaml').Document): void {
+  const asWritten = (node: unknown) => {
+    if (YAML.isScalar(node) && node.value !== null && typeof node.value !== 'string' && typeof node.source === 'string') node.value = node.source;
+  };
+  const values = (node: unknown) => {
+    if (YAML.isSeq(node)) node.items.forEach(asWritten);
+    else if (YAML.isMap(node)) node.items.forEach((pair) => { asWritten(pair.key); asWritten(pair.value); });
+    else asWritten(node);
+  };
+  const services = document.get('services');
+  if (!YAML.isMap(services)) return;
+  for (const pair of services.items) {
+    if (!YAML.isMap(pair.value)) continue;
+    values(pair.value.get('environment', true));
+    values(pair.value.get('command', true));
+    const check = pair.value.get('healthcheck', true);
+    if (YAML.isMap(check)) values(check.get('test', true));
+  }
+}
+
 export function parseConfig(text: string, path: string): ConfigFile {
   const fail: Fail = (at, why) => {
     throw new InitError(`${path}: ${at}: ${why}`, EXIT.CONFIG);
@@ -138,6 +164,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
   const document = YAML.parseDocument(text, { version: '1.1', uniqueKeys: true });
   try {
     if (document.errors.length) throw document.errors[0];
+    textAsWritten(YAML, document);
     doc = document.toJS();
   } catch (error) {
     const e = error as Error & { linePos?: Array<{ line: number; col: number }> };

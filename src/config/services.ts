@@ -45,6 +45,8 @@ export interface ReadyProbe {
 export interface Dependency {
   service: string;
   condition: Condition;
+  /** Compose's `required: false`: start anyway if the dependency fails its condition. */
+  required: boolean;
 }
 
 export interface ServiceConfig {
@@ -245,18 +247,23 @@ function dependsOn(value: unknown, at: string, fail: Fail): Dependency[] {
   if (Array.isArray(value)) {
     return value.map((item, i) => {
       if (typeof item !== 'string' || !item) fail(`${at}[${i}]`, 'must be a service name');
-      return { service: item as string, condition: 'service_started' as Condition };
+      return { service: item as string, condition: 'service_started' as Condition, required: true };
     });
   }
   if (!isMap(value)) fail(at, 'must be a list of service names or a map of name: {condition: ...}');
   return Object.entries(value as Record<string, unknown>).map(([service, spec]) => {
     const where = `${at}.${service}`;
-    if (spec === null) return { service, condition: 'service_started' as Condition };
+    if (spec === null) return { service, condition: 'service_started' as Condition, required: true };
     if (!isMap(spec)) fail(where, 'must be a map with condition');
-    checkKeys(spec as Record<string, unknown>, ['condition'], where, fail);
-    const condition = (spec as Record<string, unknown>).condition ?? 'service_started';
+    const d = spec as Record<string, unknown>;
+    // Compose's restart: true restarts the dependant when Compose restarts the dependency;
+    // inside one container nothing restarts a dependency from outside, so it has no meaning.
+    if (d.restart !== undefined) fail(`${where}.restart`, 'not supported: services restart by their own restart: policy');
+    checkKeys(d, ['condition', 'required'], where, fail);
+    const condition = d.condition ?? 'service_started';
     if (!CONDITIONS.includes(condition as Condition)) fail(`${where}.condition`, `"${condition}" is not one of ${CONDITIONS.join(', ')}`);
-    return { service, condition: condition as Condition };
+    if (d.required !== undefined && typeof d.required !== 'boolean') fail(`${where}.required`, 'must be true or false');
+    return { service, condition: condition as Condition, required: d.required !== false };
   });
 }
 
@@ -276,7 +283,7 @@ function service(name: string, value: unknown, at: string, fail: Fail): ServiceC
   const workingDir = str('working_dir');
   if (workingDir && !workingDir.startsWith('/')) fail(`${at}.working_dir`, `"${workingDir}" must be an absolute path`);
   let stopSignal: number | undefined;
-  if (v.stop_signal !== undefined) {
+  if (v.stop_signal !== undefined && v.stop_signal !== null) {
     try {
       stopSignal = parseSignal(String(v.stop_signal));
     } catch (error) {
@@ -284,7 +291,7 @@ function service(name: string, value: unknown, at: string, fail: Fail): ServiceC
     }
   }
   if (v.oneshot !== undefined && typeof v.oneshot !== 'boolean') fail(`${at}.oneshot`, 'must be true or false');
-  const secrets = v.secrets === undefined ? [] : stringList(v.secrets, `${at}.secrets`, fail);
+  const secrets = v.secrets === undefined || v.secrets === null || (Array.isArray(v.secrets) && v.secrets.length === 0) ? [] : stringList(v.secrets, `${at}.secrets`, fail);
   secrets.forEach((s, i) => { if (!ENV_NAME.test(s)) fail(`${at}.secrets[${i}]`, `"${s}" is not a variable name`); });
   return {
     name,
@@ -354,10 +361,13 @@ export function parseServices(top: Record<string, unknown>, secretEnvNames: stri
         (target as ServiceConfig).oneshot = true;
       }
     }
-    if (s.oneshot && s.restart.kind === 'always') fail(`${s.at}.restart`, 'a oneshot service cannot restart always (use "no" or on-failure[:N])');
     s.secrets.forEach((name, i) => {
       if (!secretEnvNames.includes(name)) fail(`${s.at}.secrets[${i}]`, `no entry in secrets: has env: ${name}`);
     });
+  }
+  // Only now is every service_completed_successfully target marked, wherever it is in the file.
+  for (const s of services) {
+    if (s.oneshot && s.restart.kind === 'always') fail(`${s.at}.restart`, 'a oneshot service cannot restart always (use "no" or on-failure[:N])');
   }
   const cycle = findCycle(services);
   if (cycle) fail('services', `dependency cycle: ${cycle.join(' -> ')}`);

@@ -57,16 +57,20 @@ export class LineWriter {
   }
 }
 
-/** Copy a child's captured stdout and stderr to init's 1 and 2 until they close. */
-export function relayOutput(output: { stdout: Readable; stderr: Readable }, prefix: string): void {
-  for (const [stream, fd] of [[output.stdout, 1], [output.stderr, 2]] as const) {
-    const writer = new LineWriter(fd, prefix);
-    stream.on('data', (chunk: Buffer) => writer.write(chunk));
-    stream.on('end', () => writer.flush());
-    stream.on('close', () => writer.flush());
+/**
+ * Copy a child's captured stdout and stderr to init's 1 and 2 until they close. Resolves
+ * once both have ended: everything the child wrote has been written out.
+ */
+export function relayOutput(output: { stdout: Readable; stderr: Readable }, prefix: string): Promise<void> {
+  return Promise.all([[output.stdout, 1], [output.stderr, 2]].map(([stream, fd]) => new Promise<void>((resolve) => {
+    const writer = new LineWriter(fd as number, prefix);
+    const done = () => { writer.flush(); resolve(); };
+    (stream as Readable).on('data', (chunk: Buffer) => writer.write(chunk));
+    (stream as Readable).on('end', done);
+    (stream as Readable).on('close', done);
     // EIO/ECONNRESET on a pipe whose writers are gone: nothing is lost that could be read.
-    stream.on('error', () => writer.flush());
-  }
+    (stream as Readable).on('error', done);
+  }))).then(() => undefined);
 }
 
 /** The prefix for each service's lines: names padded to the longest, as Compose does. */

@@ -31,6 +31,7 @@ function commandService(options: InitOptions, others: ServiceConfig[], secretNam
     dependsOn: others.map((s) => ({
       service: s.name,
       condition: s.oneshot ? 'service_completed_successfully' : s.healthcheck || s.ready ? 'service_healthy' : 'service_started',
+      required: true,
     })),
     restart: { kind: 'no' },
     oneshot: false,
@@ -68,13 +69,13 @@ export function planServices(config: ConfigFile, options: InitOptions): Services
     const spec = s.user ?? options.user;
     if (spec && !users.has(spec)) users.set(spec, resolveUser(spec));
   }
-  const capturing = configs.filter((s) => s.capture).length;
   return {
     configs,
     options: {
       main,
       signals: section.signals,
-      prefix: section.prefix ?? capturing > 1,
+      // Names are worth their width only when output from several programs mixes.
+      prefix: section.prefix ?? configs.length > 1,
       budgetMs: options.gracePeriodMs,
       groupSignals: options.groupSignals,
       rewrites: options.rewrites,

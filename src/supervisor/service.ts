@@ -25,6 +25,12 @@ export const BACKOFF = { firstMs: 100, maxMs: 30_000, stableMs: 10_000 };
 const LEFTOVER_GRACE_MS = 10_000;
 /** After SIGKILL, how long to wait for a process to be reaped before giving up on it. */
 const AFTER_KILL_MS = 1000;
+/**
+ * After a service (and its process group) is gone, how long to wait for the end of its
+ * output: what it wrote last may still be in the pipes. Only a process that left its group
+ * and kept the pipes open makes this wait the whole time.
+ */
+const OUTPUT_DRAIN_MS = 1000;
 /** How much of a failing healthcheck's output goes into the log line. */
 const HEALTH_OUTPUT = 200;
 
@@ -131,7 +137,7 @@ export class Service {
       }
       const startedAt = Date.now();
       this.child = child;
-      if (child.output) relayOutput(child.output, this.ctx.prefix);
+      const relayed = child.output ? relayOutput(child.output, this.ctx.prefix) : Promise.resolve();
       this.ctx.log.info(`started (pid ${child.pid}${restarts ? `, restart ${restarts}` : ''})`);
       this.startedOnce.resolve(true);
       const unwatch = this.watch();
@@ -142,6 +148,9 @@ export class Service {
       const ranMs = Date.now() - startedAt;
       this.ctx.log[this.stopping || code === 0 ? 'info' : 'warn'](`${describe(status)} after ${formatMs(ranMs)}`);
       await this.stopLeftovers(child);
+      // Its last lines go out before its exit is acted on (and before init itself exits).
+      // In a shutdown, not past the budget (stopAll gives up a little after it).
+      await within(relayed, this.stopping ? Math.max(0, Math.min(OUTPUT_DRAIN_MS, this.deadline + AFTER_KILL_MS / 2 - Date.now())) : OUTPUT_DRAIN_MS);
       if (this.stopping) return { code, reason: describe(status), status, stopSignal: this.stopSent };
       if (this.config.oneshot && code === 0) {
         this.ctx.log.info('completed');
@@ -272,6 +281,14 @@ export class Service {
   }
 }
 
+/** Wait for `promise`, but no longer than `ms`. */
+function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void promise.then(() => { clearTimeout(timer); resolve(); });
+  });
+}
+
 /** Wait until the group is gone (true) or the time `until()` says has come (false). */
 async function gone(table: ProcessTable, group: number, until: () => number): Promise<boolean> {
   while (table.groupAlive(group)) {
@@ -283,6 +300,6 @@ async function gone(table: ProcessTable, group: number, until: () => number): Pr
 
 export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return 'never';
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)}s`;
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1).replace(/\.0$/, '')}s`;
 }
 

@@ -41,6 +41,7 @@ export interface Prepared {
 
 /** Why the container is ending. */
 type End =
+  | { kind: 'completed' }
   | { kind: 'signal'; signal: number }
   | { kind: 'service'; service: string; outcome: Outcome }
   | { kind: 'failure'; service: string; code: number; reason: string };
@@ -95,6 +96,12 @@ export async function supervise(prepared: Prepared[], options: SuperviseOptions,
   // A service that fails its readiness with nobody waiting on it is only logged, as Docker
   // only marks such a container unhealthy; a dependant waiting on it ends the container.
   for (const service of services.values()) void startWhenReady(service);
+  // Only oneshots, all completed (a failure would have ended the container already).
+  void Promise.all([...services.values()].map((s) => s.final)).then(() => {
+    if (end) return;
+    log.info('every service has completed');
+    finish({ kind: 'completed' });
+  });
 
   async function startWhenReady(service: Service): Promise<void> {
     for (const dep of service.config.dependsOn) {
@@ -103,6 +110,10 @@ export async function supervise(prepared: Prepared[], options: SuperviseOptions,
         : dep.condition === 'service_healthy' ? (await target.ready).ok
         : await target.completed;
       if (end) return;
+      if (!ok && !dep.required) {
+        log.about(service.name).warn(`starting without ${dep.service}: it did not reach ${dep.condition} (required: false)`);
+        continue;
+      }
       if (!ok) {
         // The dependency's own end is reported by its outcome; this is the knock-on.
         log.about(service.name).info(`not started: ${dep.service} did not reach ${dep.condition}`);
@@ -165,6 +176,7 @@ async function stopAll(services: Map<string, Service>, deadline: number, log: Lo
  * service stopped cleanly (exit 0, or the signal it was sent), else the first one's code.
  */
 function exitCode(end: End, outcomes: Map<string, Outcome>, options: SuperviseOptions, log: Log): number {
+  if (end.kind === 'completed') return 0;
   if (end.kind === 'failure') return end.code;
   if (end.kind === 'service') return end.outcome.code;
   const main = options.main ? outcomes.get(options.main) : undefined;
