@@ -800,3 +800,25 @@ describe('services: oneshots only, and optional dependencies', () => {
     expect(r.code).toBe(4);
   }, 30_000);
 });
+
+describe('services: SIGTERM during start-up', () => {
+  it('stops what has started and starts nothing more', async () => {
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const config = writeConfig(dir, {
+      services: {
+        db: recorder(dir, 'db', { ready: { file: join(dir, 'never'), interval: '100ms', timeout: '60s' } }),
+        web: { command: `echo web started >> ${events}`, depends_on: { db: { condition: 'service_healthy' } } },
+      },
+      main: 'web',
+    });
+    const running = startAsPid1(['-c', config]);
+    await until(() => lines(events).includes('db up'), 'db is up', running);
+    await running.signal('SIGTERM');
+    const r = await running.done;
+    expect(lines(events)).toEqual(['db up', 'db got TERM']);
+    // The main service never ran: the signal's own code, as with a single command.
+    expect(r.code).toBe(143);
+    expect(r.stderr).toContain('sesame: SIGTERM received; stopping');
+  }, 30_000);
+});
