@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { loadChunk } from '../chunks';
 import { EXIT, InitError } from '../exit-codes';
 import { parseServices, type ServicesSection } from './services';
+import { checkKeys, type Fail, isMap } from './keys';
 
 export interface SecretEntry {
   ref: string;
@@ -44,18 +45,6 @@ export interface ConfigFile {
 const TOP_LEVEL = ['secrets', 'templates', 'services', 'main', 'signals', 'prefix'] as const;
 const SECRET_KEYS = ['ref', 'env', 'file', 'name', 'mode', 'owner', 'group', 'optional'] as const;
 const TEMPLATE_KEYS = ['src', 'dest', 'engine', 'mode', 'owner', 'group'] as const;
-
-type Fail = (at: string, why: string) => never;
-
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function checkKeys(value: Record<string, unknown>, allowed: readonly string[], at: string, fail: Fail): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) fail(at ? `${at}.${key}` : key, `unknown key (expected one of ${allowed.join(', ')})`);
-  }
-}
 
 function str(value: unknown, at: string, fail: Fail): string | undefined {
   if (value === undefined || value === null) return undefined;

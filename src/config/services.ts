@@ -5,6 +5,7 @@
 // `secrets` (which config secrets a service gets), and top-level `main`, `signals` and
 // `prefix`. Everything is checked here, before anything starts; errors name the key path.
 import { parseDuration, parseSignal } from './values';
+import { checkKeys, type Fail, isMap } from './keys';
 
 export type Condition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 const CONDITIONS: readonly Condition[] = ['service_started', 'service_healthy', 'service_completed_successfully'];
@@ -85,8 +86,6 @@ export interface ServicesSection {
   prefix?: boolean;
 }
 
-type Fail = (at: string, why: string) => never;
-
 const SERVICE_KEYS = ['command', 'environment', 'working_dir', 'user', 'depends_on', 'healthcheck', 'ready', 'restart',
   'stop_signal', 'stop_grace_period', 'oneshot', 'secrets'] as const;
 const HEALTHCHECK_KEYS = ['test', 'interval', 'timeout', 'retries', 'start_period', 'start_interval', 'disable'] as const;
@@ -96,16 +95,6 @@ const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, retries: 3, sta
 const READY_DEFAULTS = { intervalMs: 500, timeoutMs: 60_000 };
 /** The name the command from init's command line gets when the config also has services. */
 export const COMMAND_SERVICE = 'command';
-
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function checkKeys(value: Record<string, unknown>, allowed: readonly string[], at: string, fail: Fail): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) fail(`${at}.${key}`, `unknown key (expected one of ${allowed.join(', ')})`);
-  }
-}
 
 function duration(value: unknown, at: string, fail: Fail): number | undefined {
   if (value === undefined || value === null) return undefined;

@@ -94,6 +94,21 @@ export function spawnFailure(error: NodeJS.ErrnoException, spec: ChildSpec): Ini
   }
 }
 
+/** After SIGKILL, how long to wait for the dead to be reaped before giving up on them. */
+export const AFTER_KILL_MS = 1000;
+
+/**
+ * Wait until no member of `group` is left (true), or until the time `until()` returns has
+ * come (false). A function, so that a shutdown starting meanwhile can bring the end forward.
+ */
+export async function groupGone(table: ProcessTable, group: number, until: () => number): Promise<boolean> {
+  while (table.groupAlive(group)) {
+    if (Date.now() >= until()) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
+
 /** kill(2), where "already gone" is not an error. Refuses -1 and 0 (see below). */
 export function deliver(target: number, signal: number): boolean {
   // -1 would signal every process init can see, 0 init's own group.

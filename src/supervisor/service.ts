@@ -9,7 +9,7 @@ import { signalName } from '../config/values';
 import { InitError } from '../exit-codes';
 import type { Log } from '../log';
 import { relayOutput } from './output';
-import { type Child, deliver, exitCodeOf, type ExitStatus, type ProcessTable } from './processes';
+import { AFTER_KILL_MS, type Child, deliver, exitCodeOf, type ExitStatus, groupGone, type ProcessTable } from './processes';
 import { watchReadiness } from './readiness';
 import type { ResolvedUser } from './user';
 
@@ -23,8 +23,6 @@ const { SIGKILL, SIGCONT } = constants.signals;
 export const BACKOFF = { firstMs: 100, maxMs: 30_000, stableMs: 10_000 };
 /** Leftovers of a service's process group after it exits, outside a shutdown, get this long. */
 const LEFTOVER_GRACE_MS = 10_000;
-/** After SIGKILL, how long to wait for a process to be reaped before giving up on it. */
-const AFTER_KILL_MS = 1000;
 /**
  * After a service (and its process group) is gone, how long to wait for the end of its
  * output: what it wrote last may still be in the pipes. Only a process that left its group
@@ -273,11 +271,11 @@ export class Service {
     deliver(-group, SIGCONT);
     const graceUntil = Date.now() + (this.config.stopGracePeriodMs ?? LEFTOVER_GRACE_MS);
     // A shutdown that starts meanwhile brings the end forward to its deadline.
-    if (await gone(this.ctx.table, group, () => Math.min(graceUntil, this.deadline))) return;
+    if (await groupGone(this.ctx.table, group, () => Math.min(graceUntil, this.deadline))) return;
     this.ctx.log.warn(`process group ${group} still running; sending SIGKILL`);
     deliver(-group, SIGKILL);
     const killedAt = Date.now();
-    await gone(this.ctx.table, group, () => killedAt + AFTER_KILL_MS);
+    await groupGone(this.ctx.table, group, () => killedAt + AFTER_KILL_MS);
   }
 }
 
@@ -287,15 +285,6 @@ function within(promise: Promise<unknown>, ms: number): Promise<void> {
     const timer = setTimeout(resolve, ms);
     void promise.then(() => { clearTimeout(timer); resolve(); });
   });
-}
-
-/** Wait until the group is gone (true) or the time `until()` says has come (false). */
-async function gone(table: ProcessTable, group: number, until: () => number): Promise<boolean> {
-  while (table.groupAlive(group)) {
-    if (Date.now() >= until()) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return true;
 }
 
 export function formatMs(ms: number): string {

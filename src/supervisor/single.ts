@@ -6,12 +6,9 @@ import type { InitOptions } from '../cli';
 import type { Log } from '../log';
 import { signalName } from '../config/values';
 import { FORWARDED_SIGNALS, routeSignals } from './early-signals';
-import { type Child, type ChildSpec, deliver, exitCodeOf, type ProcessTable } from './processes';
+import { AFTER_KILL_MS, type Child, type ChildSpec, deliver, exitCodeOf, groupGone, type ProcessTable } from './processes';
 
 const { SIGTERM, SIGINT, SIGKILL, SIGCONT } = constants.signals;
-const POLL_MS = 10;
-/** After SIGKILL, how long to wait for the group to vanish before exiting anyway. */
-const AFTER_KILL_MS = 1000;
 
 export async function runChild(spec: ChildSpec, options: InitOptions, table: ProcessTable, log: Log): Promise<number> {
   const sendAs = (received: number) => options.rewrites.get(received) ?? received;
@@ -114,15 +111,8 @@ async function stopLeftovers(child: Child, options: InitOptions, table: ProcessT
   deliver(-group, stopSignal);
   deliver(-group, SIGCONT); // the stopped ones would not see it otherwise (see above)
   // The deadline's timer sends SIGKILL when the grace period is over; wait a little past it.
-  if (!(await waitUntilGone(table, group, deadline.remainingMs() + AFTER_KILL_MS))) {
+  const until = Date.now() + deadline.remainingMs() + AFTER_KILL_MS;
+  if (!(await groupGone(table, group, () => until))) {
     log.warn(`process group ${group} survived SIGKILL (a process in uninterruptible sleep?); exiting anyway`);
   }
-}
-async function waitUntilGone(table: ProcessTable, group: number, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (table.groupAlive(group)) {
-    if (Date.now() >= until) return false;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  return true;
 }

@@ -12,13 +12,11 @@ import { EXIT } from '../exit-codes';
 import type { Log } from '../log';
 import { routeSignals } from './early-signals';
 import { prefixes } from './output';
-import type { ProcessTable } from './processes';
+import { AFTER_KILL_MS, type ProcessTable } from './processes';
 import { formatMs, type Outcome, Service } from './service';
 import type { ResolvedUser } from './user';
 
 const { SIGTERM, SIGINT } = constants.signals;
-/** After the budget's SIGKILLs, how long to wait for the dead to be reaped. */
-const AFTER_KILL_MS = 1000;
 
 export interface SuperviseOptions {
   /** The main service (its exit ends the container and gives the code); undefined: any service's. */
