@@ -113,9 +113,10 @@ export async function supervise(prepared: Prepared[], options: SuperviseOptions,
         continue;
       }
       if (!ok) {
-        // The dependency's own end is reported by its outcome; this is the knock-on.
         log.about(service.name).info(`not started: ${dep.service} did not reach ${dep.condition}`);
-        if (dep.condition === 'service_healthy') dependencyFailed(dep.service, (await target.ready).why);
+        // Running but not ready: that ends the container here. One that ended instead is
+        // reported by its own outcome, with its own code.
+        if (dep.condition === 'service_healthy' && target.pid !== null) dependencyFailed(dep.service, (await target.ready).why);
         return;
       }
     }
