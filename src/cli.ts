@@ -87,7 +87,7 @@ function program(): CommandType {
     .option('-t, --grace-period <duration>', `the whole shutdown: time the child (or all services) has after SIGTERM/SIGINT, and its process group after it exits, before SIGKILL (${ENV.gracePeriod}, default ${DEFAULT_GRACE})`)
     .option('-u, --user <user[:group]>', `run the command (and services without user:) as this user (name or uid) with its groups from /etc/group (${ENV.user})`)
     .addOption(new Option('--no-new-privs', `set no_new_privs on the child: setuid binaries cannot gain privileges (${ENV.noNewPrivs})`))
-    .option('-w, --workdir <dir>', `working directory of the command (${ENV.workdir}, default: init's own)`)
+    .option('-w, --workdir <dir>', `working directory of the command and of services without working_dir: (${ENV.workdir}, default: init's own)`)
     .option('--secrets-timeout <duration>', `time limit for fetching secrets, retries included (${ENV.secretsTimeout}, default ${DEFAULT_SECRETS_TIMEOUT})`)
     .addOption(new Option('-l, --log-level <level>', `init's own messages on stderr (${ENV.logLevel}, default warn; info with services)`).choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', `init's own messages as text lines or JSON objects (${ENV.logFormat}, default text)`).choices(LOG_FORMATS))

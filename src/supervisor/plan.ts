@@ -49,7 +49,8 @@ export function planServices(config: ConfigFile, options: InitOptions): Services
     throw new InitError(`${config.path}: ${at}: ${why}`, EXIT.CONFIG);
   };
   const secretNames = config.secrets.flatMap((s) => (s.env ? [s.env] : []));
-  const configs = [...section.services];
+  // --workdir (SESAME_WORKDIR) is every service's default, as --user is.
+  const configs: ServiceConfig[] = section.services.map((s) => ({ ...s, workingDir: s.workingDir ?? options.workdir }));
   let main = section.main === 'any' ? undefined : section.main;
   if (options.command.length) {
     if (configs.some((s) => s.name === COMMAND_SERVICE)) fail(`services.${COMMAND_SERVICE}`, `the name "${COMMAND_SERVICE}" is taken by the command on init's command line; rename the service, or drop the command`);

@@ -2,7 +2,7 @@
 // (src/supervisor/plan.ts): which service is main, the "command" service, signals, prefix,
 // and each service's environment (config secrets only where listed).
 import { describe, expect, it } from 'vitest';
-import type { InitOptions } from '../../src/cli';
+import { parseCommandLine, type InitOptions } from '../../src/cli';
 import { parseConfig } from '../../src/config/file';
 import { InitError } from '../../src/exit-codes';
 import { planServices } from '../../src/supervisor/plan';
@@ -265,5 +265,14 @@ describe('planServices: environments', () => {
 
   it('looks users up when planning: a missing one fails before anything runs', () => {
     expect(() => plan('services:\n  a: {command: a, user: no-such-user-here}\n')).toThrow(InitError);
+  });
+});
+
+describe('planServices: --workdir', () => {
+  it('is the working directory of every service without working_dir', () => {
+    const config = parseConfig('services:\n  a: {command: a}\n  b: {command: b, working_dir: /srv}\n', '/etc/sesame.yaml');
+    const options = parseCommandLine(['-w', '/app', '-c', '/etc/sesame.yaml'], {}) as InitOptions;
+    const { configs } = planServices(config, options);
+    expect(configs.map((s) => [s.name, s.workingDir])).toEqual([['a', '/app'], ['b', '/srv']]);
   });
 });
