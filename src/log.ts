@@ -11,7 +11,6 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Log {
   level: LogLevel;
-  format: LogFormat;
   error(message: string): void;
   warn(message: string): void;
   info(message: string): void;
@@ -53,7 +52,6 @@ export function createLog(level: LogLevel = 'warn', format: LogFormat = 'text', 
   };
   return {
     level,
-    format,
     error: at('error'),
     warn: at('warn'),
     info: at('info'),

@@ -60,8 +60,8 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
     return 0;
   }
   if (options.check) {
-    const started = services ? `, ${services.configs.length} service(s) checked` : '';
-    writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered${started}\n`);
+    const checked = services ? `, ${services.configs.length} service(s) checked` : '';
+    writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered${checked}\n`);
     return 0;
   }
   writeSecretFiles(files, log);
