@@ -114,6 +114,14 @@ function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, parse: (text: string) 
   }
 }
 
+/** A parser for a variable that takes one of `choices` (commander checks the flag's). */
+function oneOf<T extends string>(choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    if (!(choices as readonly string[]).includes(text)) throw new Error(`"${text}" is not one of ${choices.join(', ')}`);
+    return text as T;
+  };
+}
+
 function fromFlag<T>(flag: string, text: string | undefined, parse: (text: string) => T): T | undefined {
   if (text === undefined) return undefined;
   try {
@@ -165,10 +173,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
     ...(flags.template ?? []).map((t) => templateFlag(t, '--template')),
   ];
 
-  const logLevel = flags.logLevel ?? fromEnv(env, ENV.logLevel, (v) => {
-    if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new Error(`"${v}" is not one of ${LOG_LEVELS.join(', ')}`);
-    return v as LogLevel;
-  });
+  const logLevel = flags.logLevel ?? fromEnv(env, ENV.logLevel, oneOf(LOG_LEVELS));
   const rewrites = fromEnv(env, ENV.rewrite, (v) => parseRewrites(v)) ?? new Map<number, number>();
   for (const text of flags.rewrite ?? []) fromFlag('--rewrite', text, (v) => parseRewrites(v, rewrites));
 
@@ -189,10 +194,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
     secretsTimeoutMs: fromFlag('--secrets-timeout', flags.secretsTimeout, parseDuration)
       ?? fromEnv(env, ENV.secretsTimeout, parseDuration) ?? parseDuration(DEFAULT_SECRETS_TIMEOUT),
     logLevel,
-    logFormat: flags.logFormat ?? fromEnv(env, ENV.logFormat, (v) => {
-      if (!(LOG_FORMATS as readonly string[]).includes(v)) throw new Error(`"${v}" is not one of ${LOG_FORMATS.join(', ')}`);
-      return v as LogFormat;
-    }) ?? 'text',
+    logFormat: flags.logFormat ?? fromEnv(env, ENV.logFormat, oneOf(LOG_FORMATS)) ?? 'text',
   };
 }
 

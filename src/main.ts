@@ -37,7 +37,7 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   const plan = config ? mergePlans(planFromEnv(env), planFromConfig(config)) : planFromEnv(env);
   const user = options.user ? resolveUser(options.user) : undefined;
   // Services, their users and dependencies are checked before any secret is fetched.
-  const services = config?.services ? planServices(config, options) : undefined;
+  const services = config?.services ? planServices(config, options, user) : undefined;
   scrubOwnEnvironment(removedNames(env, plan), log);
   let resolution: Resolution = new Map();
   if (plan.requests.length) {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { loadChunk } from '../chunks';
 import { EXIT, InitError } from '../exit-codes';
 import { parseServices, type ServicesSection } from './services';
-import { checkKeys, type Fail, isMap } from './keys';
+import { checkKeys, type Fail, isMap, str } from './keys';
 
 export interface SecretEntry {
   ref: string;
@@ -45,12 +45,6 @@ export interface ConfigFile {
 const TOP_LEVEL = ['secrets', 'templates', 'services', 'main', 'signals', 'prefix'] as const;
 const SECRET_KEYS = ['ref', 'env', 'file', 'name', 'mode', 'owner', 'group', 'optional'] as const;
 const TEMPLATE_KEYS = ['src', 'dest', 'engine', 'mode', 'owner', 'group'] as const;
-
-function str(value: unknown, at: string, fail: Fail): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value === '') fail(at, 'must be a non-empty string');
-  return value as string;
-}
 
 /**
  * 0400 (octal by YAML 1.1), "0400" or "400" (octal digits as a string) -> 0o400. A number

@@ -14,3 +14,10 @@ export function checkKeys(value: Record<string, unknown>, allowed: readonly stri
     if (!allowed.includes(key)) fail(at ? `${at}.${key}` : key, `unknown key (expected one of ${allowed.join(', ')})`);
   }
 }
+
+/** An optional non-empty string; `undefined` when absent. */
+export function str(value: unknown, at: string, fail: Fail): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value === '') fail(at, 'must be a non-empty string');
+  return value as string;
+}

@@ -5,7 +5,7 @@
 // `secrets` (which config secrets a service gets), and top-level `main`, `signals` and
 // `prefix`. Everything is checked here, before anything starts; errors name the key path.
 import { parseDuration, parseSignal } from './values';
-import { checkKeys, type Fail, isMap } from './keys';
+import { checkKeys, type Fail, isMap, str } from './keys';
 
 export type Condition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 const CONDITIONS: readonly Condition[] = ['service_started', 'service_healthy', 'service_completed_successfully'];
@@ -262,14 +262,7 @@ function service(name: string, value: unknown, at: string, fail: Fail): ServiceC
   const v = value as Record<string, unknown>;
   checkKeys(v, SERVICE_KEYS, at, fail);
   if (v.command === undefined) fail(`${at}.command`, 'is required');
-  const str = (key: string) => {
-    const x = v[key];
-    if (x === undefined || x === null) return undefined;
-    if (typeof x === 'number' && key === 'user') return String(x);
-    if (typeof x !== 'string' || !x) fail(`${at}.${key}`, 'must be a non-empty string');
-    return x as string;
-  };
-  const workingDir = str('working_dir');
+  const workingDir = str(v.working_dir, `${at}.working_dir`, fail);
   if (workingDir && !workingDir.startsWith('/')) fail(`${at}.working_dir`, `"${workingDir}" must be an absolute path`);
   let stopSignal: number | undefined;
   if (v.stop_signal !== undefined && v.stop_signal !== null) {
@@ -287,7 +280,7 @@ function service(name: string, value: unknown, at: string, fail: Fail): ServiceC
     command: command(v.command, `${at}.command`, fail),
     environment: environment(v.environment, `${at}.environment`, fail),
     workingDir,
-    user: str('user'),
+    user: str(typeof v.user === 'number' ? String(v.user) : v.user, `${at}.user`, fail),
     dependsOn: dependsOn(v.depends_on, `${at}.depends_on`, fail),
     healthcheck: v.healthcheck === undefined ? undefined : healthcheck(v.healthcheck, `${at}.healthcheck`, fail),
     ready: v.ready === undefined ? undefined : ready(v.ready, `${at}.ready`, fail),

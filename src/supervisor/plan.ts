@@ -42,7 +42,8 @@ function commandService(options: InitOptions, others: ServiceConfig[], secretNam
   };
 }
 
-export function planServices(config: ConfigFile, options: InitOptions): ServicesPlan {
+/** `user`: --user, already resolved by the caller (the command's own user). */
+export function planServices(config: ConfigFile, options: InitOptions, user?: ResolvedUser): ServicesPlan {
   const section = config.services;
   if (!section) throw new Error('planServices without services');
   const fail = (at: string, why: string): never => {
@@ -65,7 +66,7 @@ export function planServices(config: ConfigFile, options: InitOptions): Services
   if (section.signals === 'main' && !main) fail('signals', 'main needs a main service (set main: NAME)');
 
   // Looked up once per distinct user, before anything is fetched: a missing one is exit 67.
-  const users = new Map<string, ResolvedUser>();
+  const users = new Map<string, ResolvedUser>(options.user && user ? [[options.user, user]] : []);
   for (const s of configs) {
     const spec = s.user ?? options.user;
     if (spec && !users.has(spec)) users.set(spec, resolveUser(spec));

@@ -88,9 +88,10 @@ export class Service {
     private readonly ctx: ServiceContext,
   ) {
     void this.finalOnce.promise.then((outcome) => {
+      const completed = this.config.oneshot && outcome.status?.code === 0 && outcome.status.signal === null;
       this.startedOnce.resolve(false);
-      this.readyOnce.resolve({ ok: false, why: outcome.reason });
-      this.completedOnce.resolve(outcome.status?.code === 0 && outcome.status.signal === null && this.config.oneshot);
+      this.readyOnce.resolve({ ok: completed, why: outcome.reason });
+      this.completedOnce.resolve(completed);
     });
   }
 
@@ -180,8 +181,8 @@ export class Service {
   private watch(): () => void {
     const { healthcheck, ready, oneshot } = this.config;
     if (!healthcheck && !ready) {
+      // A oneshot's readiness comes with its end (the constructor's final callback).
       if (!oneshot) this.readyOnce.resolve({ ok: true, why: 'started' });
-      else void this.completed.then((ok) => this.readyOnce.resolve({ ok, why: ok ? 'completed' : 'did not complete' }));
       return () => {};
     }
     return watchReadiness({ healthcheck, ready }, (argv, timeoutMs) => this.runCheck(argv, timeoutMs), {
