@@ -162,11 +162,12 @@ export class VaultClient {
     // Node's own advice in them (run with --use-system-ca) is for a flag init does not take.
     const reason = e?.reason ?? e?.cause?.reason;
     const text = (e?.code?.startsWith('ERR_SSL_') && reason ? reason : String(e?.message ?? error))
-      .replace(/\.?\s*(To use the system CA store|Run with|Use) --use-system-ca.*$/is, '')
+      .replace(/;[^;]*--use-system-ca[^;)]*/gi, '')
+      .replace(/\s*[^;]*--use-system-ca.*$/i, '')
       .replace(/\s+/g, ' ').trim();
     const hint = TLS_HINTS[e?.code ?? ''];
     const detail = [text && !text.includes(e?.code ?? '\0') ? text : '', hint].filter(Boolean).join(': ');
-    return this.redact(e?.code ? `${e.code}${detail ? ` (${detail})` : ''}` : text);
+    return e?.code ? `${e.code}${detail ? ` (${detail})` : ''}` : text;
   }
 
   /** Turn a final failure into a SecretError of the right kind; the caller adds the reference. */
@@ -195,7 +196,11 @@ export class VaultClient {
         case 'NOT_HTTP':
           return invalid(`${addr}: the server there does not speak HTTP (${error.message}): is it the address of Vault?`);
         case 'NOT_JSON':
-          return invalid(`${request}: ${error.message}: is ${addr} the address of Vault?`);
+          // A page (HTML, plain text) is some other server; another type (pki/ca/pem's PEM)
+          // is one of Vault's raw endpoints.
+          return invalid(/\((text\/[\w.+-]+)?\)$|is not JSON$/.test(error.message)
+            ? `${request}: ${error.message}: is ${addr} the address of Vault?`
+            : `${request}: ${error.message}: if ${addr} is Vault, this path answers raw data, which init does not read`);
         case 'REDIRECT':
           return unavailable(`Vault ${error.message} for ${request}: init follows no redirects (they would carry the token elsewhere); set ${this.settings.addressVariable} to the server that answers`);
         case 'TOO_LARGE':
