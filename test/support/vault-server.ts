@@ -787,7 +787,9 @@ class FakeVault {
     readonly flavor: Flavor,
     readonly version: string,
   ) {
-    this.traits = FLAVORS[flavor];
+    // OpenBao 2.5 still wrote performance_standby in sys/health (checked against OpenBao 2.5.5);
+    // 2.6 dropped it.
+    this.traits = flavor === 'openbao' && /^2\.[0-5]\./.test(version) ? { ...FLAVORS[flavor], performanceStandby: true } : FLAVORS[flavor];
   }
 
   // --- namespaces --------------------------------------------------------------------------
@@ -1034,6 +1036,9 @@ class FakeVault {
 
   /** Field order as OpenBao writes it (checked against OpenBao). */
   sealStatus(): Reply {
+    // OpenBao 2.5 wrote build_date and recovery_seal after the cluster fields (checked against
+    // OpenBao 2.5.5); 2.6 renamed it commit_date and moved recovery_seal up.
+    const old = this.flavor === 'openbao' && /^2\.[0-5]\./.test(this.version);
     const body: Record<string, unknown> = {
       type: 'shamir',
       initialized: true,
@@ -1042,11 +1047,12 @@ class FakeVault {
       n: 1,
       progress: 0,
       nonce: '',
-      recovery_seal: false,
+      ...(old ? {} : { recovery_seal: false }),
       version: this.version,
-      commit_date: '',
+      ...(old ? { build_date: '' } : { commit_date: '' }),
       migration: false,
       ...(this.sealed ? {} : { cluster_name: this.clusterName, cluster_id: this.clusterId }),
+      ...(old ? { recovery_seal: false } : {}),
       storage_type: 'inmem',
     };
     return { status: 200, json: body };
