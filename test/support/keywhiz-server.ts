@@ -1,7 +1,8 @@
 // An in-process Keywhiz server: the client ("delivery") API that keysync and keywhiz-fs use,
 // served over real mutual TLS on 127.0.0.1, answering with the status codes, headers and JSON
-// shapes the real server produces (written from its sources and fixtures; compared with a real
-// Keywhiz 0.10.2 server: KEYWHIZ-SERVER.md says what matched and what was changed).
+// shapes the real server produces (written from Keywhiz's sources and its test fixtures;
+// compared with a real Keywhiz 0.10.2 server: KEYWHIZ-SERVER.md says what matched and what was
+// changed).
 //
 //   const pki = makePki();
 //   const kw = await startKeywhiz({
