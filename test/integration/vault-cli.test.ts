@@ -89,7 +89,7 @@ describe('BAO_* variables, read as the bao CLI reads them', () => {
   it('an empty BAO_TOKEN still wins (as in the bao CLI): no token, exit 78 before any request', async () => {
     await server();
     const r = await run(['--', 'sh', '-c', 'echo started'], { BAO_ADDR: url(), BAO_TOKEN: '', VAULT_TOKEN: 'root', ...DB });
-    expect(r.stderr).toBe('sesame: error: no Vault token: set VAULT_TOKEN (or BAO_TOKEN), run `vault login` or `bao login` (~/.vault-token), or choose SESAME_VAULT_AUTH\n');
+    expect(r.stderr).toBe('sesame: error: BAO_TOKEN is set but empty, and it wins over VAULT_TOKEN (as in the bao CLI): unset it, or set the token in it\n');
     expect(r.code).toBe(EXIT.CONFIG);
     expect(vault?.requests).toEqual([]);
   });

@@ -918,7 +918,7 @@ describe('vault: faults and retries', () => {
   it('sealed for longer than the time limit: exit 69, saying what Vault kept answering', async () => {
     await server();
     (vault as VaultServer).sealed = true;
-    const r = await run(['--secrets-timeout', '1s', '--', 'sh', '-c', 'echo started'], DB);
+    const r = await run(['--secrets-timeout', '4s', '--', 'sh', '-c', 'echo started'], DB);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(waitedThen('sesame: error: DB: vault:secret/app#password: Vault answered 503 to GET /v1/sys/internal/ui/mounts/secret/app until the time limit \\(\\d+ attempts\\): Vault is sealed'));
     expect(r.code).toBe(EXIT.UNAVAILABLE);
@@ -1013,7 +1013,7 @@ describe('vault: faults and retries', () => {
   it('truncated JSON bodies until the time limit: exit 69 saying so, never a wrong "no key" or "no secret"', async () => {
     await server();
     vault?.faults.push({ method: 'GET', path: 'secret/data/app', badJson: true });
-    const r = await run(['--secrets-timeout', '1s', '--', 'sh', '-c', 'echo started'], DB);
+    const r = await run(['--secrets-timeout', '4s', '--', 'sh', '-c', 'echo started'], DB);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(waitedThen('sesame: error: DB: vault:secret/app#password: Vault did not answer in time \\(\\d+ attempts; last: BAD_JSON \\(the answer is JSON cut short\\)\\)'));
     expect(r.code).toBe(EXIT.UNAVAILABLE);

@@ -232,6 +232,9 @@ function authFrom(env: NodeJS.ProcessEnv, tls: VaultTls): VaultAuth {
       return { method, mount, name: env.SESAME_VAULT_ROLE || undefined };
     default: {
       const found = tokenFrom(env);
+      if (!found && env.BAO_TOKEN === '' && env.VAULT_TOKEN) {
+        throw configError('BAO_TOKEN is set but empty, and it wins over VAULT_TOKEN (as in the bao CLI): unset it, or set the token in it');
+      }
       if (!found) throw configError('no Vault token: set VAULT_TOKEN (or BAO_TOKEN), run `vault login` or `bao login` (~/.vault-token), or choose SESAME_VAULT_AUTH');
       return { method: 'token', ...found };
     }
