@@ -1,10 +1,10 @@
-// The Vault adapter: node-vault does the HTTP, this class fixes what node-vault gets wrong
-// or lacks: it sends X-Vault-Request, the token and namespace as
+// The Vault adapter: node-vault builds the requests and reads Vault's answers (errors[],
+// status), transport.ts carries them, and this class fixes what node-vault gets wrong or
+// lacks: it sends X-Vault-Request, the token and namespace as
 // fresh headers on every call (a shared headers object freezes the first token), never
 // lets node-vault read VAULT_* from the environment (it treats VAULT_SKIP_VERIFY=false as
 // "skip"), takes TLS from the CLI's variables through our own https.Agent, encodes paths
-// itself (node-vault drops anything after '#'), retries with backoff, and does the HTTP
-// through transport.ts (bounded in time and size, no redirects). No Vault text reaches a
+// itself (node-vault drops anything after '#'), and retries with backoff. No Vault text reaches a
 // log line without the secrets init holds (token, secret_id, password, JWT) taken out.
 import type { Agent } from 'node:https';
 import { loadChunk } from '../../chunks';
