@@ -9,6 +9,21 @@ import type { TemplateEntry } from './config/file';
 import { parseBoolean, parseDuration, parseRewrites } from './config/values';
 
 declare const SESAME_VERSION: string;
+/** Debian package -> version of the libraries inside the one-file /init (build.mjs); {} for init.cjs. */
+declare const SESAME_BUNDLED_PACKAGES: Record<string, string>;
+
+/**
+ * `init --version`: sesame's version, the Node it runs on, and the Debian packages whose
+ * libraries the one-file /init carries (their security fixes need a new /init).
+ */
+export function versionText(): string {
+  const packages = typeof SESAME_BUNDLED_PACKAGES === 'object' ? SESAME_BUNDLED_PACKAGES : {};
+  return [
+    `sesame ${typeof SESAME_VERSION === 'string' ? SESAME_VERSION : 'dev'}`,
+    `node ${process.versions.node}`,
+    ...Object.entries(packages).map(([name, version]) => `${name} ${version} (Debian package; its libraries are inside this file)`),
+  ].join('\n');
+}
 
 /** What the user asked for, validated. Plain data: the stages after this only read it. */
 export interface InitOptions {
@@ -91,9 +106,9 @@ function program(): CommandType {
     .option('--secrets-timeout <duration>', `time limit for fetching secrets, retries included (${ENV.secretsTimeout}, default ${DEFAULT_SECRETS_TIMEOUT})`)
     .addOption(new Option('-l, --log-level <level>', `init's own messages on stderr (${ENV.logLevel}, default warn; info with services)`).choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', `init's own messages as text lines or JSON objects (${ENV.logFormat}, default text)`).choices(LOG_FORMATS))
-    .version(typeof SESAME_VERSION === 'string' ? SESAME_VERSION : 'dev', '-V, --version')
+    .version(versionText(), '-V, --version', 'show the version of sesame, of Node and of the bundled libraries')
     .helpOption('-h, --help', 'show this help')
-    .addHelpText('after', '\nExit status: the command\'s own (with services: the main service\'s, or that of the service that ended the\ncontainer); 128+N if it died of signal N; 126 not executable; 127 not found; 64 usage, 67 unknown user,\n69 secret or service dependency unavailable, 71 system error, 77 not permitted, 78 configuration.\n')
+    .addHelpText('after', '\nExit status: the command\'s own (with services: the main service\'s, or that of the service that ended the\ncontainer); 128+N if it died of signal N; 126 not executable; 127 not found; 64 usage, 67 unknown user,\n69 secret or service dependency unavailable, 71 system error, 72 /proc not mounted, 77 not permitted,\n78 configuration.\n')
     .passThroughOptions()
     .exitOverride()
     .configureOutput({
