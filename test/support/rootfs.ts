@@ -127,9 +127,24 @@ export function debianPackages(names: string[]): string[] {
  * PID 1 of new PID and mount namespaces, /proc mounted (unless `proc: false`) and the
  * host's /dev/null bound in: the way a container runtime starts it.
  */
-export function inRoot(root: string, options: { proc?: boolean; setup?: string; before?: string[] } = {}): (initArgv: string[]) => string[] {
+export interface InRootOptions {
+  /** Mount proc on /proc (default true). */
+  proc?: boolean;
+  /** Shell commands run (as root, $R is the root) just before chroot. */
+  setup?: string;
+  /** Make the root read-only with tmpfs on /tmp, /run and /dev/shm, all noexec (`docker run --read-only`). */
+  readOnly?: boolean;
+  /** Start init as this user: chroot's --userspec (e.g. '1000:1000'). */
+  userspec?: string;
+}
+
+export function inRoot(root: string, options: InRootOptions = {}): (initArgv: string[]) => string[] {
   const proc = options.proc === false ? ':' : 'mount -t proc proc "$R/proc"';
+  const ro = options.readOnly
+    ? 'mount --bind "$R" "$R"; mount -o remount,bind,ro "$R"; for d in tmp run dev/shm; do mount -t tmpfs -o noexec,nosuid,nodev,mode=1777 tmpfs "$R/$d"; done'
+    : ':';
+  const user = options.userspec ? `--userspec=${options.userspec}` : '';
   return (initArgv) => ['unshare', '--mount', '--pid', '--fork', 'sh', '-c',
-    `set -e; R=$1; shift; ${proc}; mount --bind /dev/null "$R/dev/null"; ${options.setup ?? ':'}; exec chroot "$R" "$@"`,
-    'sh', root, ...(options.before ?? []), ...initArgv];
+    `set -e; R=$1; shift; ${ro}; ${proc}; mount --bind /dev/null "$R/dev/null"; ${options.setup ?? ':'}; exec chroot ${user} "$R" "$@"`,
+    'sh', root, ...initArgv];
 }
