@@ -174,6 +174,16 @@ describe.each(KINDS)('one file in $name', (kind) => {
     expect(r.code).toBe(5);
   });
 
+  it('nothing of the entry stub reaches the child: descriptors 0-2 only, its variables as given; /proc/1/exe is /init', async () => {
+    // ls's own directory descriptor is the one extra entry ls can see.
+    const script = '/bin/busybox ls /proc/self/fd | /bin/busybox wc -l; /bin/busybox readlink /proc/1/exe; /bin/busybox env | /bin/busybox sort';
+    const r = await runAsPid1(['--', '/bin/busybox', 'sh', '-c', script], { init: '/init', wrap: inRoot(root.dir), env: { PATH, A: '1' } });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n').slice(0, 2)).toEqual(['4', '/init']);
+    expect(r.stdout.split('\n').slice(2).filter((l) => l && !/^(PWD|SHLVL|_)=/.test(l))).toEqual(['A=1', `PATH=${PATH}`]);
+    expect(r.code).toBe(0);
+  });
+
   it('services: a oneshot, then the main service, whose code ends the container', async () => {
     const r = await runAsPid1(['-c', '/etc/sesame.yaml'], { init: '/init', wrap: inRoot(root.dir), env: { PATH } });
     expect(r.stdout).toMatch(/first ran\n/);
