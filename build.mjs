@@ -3,7 +3,7 @@
 // with its own dynamic loader and libraries from pinned Debian packages), plus the licence
 // texts (dist/licenses/) and an SBOM (dist/sbom.cdx.json) of what dist/init carries.
 // Each step is skipped when its inputs have not changed, so a rebuild takes seconds.
-// Decisions and their measurements: ../shared/reference/node-runtime.md §2 and §7.
+// Decisions and their measurements: docs/development.md.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -7,8 +7,8 @@
 // dist/init for start-up and idle memory, with a target on the private memory difference.
 //
 // Each measurement interleaves the inits (round-robin, rotating the order), so machine noise
-// hits all of them alike; compare numbers only within one run. Method and earlier numbers:
-// ../shared/reference/node-runtime.md §2.3 and §5. Tables go to stdout, progress to stderr.
+// hits all of them alike; compare numbers only within one run.
+// Tables go to stdout, progress to stderr.
 // Everything started here is killed before the bench exits: PID-1 runs use unshare
 // --kill-child, so killing unshare or the namespace's init takes the whole namespace down.
 import { execFileSync, spawnSync } from 'node:child_process';
