@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePki } from '../support/certs';
 import { startKeywhiz, type KeywhizServer } from '../support/keywhiz-server';
-import { BUILD_DIR, INIT, PROGRAMS_DIR, program } from '../support/paths';
+import { BUILD_DIR, INIT, PROGRAMS_DIR, ROOT, program } from '../support/paths';
 import { runAsPid1, startAsPid1 } from '../support/pid1';
 import { startOnPty } from '../support/pty';
 import { buildRootfs, debianPackages, inRoot, type Rootfs, type RootfsOptions } from '../support/rootfs';
@@ -255,3 +255,25 @@ describe('one file where memory files are restricted', () => {
   });
 });
 
+
+describe('examples/scratch, as its Dockerfile builds it', () => {
+  it('renders the config with the file secret and runs the static program, as the README says', async () => {
+    const example = join(ROOT, 'examples/scratch');
+    const dockerfile = readFileSync(join(example, 'Dockerfile'), 'utf8');
+    const files: Record<string, string> = { '/run/secrets/db_password': 's3cret\n' };
+    for (const m of dockerfile.matchAll(/^COPY (examples\/scratch\/\S+) (\S+)$/gm)) files[m[2]] = readFileSync(join(ROOT, m[1]), 'utf8');
+    const env = Object.fromEntries([...dockerfile.matchAll(/^ENV (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
+    const entrypoint = JSON.parse(dockerfile.match(/^ENTRYPOINT (.*)$/m)?.[1] ?? '[]') as string[];
+    const cmd = JSON.parse(dockerfile.match(/^CMD (.*)$/m)?.[1] ?? '[]') as string[];
+    expect(entrypoint[0]).toBe('/init');
+    const root = buildRootfs({ shell: false, ...busybox(), files });
+    try {
+      const r = await runAsPid1([...entrypoint.slice(1), ...cmd], { init: '/init', wrap: inRoot(root.dir), env });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^# rendered by sesame at start\nname = "scratch-demo"\npassword = "s3cret"\n-rw------- .* \/tmp\/app\.conf\n$/);
+      expect(r.code).toBe(0);
+    } finally {
+      root.remove();
+    }
+  });
+});

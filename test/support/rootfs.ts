@@ -125,7 +125,8 @@ export function debianPackages(names: string[]): string[] {
 /**
  * A `wrap` for startAsPid1/runAsPid1 (with init: '/init') that runs init in `root` as
  * PID 1 of new PID and mount namespaces, /proc mounted (unless `proc: false`) and the
- * host's /dev/null bound in: the way a container runtime starts it.
+ * host's /dev/null bound in: the way a container runtime starts it. chroot is looked up in
+ * the sbin directories too, so the environment given to init may have the image's PATH.
  */
 export interface InRootOptions {
   /** Mount proc on /proc (default true). */
@@ -145,6 +146,6 @@ export function inRoot(root: string, options: InRootOptions = {}): (initArgv: st
     : ':';
   const user = options.userspec ? `--userspec=${options.userspec}` : '';
   return (initArgv) => ['unshare', '--mount', '--pid', '--fork', 'sh', '-c',
-    `set -e; R=$1; shift; ${ro}; ${proc}; mount --bind /dev/null "$R/dev/null"; ${options.setup ?? ':'}; exec chroot ${user} "$R" "$@"`,
+    `set -e; R=$1; shift; ${ro}; ${proc}; mount --bind /dev/null "$R/dev/null"; ${options.setup ?? ':'}; exec "$(PATH=/usr/sbin:/sbin:$PATH command -v chroot)" ${user} "$R" "$@"`,
     'sh', root, ...initArgv];
 }
