@@ -7,6 +7,7 @@ import { constants } from 'node:os';
 import type { ServiceConfig } from '../config/services';
 import { signalName } from '../config/values';
 import { InitError } from '../exit-codes';
+import { realClock } from '../lifetime/clock';
 import type { Log } from '../log';
 import { relayOutput } from './output';
 import { AFTER_KILL_MS, type Child, deliver, exitCodeOf, type ExitStatus, groupGone, type ProcessTable } from './processes';
@@ -170,8 +171,8 @@ export class Service {
       const of = restart.kind === 'on-failure' && restart.max !== undefined ? ` of ${restart.max}` : '';
       this.ctx.log.info(`restarting in ${formatMs(delay)} (restart ${restarts}${of})`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.wake = () => { clearTimeout(timer); resolve(); };
+        const timer = realClock.after(delay, resolve);
+        this.wake = () => { timer.cancel(); resolve(); };
       });
       this.wake = null;
     }
@@ -213,12 +214,13 @@ export class Service {
       stream?.on('error', () => {});
     }
     let timedOut = false;
-    const timer = setTimeout(() => {
+    // Durations go through the one clock, which chains them past Node's 2^31 ms limit.
+    const timer = realClock.after(timeoutMs, () => {
       timedOut = true;
       deliver(-check.pid, SIGKILL);
-    }, timeoutMs);
+    });
     const status = await check.exited;
-    clearTimeout(timer);
+    timer.cancel();
     if (timedOut) return `timed out after ${formatMs(timeoutMs)}`;
     if (status.code === 0) return null;
     const last = output.trim().split('\n').pop();
@@ -252,12 +254,12 @@ export class Service {
       const target = this.ctx.groupSignals ? -child.pid : child.pid;
       deliver(target, signal);
       if (signal !== SIGCONT) deliver(target, SIGCONT);
-      const timer = setTimeout(() => {
+      const timer = realClock.after(graceMs, () => {
         this.ctx.log.warn(`still running ${formatMs(graceMs)} after ${signalName(signal)}; sending SIGKILL`);
         deliver(-child.pid, SIGKILL);
-      }, graceMs);
+      });
       await child.exited;
-      clearTimeout(timer);
+      timer.cancel();
     }
     return this.final;
   }
@@ -283,8 +285,8 @@ export class Service {
 /** Wait for `promise`, but no longer than `ms`. */
 function within(promise: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    void promise.then(() => { clearTimeout(timer); resolve(); });
+    const timer = realClock.after(ms, resolve);
+    void promise.then(() => { timer.cancel(); resolve(); });
   });
 }
 
