@@ -38,8 +38,11 @@ export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resol
  * through /proc/self/mem (reference/node-runtime.md §6). In place, not compacted: libc's
  * environ still points into the block for every variable that stays.
  */
-export function scrubOwnEnvironment(names: string[], log: Log): void {
-  if (!names.length) return;
+export function scrubOwnEnvironment(names: string[], log: Log, memFd = -1): void {
+  if (!names.length) {
+    if (memFd >= 0) closeSync(memFd);
+    return;
+  }
   for (const name of names) delete process.env[name];
   let fd: number | undefined;
   try {
@@ -49,7 +52,9 @@ export function scrubOwnEnvironment(names: string[], log: Log): void {
     const start = Number(fields[50 - 3]);
     const end = Number(fields[51 - 3]);
     if (!(start > 0 && end > start)) throw new Error('no environment block in /proc/self/stat');
-    fd = openSync('/proc/self/mem', 'r+');
+    // The native helper opens it before making init undumpable, after which a non-root
+    // init could not open it any more.
+    fd = memFd >= 0 ? memFd : openSync('/proc/self/mem', 'r+');
     const block = Buffer.alloc(end - start);
     // Positions as Number: a BigInt position gives EIO on write.
     readSync(fd, block, 0, block.length, start);

@@ -38,7 +38,7 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   const user = options.user ? resolveUser(options.user) : undefined;
   // Services, their users and dependencies are checked before any secret is fetched.
   const services = config?.services ? planServices(config, options, user) : undefined;
-  scrubOwnEnvironment(removedNames(env, plan), log);
+  scrubOwnEnvironment(removedNames(env, plan), log, selfMemFd);
   let resolution: Resolution = new Map();
   if (plan.requests.length) {
     const resolved = await Promise.race([resolvePlan(plan, { env, timeoutMs: options.secretsTimeoutMs, log }), termination()]);
@@ -70,6 +70,9 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   return { kind: 'command', spec: { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs } };
 }
 
+/** /proc/self/mem as the helper opened it before making init undumpable (-1: none). */
+let selfMemFd = -1;
+
 /** How init ends: Node's exit, or the helper's _exit once it is loaded (~2 ms faster). */
 let exit: (code: number) => never = (code) => process.exit(code);
 
@@ -82,8 +85,10 @@ function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
     return new LibuvProcessTable(log);
   }
   log.debug(`native helper loaded from ${load.from}`);
+  if (load.native.undumpableErrno) log.warn(`could not make init undumpable (prctl: errno ${load.native.undumpableErrno}): a core dump of init would hold its secrets`);
   // Everything init writes is written synchronously, so nothing is left to flush.
   exit = load.native.exit;
+  selfMemFd = load.native.selfMemFd;
   // The executable runs with --disable-sigusr1, which leaves SIGUSR1 blocked (build.mjs).
   if (isSea) load.native.unblockSignal(constants.signals.SIGUSR1);
   // Ignored, not handled, as tini does: handing the terminal to the child and writing to it

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
-const ABI = 4;
+const ABI = 5;
 export const ASSET_NAME = 'init.node';
 
 export interface SpawnRequest {
@@ -44,6 +44,10 @@ export interface Native {
   takeForwarded(signal: number): boolean;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /** 0 when init was made undumpable at load (no core dump, no /proc/1/mem), else the errno. */
+  readonly undumpableErrno: number;
+  /** /proc/self/mem opened read-write before that (-1 if it could not be), for scrubOwnEnvironment. */
+  readonly selfMemFd: number;
   /** _exit(code) after restoring the terminal modes saved at load; skips Node's teardown. */
   exit(code: number): never;
 }

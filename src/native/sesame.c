@@ -10,6 +10,8 @@
 //   unblockSignal() for SIGUSR1, which Node's --disable-sigusr1 leaves blocked.
 //   exit()         _exit(2) after putting back the terminal modes saved at load: Node's own
 //                  exit tears down V8 and the platform, ~2 ms that PID 1 has no use for.
+//   (at load)      PR_SET_DUMPABLE 0: no core dump of init, which holds every secret, and no
+//                  /proc/1/mem or /proc/1/environ for processes of the same user.
 //   interceptSignal(), setForwardTarget(), takeForwarded(): forwarding from the signal
 //                  handler itself, as tini does from its loop, instead of after a trip
 //                  through libuv's pipe and the event loop (which doubled the latency).
@@ -37,7 +39,7 @@
 
 // Bumped whenever the JS binding's expectations change; the loader refuses a mismatch so
 // that a stale sidecar file never runs with a newer init.
-#define SESAME_NATIVE_ABI 4
+#define SESAME_NATIVE_ABI 5
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -524,7 +526,25 @@ static napi_value Exit(napi_env env, napi_callback_info info) {
   _exit(code & 0xff);
 }
 
+// Init holds every secret it fetched, in clear, on its heap: a core dump (SIGSEGV or
+// SIGABRT with `ulimit -c unlimited`) would write them all to disk, and any process of the
+// same uid could read them through /proc/1/mem. Not dumpable, the kernel writes no core,
+// makes /proc/1/* root's and refuses ptrace and /proc/1/mem to everyone without
+// CAP_SYS_PTRACE. Init itself can still write its own /proc/self/mem (the environ
+// overwrite): a thread group may always access itself. Cleared again by any execve, so
+// the children are dumpable as usual.
+// Only the opening of /proc/self/mem is checked against dumpability (a non-root init is
+// refused afterwards, as its /proc entries become root's), so it is opened first and kept
+// for the overwrite; close-on-exec, it never reaches a child.
+static int self_mem_fd = -1;
+
+static int make_undumpable(void) {
+  self_mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+  return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ? errno : 0;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
+  int dump_err = make_undumpable();
   for (int fd = 0; fd < 3; fd++) saved_is_tty[fd] = tcgetattr(fd, &saved_modes[fd]) == 0;
   napi_property_descriptor props[] = {
     { "spawn", NULL, Spawn, NULL, NULL, NULL, napi_default, NULL },
@@ -542,6 +562,12 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_create_int32(env, SESAME_NATIVE_ABI, &abi);
   napi_set_named_property(env, exports, "abi", abi);
+  napi_value dumpable_errno;
+  napi_create_int32(env, dump_err, &dumpable_errno);
+  napi_set_named_property(env, exports, "undumpableErrno", dumpable_errno);
+  napi_value mem_fd;
+  napi_create_int32(env, self_mem_fd, &mem_fd);
+  napi_set_named_property(env, exports, "selfMemFd", mem_fd);
   return exports;
 }
 
