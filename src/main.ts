@@ -113,6 +113,7 @@ async function main(log: { current: Log }): Promise<number> {
   // a secret source (and print a warning). The child still gets it from env.
   delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
   const table = processTable(env, log.current);
+  started = table;
   const prepared = await prepare(options, env, log.current);
   if (typeof prepared === 'number') return prepared;
   // With services, start, ready, exit and restart lines are worth seeing by default.
@@ -136,15 +137,27 @@ async function main(log: { current: Log }): Promise<number> {
   }
 }
 
+/** The table of children, once there is one: what a last-resort exit must not leave behind. */
+let started: ProcessTable | undefined;
+
+/** A failure nothing else caught: one line, every child killed, 70. Never Node's trace and exit 1. */
+function internalError(error: unknown): never {
+  log.current.error(`internal error: ${(error as Error)?.stack ?? error}`);
+  started?.killAll();
+  return exit(EXIT.SOFTWARE);
+}
+
 const log = { current: createLog() };
+process.on('uncaughtException', internalError);
+process.on('unhandledRejection', internalError);
 main(log).then(
   (code) => exit(code),
   (error: unknown) => {
     if (error instanceof InitError) {
       log.current.error(error.message);
+      started?.killAll();
       exit(error.exitCode);
     }
-    log.current.error(`internal error: ${(error as Error)?.stack ?? error}`);
-    exit(EXIT.SOFTWARE);
+    internalError(error);
   },
 );

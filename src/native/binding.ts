@@ -54,22 +54,24 @@ export interface Native {
 
 export type NativeLoad = { native: Native; from: string } | { native: null; reason: string };
 
-const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+// The first name of each number wins: EAGAIN, not its alias EWOULDBLOCK (fork's limit).
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, n] of Object.entries(osConstants.errno)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
 
-/** The addon with spawn's errors given their errno names; every other call as it is. */
+/** The addon with spawn's and pipe's errors given their errno names; every other call as it is. */
 function withErrnoNames(raw: Native): Native {
   // Inherit the rest: the addon's properties are neither enumerable (no spread) nor
   // writable (so spawn is defined on the new object, not assigned).
-  const spawn = (request: SpawnRequest) => {
+  const named = <A extends unknown[], R>(call: (...args: A) => R) => (...args: A): R => {
     try {
-      return raw.spawn(request);
+      return call.apply(raw, args);
     } catch (error) {
       const e = error as NodeJS.ErrnoException;
       if (typeof e.errno === 'number') e.code = ERRNO_NAMES.get(e.errno) ?? `E${e.errno}`;
       throw e;
     }
   };
-  return Object.create(raw, { spawn: { value: spawn } }) as Native;
+  return Object.create(raw, { spawn: { value: named(raw.spawn) }, pipe: { value: named(raw.pipe) } }) as Native;
 }
 
 function dlopen(file: string): Native {

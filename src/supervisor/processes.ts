@@ -9,7 +9,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { constants } from 'node:os';
-import { EXIT, InitError } from '../exit-codes';
+import { describeErrno, EXIT, InitError } from '../exit-codes';
 import type { Log } from '../log';
 import type { Native } from '../native/binding';
 import type { ResolvedUser } from './user';
@@ -61,6 +61,8 @@ export interface ProcessTable {
   reapNow(): void;
   /** Does the process group still have a member that has not exited? */
   groupAlive(group: number): boolean;
+  /** Last resort before init exits on its own failure: SIGKILL every child's process group. */
+  killAll(): void;
 }
 
 /** glibc's execvp default is "/bin:/usr/bin"; images expect Docker's default PATH. */
@@ -90,7 +92,8 @@ export function spawnFailure(error: NodeJS.ErrnoException, spec: ChildSpec): Ini
     case 'setuid':
       return new InitError(`--user ${spec.user?.spec}: ${error.syscall} failed: ${why}${error.code === 'EPERM' ? ' (init is not root)' : ''}`, EXIT.NO_PERMISSION);
     default:
-      return new InitError(`starting ${cmd}: ${error.syscall ?? 'spawn'} failed: ${why}`, EXIT.OS_ERROR);
+      // fork's EAGAIN (ulimit -u, pids.max), ENOMEM, a pipe's EMFILE: the system's limits.
+      return new InitError(`starting ${cmd}: ${error.syscall ?? 'spawn'} failed: ${describeErrno(error.code, why)}`, EXIT.OS_ERROR);
   }
 }
 
@@ -119,6 +122,21 @@ export function deliver(target: number, signal: number): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw error;
+  }
+}
+
+/** stdin (/dev/null) and two pipes for a captured child; on EMFILE none is left open. */
+function captureDescriptors(native: Native, spec: ChildSpec): number[] {
+  const fds: number[] = [];
+  try {
+    fds.push(openSync('/dev/null', 'r'));
+    fds.push(...native.pipe());
+    fds.push(...native.pipe());
+    return fds;
+  } catch (error) {
+    for (const fd of fds) closeSync(fd);
+    const e = error as NodeJS.ErrnoException;
+    throw spawnFailure(Object.assign(e, { syscall: e.syscall ?? 'open', message: e.message }), spec);
   }
 }
 
@@ -160,7 +178,7 @@ export class NativeProcessTable implements ProcessTable {
     let pid: number;
     const capture = spec.stdio === 'capture';
     // Opened here, closed in the finally below: the child has its own copies by then.
-    const fds = capture ? [openSync('/dev/null', 'r'), ...this.native.pipe(), ...this.native.pipe()] : [];
+    const fds = capture ? captureDescriptors(this.native, spec) : [];
     try {
       pid = this.native.spawn({
         stdio: capture ? [fds[0], fds[2], fds[4]] : undefined,
@@ -206,6 +224,13 @@ export class NativeProcessTable implements ProcessTable {
     }
   }
 
+  killAll(): void {
+    for (const pid of this.owned.keys()) {
+      deliver(-pid, constants.signals.SIGKILL);
+      deliver(pid, constants.signals.SIGKILL);
+    }
+  }
+
   /** Zombies count as members for kill(2), but init reaps its own as they appear. */
   groupAlive(group: number): boolean {
     return deliver(-group, 0);
@@ -213,7 +238,17 @@ export class NativeProcessTable implements ProcessTable {
 }
 
 export class LibuvProcessTable implements ProcessTable {
+  /** Children still running, for killAll. */
+  private readonly running = new Set<number>();
+
   constructor(private readonly log: Log) {}
+
+  killAll(): void {
+    for (const pid of this.running) {
+      deliver(-pid, constants.signals.SIGKILL);
+      deliver(pid, constants.signals.SIGKILL);
+    }
+  }
 
   async spawn(spec: ChildSpec): Promise<Child> {
     if (spec.noNewPrivs) {
@@ -242,8 +277,12 @@ export class LibuvProcessTable implements ProcessTable {
       uid: spec.user?.uid,
       gid: spec.user?.gid,
     });
+    if (child.pid) this.running.add(child.pid);
     const exited = new Promise<ExitStatus>((resolve) => {
-      child.on('exit', (code, signal) => resolve({ code, signal: signal ? constants.signals[signal] : null }));
+      child.on('exit', (code, signal) => {
+        this.running.delete(child.pid as number);
+        resolve({ code, signal: signal ? constants.signals[signal] : null });
+      });
     });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);

@@ -6,7 +6,7 @@
 import { constants } from 'node:os';
 import type { ServiceConfig } from '../config/services';
 import { signalName } from '../config/values';
-import { InitError } from '../exit-codes';
+import { EXIT, InitError } from '../exit-codes';
 import { realClock } from '../lifetime/clock';
 import type { Log } from '../log';
 import { relayOutput } from './output';
@@ -132,7 +132,9 @@ export class Service {
           stdio: this.config.capture ? 'capture' : 'inherit',
         });
       } catch (error) {
-        if (!(error instanceof InitError)) throw error;
+        // Anything else is a bug, but still one service that could not start: the
+        // supervisor stops the others in order instead of init dying with them left behind.
+        if (!(error instanceof InitError)) return { code: EXIT.SOFTWARE, reason: `internal error starting it: ${(error as Error)?.message ?? error}`, status: null };
         return { code: error.exitCode, reason: error.message, status: null };
       }
       const startedAt = Date.now();

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../atomic-write';
 import type { TemplateEntry } from '../config/file';
-import { EXIT, InitError } from '../exit-codes';
+import { describeErrno, EXIT, exitCodeForErrno, InitError } from '../exit-codes';
 import { writeFully, type Log } from '../log';
 import type { Resolution } from '../secrets/resolve';
 import { lookupId } from '../supervisor/user';
@@ -117,7 +117,7 @@ export function writeAll(files: RenderedFile[], log: Log): void {
     } catch (error) {
       if (error instanceof InitError) throw new InitError(`${entry.at}: ${error.message}`, error.exitCode);
       const code = (error as NodeJS.ErrnoException).code;
-      throw new InitError(`${entry.at}: cannot write ${dest}: ${code ?? (error as Error).message}`, code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : EXIT.CONFIG);
+      throw new InitError(`${entry.at}: cannot write ${dest}: ${describeErrno(code, (error as Error).message)}`, exitCodeForErrno(code, EXIT.CONFIG));
     }
     log.debug(`wrote ${dest} mode ${modeOf(file).toString(8).padStart(4, '0')}`);
   }
