@@ -36,6 +36,9 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   if (!options.command.length && !config?.services && !options.check && !options.render) throw new InitError(NO_COMMAND, EXIT.USAGE);
   const plan = config ? mergePlans(planFromEnv(env), planFromConfig(config)) : planFromEnv(env);
   const user = options.user ? resolveUser(options.user) : undefined;
+  if (user?.unknownUid) {
+    log.info(`--user ${user.spec}: uid ${user.uid} is not in /etc/passwd; running it with gid 0 and HOME=/, as Docker does (give a group, --user ${user.uid}:GID, for another)`);
+  }
   // Services, their users and dependencies are checked before any secret is fetched.
   const services = config?.services ? planServices(config, options, user) : undefined;
   scrubOwnEnvironment(removedNames(env, plan), log, selfMemFd);
