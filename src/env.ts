@@ -2,6 +2,7 @@
 // SESAME_*) and the variables that held references never reach a child unless
 // SESAME_PASSTHROUGH lists them; resolved secrets take the place of their references.
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { EXIT, InitError } from './exit-codes';
 import type { Log } from './log';
 import type { SecretPlan } from './secrets/plan';
 import type { Resolution } from './secrets/resolve';
@@ -29,6 +30,24 @@ export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resol
     if (request.target.kind === 'env') out[request.target.name] = resolved.value.toString('utf8');
   }
   return out;
+}
+
+/**
+ * The kernel's limit for one string of argv or the environment (MAX_ARG_STRLEN, 32 pages):
+ * `NAME=value` and its NUL. A longer one makes execve fail with E2BIG, which reads as the
+ * command's fault ("Argument list too long").
+ */
+export const MAX_ARG_STRLEN = 32 * 4096;
+
+/** Refuse, before anything starts, a variable that no execve would accept (78). */
+export function checkEnvironmentSizes(env: Record<string, string>, who?: string): void {
+  for (const [name, value] of Object.entries(env)) {
+    // Quick test first: a string of n UTF-16 units is at most 3n bytes.
+    if ((name.length + value.length) * 3 + 2 <= MAX_ARG_STRLEN) continue;
+    const bytes = Buffer.byteLength(name) + 1 + Buffer.byteLength(value) + 1;
+    if (bytes <= MAX_ARG_STRLEN) continue;
+    throw new InitError(`${who ? `${who}: ` : ''}environment variable ${name} is ${bytes} bytes with its name, over the kernel's limit of ${MAX_ARG_STRLEN} (128 KiB, MAX_ARG_STRLEN) for one variable; write it to a file instead`, EXIT.CONFIG);
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
 import { pendingTermination, termination } from './supervisor/early-signals';
 import { constants } from 'node:os';
 import { NO_COMMAND, parseCommandLine, type InitOptions } from './cli';
-import { childEnvironment, removedNames, scrubOwnEnvironment } from './env';
+import { checkEnvironmentSizes, childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
 import { loadNative, sidecarPath } from './native/binding';
@@ -52,6 +52,10 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   const childEnv = childEnvironment(env, plan, resolution);
   // Before rendering: templates see the environment the child will get.
   if (user) childEnv.HOME = user.home;
+  const servicesPrepared = services?.environments(childEnv);
+  // No execve would take a variable over 128 KiB: say which one, before anything starts.
+  if (servicesPrepared) for (const p of servicesPrepared) checkEnvironmentSizes(p.env, `services.${p.config.name}`);
+  else checkEnvironmentSizes(childEnv);
   // A config file's entries are named with the file, as its other errors are.
   const templates = [...options.templates, ...(config?.templates ?? []).map((t) => ({ ...t, at: `${config?.path}: ${t.at}` }))];
   // All templates render (in memory) and every owner is looked up before anything is
@@ -69,7 +73,7 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   }
   writeSecretFiles(files, log);
   writeAll(rendered, log);
-  if (services) return { kind: 'services', prepared: services.environments(childEnv), options: services.options };
+  if (services && servicesPrepared) return { kind: 'services', prepared: servicesPrepared, options: services.options };
   return { kind: 'command', spec: { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs } };
 }
 
