@@ -2,6 +2,7 @@
 // SESAME_*) and the variables that held references never reach a child unless
 // SESAME_PASSTHROUGH lists them; resolved secrets take the place of their references.
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { decodeBytes } from './bytes';
 import { EXIT, InitError } from './exit-codes';
 import type { Log } from './log';
 import type { SecretPlan } from './secrets/plan';
@@ -27,7 +28,12 @@ export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resol
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined && !removed.has(key)) out[key] = value;
   for (const [request, resolved] of resolution) {
-    if (request.target.kind === 'env') out[request.target.name] = resolved.value.toString('utf8');
+    if (request.target.kind !== 'env') continue;
+    // A binary secret keeps its bytes (bytes.ts); only a NUL cannot be carried by execve.
+    if (resolved.value.includes(0)) {
+      throw new InitError(`${request.origin}: the secret has a NUL byte, which no environment variable can hold; write it to a file instead`, EXIT.CONFIG);
+    }
+    out[request.target.name] = decodeBytes(resolved.value);
   }
   return out;
 }
@@ -82,9 +88,8 @@ export function scrubOwnEnvironment(names: string[], log: Log, memFd = -1): void
     while (offset < block.length) {
       let stop = block.indexOf(0, offset);
       if (stop < 0) stop = block.length;
-      const entry = block.toString('latin1', offset, stop);
-      const eq = entry.indexOf('=');
-      if (eq > 0 && wanted.has(entry.slice(0, eq))) writeSync(fd, Buffer.alloc(stop - offset), 0, stop - offset, start + offset);
+      const eq = block.indexOf(0x3d, offset);
+      if (eq > offset && eq < stop && wanted.has(decodeBytes(block.subarray(offset, eq)))) writeSync(fd, Buffer.alloc(stop - offset), 0, stop - offset, start + offset);
       offset = stop + 1;
     }
   } catch (error) {

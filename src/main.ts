@@ -4,6 +4,7 @@
 import { pendingTermination, termination } from './supervisor/early-signals';
 import { constants } from 'node:os';
 import { NO_COMMAND, parseCommandLine, type InitOptions } from './cli';
+import { readEnvironment } from './bytes';
 import { checkEnvironmentSizes, childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
@@ -77,6 +78,9 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   return { kind: 'command', spec: { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs } };
 }
 
+/** The environment's entries as the helper read them (undefined without it). */
+let environ: Buffer[] | undefined;
+
 /** /proc/self/mem as the helper opened it before making init undumpable (-1: none). */
 let selfMemFd = -1;
 
@@ -84,6 +88,7 @@ let selfMemFd = -1;
 let exit: (code: number) => never = (code) => process.exit(code);
 
 function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
+  // Only init's own SESAME_NATIVE* and TMPDIR are read from `env` here.
   const load = loadNative(env, isSea);
   if (!load.native) {
     log.warn(`native helper not loaded (${load.reason}): orphans will not be reaped, the child gets no terminal job control, `
@@ -96,6 +101,7 @@ function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
   // Everything init writes is written synchronously, so nothing is left to flush.
   exit = load.native.exit;
   selfMemFd = load.native.selfMemFd;
+  environ = load.native.environ();
   // The executable runs with --disable-sigusr1, which leaves SIGUSR1 blocked (build.mjs).
   if (isSea) load.native.unblockSignal(constants.signals.SIGUSR1);
   // Ignored, not handled, as tini does: handing the terminal to the child and writing to it
@@ -114,12 +120,13 @@ async function main(log: { current: Log }): Promise<number> {
   if (typeof options === 'number') return options;
   log.current = createLog(options.logLevel ?? 'warn', options.logFormat);
   if ((globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected) log.current.debug('V8 rejected the code cache: start-up is slower');
-  // A copy: process.env loses init's credentials below, the sources still need them.
-  const env = { ...process.env };
+  const table = processTable(process.env, log.current);
+  // A copy, as bytes: process.env loses init's credentials below, the sources still need
+  // them, and the children get every variable exactly as init did (bytes.ts).
+  const env = readEnvironment(environ);
   // The application's, not init's: Node would read it in every TLS connection init makes to
   // a secret source (and print a warning). The child still gets it from env.
   delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-  const table = processTable(env, log.current);
   started = table;
   const prepared = await prepare(options, env, log.current);
   if (typeof prepared === 'number') return prepared;

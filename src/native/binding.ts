@@ -16,7 +16,8 @@ export interface SpawnRequest {
   /** Paths to execve in order (PATH already expanded), as execvp would try them. */
   candidates: string[];
   argv: string[];
-  env: string[];
+  /** `NAME=value` entries; a Buffer for one that is not UTF-8 (passed as its bytes). */
+  env: (string | Buffer)[];
   cwd?: string;
   /** Descriptors that become the child's 0, 1, 2; -1 keeps init's. */
   stdio?: [number, number, number];
@@ -42,6 +43,8 @@ export interface Native {
   setForwardTarget(target: number): void;
   /** True if the handler already sent one occurrence of `signal` (and counts it as taken). */
   takeForwarded(signal: number): boolean;
+  /** The environment entries as bytes, in order. */
+  environ(): Buffer[];
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
   /** 0 when init was made undumpable at load (no core dump, no /proc/1/mem), else the errno. */

@@ -8,6 +8,7 @@
 //   setSubreaper() prctl(PR_SET_CHILD_SUBREAPER) when init is not PID 1.
 //   ignoreSignal() SIG_IGN, which Node cannot set (for SIGTTIN/SIGTTOU, as tini does).
 //   unblockSignal() for SIGUSR1, which Node's --disable-sigusr1 leaves blocked.
+//   environ()      the environment as bytes (process.env is lossy and quadratic to copy).
 //   exit()         _exit(2) after putting back the terminal modes saved at load: Node's own
 //                  exit tears down V8 and the platform, ~2 ms that PID 1 has no use for.
 //   (at load)      PR_SET_DUMPABLE 0: no core dump of init, which holds every secret, and no
@@ -123,7 +124,20 @@ static bool get_bool(napi_env env, napi_value obj, const char *name) {
   return b;
 }
 
+// A string (UTF-8) or a Buffer (bytes as they are: environment entries that are not UTF-8).
+// A NUL inside would silently cut the entry short: refused, as execve cannot carry one.
 static char *dup_string(napi_env env, napi_value v) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, v, &is_buffer) == napi_ok && is_buffer) {
+    void *data = NULL;
+    size_t n = 0;
+    if (napi_get_buffer_info(env, v, &data, &n) != napi_ok || (n && memchr(data, 0, n))) return NULL;
+    char *s = malloc(n + 1);
+    if (!s) return NULL;
+    if (n) memcpy(s, data, n);
+    s[n] = 0;
+    return s;
+  }
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
   char *s = malloc(len + 1);
@@ -358,6 +372,22 @@ out:
   return ret;
 }
 
+// environ() -> [Buffer, ...]: this process's environment entries, byte for byte, in one
+// pass. process.env decodes them lossily, and each of its reads is a getenv(3) scan of
+// the whole block, so copying it is quadratic in the number of variables.
+extern char **environ;
+static napi_value Environ(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value arr, item;
+  uint32_t n = 0;
+  CHECK(napi_create_array(env, &arr));
+  for (char **e = environ; e && *e; e++) {
+    CHECK(napi_create_buffer_copy(env, strlen(*e), *e, NULL, &item));
+    CHECK(napi_set_element(env, arr, n++, item));
+  }
+  return arr;
+}
+
 // ---- forwarding in the signal handler ----
 //
 // Our handler runs first, sends the (rewritten) signal to the target with kill(2), which
@@ -557,6 +587,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "takeForwarded", NULL, TakeForwarded, NULL, NULL, NULL, napi_default, NULL },
     { "pipe", NULL, Pipe, NULL, NULL, NULL, napi_default, NULL },
     { "exit", NULL, Exit, NULL, NULL, NULL, napi_default, NULL },
+    { "environ", NULL, Environ, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value abi;
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -9,6 +9,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { constants } from 'node:os';
+import { encodeText, hasRawBytes } from '../bytes';
 import { describeErrno, EXIT, InitError } from '../exit-codes';
 import type { Log } from '../log';
 import type { Native } from '../native/binding';
@@ -140,8 +141,12 @@ function captureDescriptors(native: Native, spec: ChildSpec): number[] {
   }
 }
 
-function envArray(env: Record<string, string>): string[] {
-  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+/** `NAME=value` entries; one that stands for bytes that are not UTF-8 goes as those bytes. */
+function envArray(env: Record<string, string>): (string | Buffer)[] {
+  return Object.entries(env).map(([k, v]) => {
+    const entry = `${k}=${v}`;
+    return hasRawBytes(entry) ? encodeText(entry) : entry;
+  });
 }
 
 /** A pipe's read end as a stream (libuv makes it non-blocking; the child's end stays blocking). */

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../atomic-write';
 import type { TemplateEntry } from '../config/file';
+import { decodeBytes, encodeText } from '../bytes';
 import { describeErrno, EXIT, exitCodeForErrno, InitError } from '../exit-codes';
 import { writeFully, type Log } from '../log';
 import type { Resolution } from '../secrets/resolve';
@@ -69,7 +70,7 @@ export function templateContext(childEnv: Record<string, string>, resolution: Re
   const secrets: Record<string, string> = {};
   const secretEnv = new Set<string>();
   for (const [request, resolved] of resolution) {
-    if (request.target.kind === 'template') secrets[request.target.name] = resolved.value.toString('utf8');
+    if (request.target.kind === 'template') secrets[request.target.name] = decodeBytes(resolved.value);
     if (request.target.kind === 'env') secretEnv.add(request.target.name);
   }
   return { env: childEnv, secrets, secretEnv };
@@ -90,7 +91,7 @@ export function renderAll(entries: TemplateEntry[], context: TemplateContext, lo
     for (const { src, dest } of expand(entry)) {
       let source: string;
       try {
-        source = readFileSync(src, 'utf8');
+        source = decodeBytes(readFileSync(src)); // bytes that are not UTF-8 stay as they are (bytes.ts)
       } catch (error) {
         throw new InitError(`${entry.at}: cannot read template ${src}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, EXIT.CONFIG);
       }
@@ -109,7 +110,7 @@ export function writeAll(files: RenderedFile[], log: Log): void {
   for (const file of files) {
     const { entry, dest } = file;
     try {
-      writeFileAtomic(dest, Buffer.from(file.rendered.text), {
+      writeFileAtomic(dest, encodeText(file.rendered.text), {
         mode: modeOf(file),
         uid: file.uid,
         gid: file.gid,
