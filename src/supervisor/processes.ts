@@ -207,7 +207,10 @@ export class NativeProcessTable implements ProcessTable {
     }
     // Registered before the event loop runs again, so its SIGCHLD cannot be handled first.
     const exited = new Promise<ExitStatus>((resolve) => this.owned.set(pid, resolve));
+    // One interval for init's whole life, referenced while children are owned: clearing
+    // and creating it again on every exit cost more than the reaping itself (1,000 oneshots).
     this.keepAlive ??= setInterval(() => {}, 2 ** 31 - 1);
+    this.keepAlive.ref();
     return { pid, processGroup: pid, exited, output: capture ? { stdout: readEnd(fds[1]), stderr: readEnd(fds[3]) } : undefined };
   }
 
@@ -223,10 +226,7 @@ export class NativeProcessTable implements ProcessTable {
         this.log.debug(`reaped orphan pid ${pid}`);
       }
     }
-    if (this.owned.size === 0 && this.keepAlive) {
-      clearInterval(this.keepAlive);
-      this.keepAlive = null;
-    }
+    if (this.owned.size === 0) this.keepAlive?.unref();
   }
 
   killAll(): void {
