@@ -110,11 +110,18 @@ static bool get_prop(napi_env env, napi_value obj, const char *name, napi_value 
   return t != napi_undefined && t != napi_null;
 }
 
-static int get_int(napi_env env, napi_value obj, const char *name, int fallback) {
+// A uid or gid: any number 0..2^32-2. Read as int32 (as it once was), 3000000000 became
+// negative, which meant "unchanged": the child ran as root. False for anything that is
+// not such a number; a missing property leaves *present false.
+static bool get_id(napi_env env, napi_value obj, const char *name, bool *present, uint32_t *out) {
   napi_value v;
-  int32_t n;
-  if (!get_prop(env, obj, name, &v) || napi_get_value_int32(env, v, &n) != napi_ok) return fallback;
-  return n;
+  double d;
+  *present = false;
+  if (!get_prop(env, obj, name, &v)) return true;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d <= 4294967294.0) || d != (double)(uint32_t)d) return false;
+  *out = (uint32_t)d;
+  *present = true;
+  return true;
 }
 
 static bool get_bool(napi_env env, napi_value obj, const char *name) {
@@ -195,7 +202,9 @@ struct spawn_spec {
   char **envp;
   char *cwd;
   int stdio[3];       // descriptors to become 0, 1, 2 (-1: keep init's)
-  int uid, gid;       // -1: unchanged
+  bool set_uid, set_gid;  // false: unchanged
+  uid_t uid;
+  gid_t gid;
   gid_t *groups;      // with ngroups >= 0: setgroups
   int ngroups;
   bool new_pgroup, foreground, no_new_privs;
@@ -230,8 +239,8 @@ static void child_after_fork(const struct spawn_spec *s, struct report *out) {
   // process, and take none of glibc's set*id locks.
   if (s->ngroups >= 0 && syscall(SYS_setgroups, (size_t)s->ngroups, s->groups) < 0)
     report_and_exit(out, ST_SETGROUPS, errno);
-  if (s->gid >= 0 && syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) report_and_exit(out, ST_SETGID, errno);
-  if (s->uid >= 0 && syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) report_and_exit(out, ST_SETUID, errno);
+  if (s->set_gid && syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) report_and_exit(out, ST_SETGID, errno);
+  if (s->set_uid && syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) report_and_exit(out, ST_SETUID, errno);
   if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) report_and_exit(out, ST_NO_NEW_PRIVS, errno);
   if (s->cwd && chdir(s->cwd) < 0) report_and_exit(out, ST_CHDIR, errno);
 
@@ -298,8 +307,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   s.sh_argv = get_string_array(env, opts, "argv", 1, NULL);
   s.envp = get_string_array(env, opts, "env", 0, NULL);
   s.cwd = get_string(env, opts, "cwd");
-  s.uid = get_int(env, opts, "uid", -1);
-  s.gid = get_int(env, opts, "gid", -1);
+  bool bad_id = !get_id(env, opts, "uid", &s.set_uid, &s.uid) || !get_id(env, opts, "gid", &s.set_gid, &s.gid);
   s.new_pgroup = get_bool(env, opts, "newProcessGroup");
   s.foreground = get_bool(env, opts, "foreground");
   s.no_new_privs = get_bool(env, opts, "noNewPrivs");
@@ -323,6 +331,11 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   }
 
   napi_value ret = NULL;
+  bool sh_ready = false;  // sh_argv's layout, for freeing it below
+  if (bad_id) {
+    napi_throw_range_error(env, NULL, "spawn: uid and gid must be integers 0..4294967294");
+    goto out;
+  }
   if (!s.candidates || !s.candidates[0] || !s.argv || argn == 0 || !s.sh_argv || !s.envp) {
     napi_throw_type_error(env, NULL, "spawn: candidates, argv and env must be non-empty string arrays");
     goto out;
@@ -330,6 +343,11 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   s.sh_argv[0] = strdup("/bin/sh");
   free(s.sh_argv[1]);   // argv[0]'s copy: the child puts the candidate's path there
   s.sh_argv[1] = NULL;
+  sh_ready = true;
+  if (!s.sh_argv[0]) {
+    ret = throw_errno(env, "fork", ENOMEM, NULL);
+    goto out;
+  }
 
   // Block everything across the clone so that no Node/libuv handler runs in the child
   // before its dispositions are reset; the parent's mask is restored right after.
@@ -365,7 +383,10 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
 out:
   free_strings(s.candidates, 0);
   free_strings(s.argv, 0);
-  if (s.sh_argv) { free(s.sh_argv[0]); free_strings(s.sh_argv, 2); }
+  // Before set-up: [spare, argv0 copy, ..., NULL]; after: ["/bin/sh", NULL, argv1, ..., NULL].
+  // (Freeing from slot 2 before set-up read past the end of an argv of one.)
+  if (s.sh_argv && sh_ready) { free(s.sh_argv[0]); free_strings(s.sh_argv, 2); }
+  else free_strings(s.sh_argv, 1);
   free_strings(s.envp, 0);
   free(s.cwd);
   free(s.groups);
@@ -570,6 +591,13 @@ static int self_mem_fd = -1;
 
 static int make_undumpable(void) {
   self_mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+  // Never 0-2, which spawn makes inheritable: a child with init's memory open read-write
+  // would be init. (Node opens /dev/null on a closed 0-2 at start; this does not rely on it.)
+  if (self_mem_fd >= 0 && self_mem_fd <= 2) {
+    int moved = fcntl(self_mem_fd, F_DUPFD_CLOEXEC, 3);
+    close(self_mem_fd);
+    self_mem_fd = moved;
+  }
   return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ? errno : 0;
 }
 

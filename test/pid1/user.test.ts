@@ -110,6 +110,13 @@ describe('--user', () => {
     expect(r.code).toBe(77);
   });
 
+  it('--user 3000000000:3000000001: ids past 2^31 are set, not read as negative "unchanged" (root)', async () => {
+    const r = await run(['--user', '3000000000:3000000001', '--', 'sh', '-c', 'exec grep -E "^(Uid|Gid|Groups):" /proc/self/status']);
+    expect(r.stdout).toBe([...ids(3000000000, 3000000001, [3000000001]), ''].join('\n'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
   it('SESAME_USER=app works like --user app and does not reach the child', async () => {
     const r = await run(['--', 'sh', '-c', `echo "SESAME_USER=\${SESAME_USER-unset}"; ${SHOW}`], { env: { SESAME_USER: 'app' } });
     expect(r.stdout).toBe(['SESAME_USER=unset', 'HOME=/home/app', ...ids(4321, 4321, [4321, 5001, 5002]), 'NoNewPrivs:\t0', ''].join('\n'));
