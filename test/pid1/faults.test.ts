@@ -2,7 +2,7 @@
 // rendering, and a flood of 10,000 signals of mixed kinds. Each ends in a documented way:
 // one line, a documented code, nothing started half-configured, nothing left behind, no
 // secret printed.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -57,6 +57,23 @@ describe('faults as PID 1', () => {
     expect(r.stderr).not.toContain(CANARY);
     expect(r.code).toBe(71);
     expect(existsSync(join(t.dir, 'ran'))).toBe(false);
+  });
+
+  it('a stalled reader of init\'s output: the service waits, no line is lost, then a clean end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sesame-faults-'));
+    dirs.push(dir);
+    const config = join(dir, 'sesame.yaml');
+    writeFileSync(config, 'services:\n  w:\n    command: ["sh", "-c", "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); echo line-$i; done"]\n');
+    // The reader takes 64 KiB, stops for 2 s (the pipe fills, init's writes block, the
+    // service's writes block), then reads the rest.
+    const r = await runAsPid1(['-c', config], {
+      wrap: (argv) => ['sh', '-c', `unshare --pid --fork --mount-proc "$@" | { head -c 65536 > "${dir}/p1"; sleep 2; cat > "${dir}/p2"; }`, 'sh', ...argv],
+    });
+    expect(r.code).toBe(0);
+    const lines = Buffer.concat([readFileSync(join(dir, 'p1')), readFileSync(join(dir, 'p2'))]).toString().split('\n').filter(Boolean);
+    expect(lines).toHaveLength(30000);
+    expect(lines.every((l, i) => l === `line-${i + 1}`)).toBe(true);
+    expect(r.stderr).toMatch(/^sesame: w: exited with code 0/m);
   });
 
   it('10,000 signals of mixed kinds: each forwarded or dropped as configured, then a clean stop', async () => {
