@@ -60,7 +60,7 @@ export function checkEnvironmentSizes(env: Record<string, string>, who?: string)
  * Remove `names` from this process: from process.env, and from the environment block the
  * kernel shows as /proc/<pid>/environ. unsetenv() does not touch that block (the kernel
  * reads the original one on the stack), so each entry is overwritten with NULs in place
- * through /proc/self/mem (reference/node-runtime.md §6). In place, not compacted: libc's
+ * through /proc/self/mem. In place, not compacted: libc's
  * environ still points into the block for every variable that stays.
  */
 export function scrubOwnEnvironment(names: string[], log: Log, memFd = -1): void {
