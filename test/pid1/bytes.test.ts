@@ -27,13 +27,13 @@ const BINARY = Buffer.concat([Buffer.from('start-'), Buffer.from(Array.from({ le
  * would encode strings as UTF-8, so the entries go through a file and xargs -0, which hands
  * env(1) the bytes as they are; env -i then runs unshare and init with exactly those.
  */
-function runWithEntries(entries: Buffer[], initArgs: string[], command: string[]): { code: number; stdout: Buffer; stderr: string } {
+function runWithEntries(entries: Buffer[], initArgs: string[], command: string[], init = INIT): { code: number; stdout: Buffer; stderr: string } {
   const dir = scratch();
   const list = join(dir, 'entries');
   writeFileSync(list, Buffer.concat(entries.flatMap((e) => [e, Buffer.of(0)])));
   const codeFile = join(dir, 'code');
   // Every argument here is a path or a plain word, so it can be written into the shell text.
-  const tail = ['unshare', '--pid', '--fork', '--mount-proc', INIT, ...initArgs, '--', ...command].map((a) => `'${a}'`).join(' ');
+  const tail = ['unshare', '--pid', '--fork', '--mount-proc', init, ...initArgs, '--', ...command].map((a) => `'${a}'`).join(' ');
   // xargs reports any exit code as 123: the code goes through a file.
   const run = spawnSync('xargs', ['-0', '-a', list, 'sh', '-c', `env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@" ${tail}; echo $? > '${codeFile}'`, 'sh']);
   return { code: Number(readFileSync(codeFile, 'utf8')), stdout: run.stdout, stderr: run.stderr.toString() };
@@ -48,6 +48,18 @@ describe('bytes that are not UTF-8', () => {
     expect(r.code).toBe(0);
     const received = r.stdout.toString('latin1').split('\0').filter(Boolean).map((e) => Buffer.from(e, 'latin1'));
     for (const entry of entries) expect(received.filter((e) => e.equals(entry))).toHaveLength(1);
+  });
+
+  // tini is the reference for passing the environment through: when it is on PATH, the
+  // child's whole environment must be the same under both.
+  const tini = (process.env.PATH ?? '').split(':').map((d) => join(d, 'tini')).find((f) => existsSync(f));
+  it.skipIf(!tini)('the child sees the same environment bytes under init as under tini (tini on PATH)', () => {
+    const entries = [Buffer.concat([Buffer.from('BAD='), BINARY]), Buffer.concat([Buffer.from('N'), Buffer.of(0xe9), Buffer.from('=x')]), Buffer.from('PLAIN=é')];
+    const ours = runWithEntries(entries, [], ['env', '-0']);
+    const theirs = runWithEntries(entries, [], ['env', '-0'], tini);
+    expect(ours.code).toBe(0);
+    expect(theirs.code).toBe(0);
+    expect(ours.stdout.equals(theirs.stdout)).toBe(true);
   });
 
   it('a binary file: secret reaches the environment and a template with its bytes; | base64 encodes the bytes', () => {
