@@ -2,6 +2,8 @@
 // BAO_* (OpenBao's names for the same), SESAME_*) and the variables that held references never reach a child unless
 // SESAME_PASSTHROUGH lists them; resolved secrets take the place of their references.
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { decodeBytes } from './bytes';
+import { EXIT, InitError } from './exit-codes';
 import type { Log } from './log';
 import type { SecretPlan } from './secrets/plan';
 import type { Resolution } from './secrets/resolve';
@@ -26,9 +28,32 @@ export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resol
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined && !removed.has(key)) out[key] = value;
   for (const [request, resolved] of resolution) {
-    if (request.target.kind === 'env') out[request.target.name] = resolved.value.toString('utf8');
+    if (request.target.kind !== 'env') continue;
+    // A binary secret keeps its bytes (bytes.ts); only a NUL cannot be carried by execve.
+    if (resolved.value.includes(0)) {
+      throw new InitError(`${request.origin}: the secret has a NUL byte, which no environment variable can hold; write it to a file instead`, EXIT.CONFIG);
+    }
+    out[request.target.name] = decodeBytes(resolved.value);
   }
   return out;
+}
+
+/**
+ * The kernel's limit for one string of argv or the environment (MAX_ARG_STRLEN, 32 pages):
+ * `NAME=value` and its NUL. A longer one makes execve fail with E2BIG, which reads as the
+ * command's fault ("Argument list too long").
+ */
+export const MAX_ARG_STRLEN = 32 * 4096;
+
+/** Refuse, before anything starts, a variable that no execve would accept (78). */
+export function checkEnvironmentSizes(env: Record<string, string>, who?: string): void {
+  for (const [name, value] of Object.entries(env)) {
+    // Quick test first: a string of n UTF-16 units is at most 3n bytes.
+    if ((name.length + value.length) * 3 + 2 <= MAX_ARG_STRLEN) continue;
+    const bytes = Buffer.byteLength(name) + 1 + Buffer.byteLength(value) + 1;
+    if (bytes <= MAX_ARG_STRLEN) continue;
+    throw new InitError(`${who ? `${who}: ` : ''}environment variable ${name} is ${bytes} bytes with its name, over the kernel's limit of ${MAX_ARG_STRLEN} (128 KiB, MAX_ARG_STRLEN) for one variable; write it to a file instead`, EXIT.CONFIG);
+  }
 }
 
 /**
@@ -38,8 +63,11 @@ export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resol
  * through /proc/self/mem. In place, not compacted: libc's
  * environ still points into the block for every variable that stays.
  */
-export function scrubOwnEnvironment(names: string[], log: Log): void {
-  if (!names.length) return;
+export function scrubOwnEnvironment(names: string[], log: Log, memFd = -1): void {
+  if (!names.length) {
+    if (memFd >= 0) closeSync(memFd);
+    return;
+  }
   for (const name of names) delete process.env[name];
   let fd: number | undefined;
   try {
@@ -49,7 +77,9 @@ export function scrubOwnEnvironment(names: string[], log: Log): void {
     const start = Number(fields[50 - 3]);
     const end = Number(fields[51 - 3]);
     if (!(start > 0 && end > start)) throw new Error('no environment block in /proc/self/stat');
-    fd = openSync('/proc/self/mem', 'r+');
+    // The native helper opens it before making init undumpable, after which a non-root
+    // init could not open it any more.
+    fd = memFd >= 0 ? memFd : openSync('/proc/self/mem', 'r+');
     const block = Buffer.alloc(end - start);
     // Positions as Number: a BigInt position gives EIO on write.
     readSync(fd, block, 0, block.length, start);
@@ -58,9 +88,8 @@ export function scrubOwnEnvironment(names: string[], log: Log): void {
     while (offset < block.length) {
       let stop = block.indexOf(0, offset);
       if (stop < 0) stop = block.length;
-      const entry = block.toString('latin1', offset, stop);
-      const eq = entry.indexOf('=');
-      if (eq > 0 && wanted.has(entry.slice(0, eq))) writeSync(fd, Buffer.alloc(stop - offset), 0, stop - offset, start + offset);
+      const eq = block.indexOf(0x3d, offset);
+      if (eq > offset && eq < stop && wanted.has(decodeBytes(block.subarray(offset, eq)))) writeSync(fd, Buffer.alloc(stop - offset), 0, stop - offset, start + offset);
       offset = stop + 1;
     }
   } catch (error) {

@@ -40,3 +40,31 @@ export class InitError extends Error {
     this.name = 'InitError';
   }
 }
+
+/**
+ * The system ran out of something, or refused a write for a reason no config can fix: these
+ * are EX_OSERR (71), not the user's configuration.
+ */
+const EXHAUSTION: Record<string, string> = {
+  EMFILE: "too many open files, init's limit (ulimit -n) is reached",
+  ENFILE: 'too many open files in the system',
+  ENOMEM: 'out of memory',
+  EAGAIN: "no more processes, init's limit (ulimit -u) or the container's pids limit is reached",
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error',
+};
+
+/** "ENOSPC: no space left on device"; just the code for the rest. */
+export function describeErrno(code: string | undefined, fallback: string): string {
+  if (!code) return fallback;
+  return EXHAUSTION[code] ? `${code}: ${EXHAUSTION[code]}` : code;
+}
+
+/** The exit code for a failed write or system call: 77 refused, 71 exhaustion or the OS, else `otherwise`. */
+export function exitCodeForErrno(code: string | undefined, otherwise: number): number {
+  if (code === 'EACCES' || code === 'EPERM') return EXIT.NO_PERMISSION;
+  if (code && EXHAUSTION[code]) return EXIT.OS_ERROR;
+  return otherwise;
+}

@@ -4,7 +4,8 @@
 import { pendingTermination, termination } from './supervisor/early-signals';
 import { constants } from 'node:os';
 import { NO_COMMAND, parseCommandLine, type InitOptions } from './cli';
-import { childEnvironment, removedNames, scrubOwnEnvironment } from './env';
+import { readEnvironment } from './bytes';
+import { checkEnvironmentSizes, childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
 import { loadNative, sidecarPath } from './native/binding';
@@ -37,9 +38,12 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   if (!options.command.length && !config?.services && !options.check && !options.render) throw new InitError(NO_COMMAND, EXIT.USAGE);
   const plan = config ? mergePlans(planFromEnv(env), planFromConfig(config)) : planFromEnv(env);
   const user = options.user ? resolveUser(options.user) : undefined;
+  if (user?.unknownUid) {
+    log.info(`--user ${user.spec}: uid ${user.uid} is not in /etc/passwd; running it with gid 0 and HOME=/, as Docker does (give a group, --user ${user.uid}:GID, for another)`);
+  }
   // Services, their users and dependencies are checked before any secret is fetched.
   const services = config?.services ? planServices(config, options, user) : undefined;
-  scrubOwnEnvironment(removedNames(env, plan), log);
+  scrubOwnEnvironment(removedNames(env, plan), log, selfMemFd);
   let resolution: Resolution = new Map();
   if (plan.requests.length) {
     const resolved = await Promise.race([resolvePlan(plan, { env, timeoutMs: options.secretsTimeoutMs, log }), termination()]);
@@ -50,6 +54,10 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   const childEnv = childEnvironment(env, plan, resolution);
   // Before rendering: templates see the environment the child will get.
   if (user) childEnv.HOME = user.home;
+  const servicesPrepared = services?.environments(childEnv);
+  // No execve would take a variable over 128 KiB: say which one, before anything starts.
+  if (servicesPrepared) for (const p of servicesPrepared) checkEnvironmentSizes(p.env, `services.${p.config.name}`);
+  else checkEnvironmentSizes(childEnv);
   // A config file's entries are named with the file, as its other errors are.
   const templates = [...options.templates, ...(config?.templates ?? []).map((t) => ({ ...t, at: `${config?.path}: ${t.at}` }))];
   // All templates render (in memory) and every owner is looked up before anything is
@@ -71,14 +79,21 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   }
   writeSecretFiles(files, log);
   writeAll(rendered, log);
-  if (services) return { kind: 'services', prepared: services.environments(childEnv), options: services.options };
+  if (services && servicesPrepared) return { kind: 'services', prepared: servicesPrepared, options: services.options };
   return { kind: 'command', spec: { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs } };
 }
+
+/** The environment's entries as the helper read them (undefined without it). */
+let environ: Buffer[] | undefined;
+
+/** /proc/self/mem as the helper opened it before making init undumpable (-1: none). */
+let selfMemFd = -1;
 
 /** How init ends: Node's exit, or the helper's _exit once it is loaded (~2 ms faster). */
 let exit: (code: number) => never = (code) => process.exit(code);
 
 function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
+  // Only init's own SESAME_NATIVE* and TMPDIR are read from `env` here.
   const load = loadNative(env, isSea);
   if (!load.native) {
     log.warn(`native helper not loaded (${load.reason}): orphans will not be reaped, the child gets no terminal job control, `
@@ -86,8 +101,11 @@ function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
     return new LibuvProcessTable(log);
   }
   log.debug(`native helper loaded from ${load.from}`);
+  if (load.native.undumpableErrno) log.warn(`could not make init undumpable (prctl: errno ${load.native.undumpableErrno}): a core dump of init would hold its secrets`);
   // Everything init writes is written synchronously, so nothing is left to flush.
   exit = load.native.exit;
+  selfMemFd = load.native.selfMemFd;
+  environ = load.native.environ();
   // The executable runs with --disable-sigusr1, which leaves SIGUSR1 blocked (build.mjs).
   if (isSea) load.native.unblockSignal(constants.signals.SIGUSR1);
   // Ignored, not handled, as tini does: handing the terminal to the child and writing to it
@@ -106,14 +124,16 @@ async function main(log: { current: Log }): Promise<number> {
   if (typeof options === 'number') return options;
   log.current = createLog(options.logLevel ?? 'warn', options.logFormat);
   if ((globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected) log.current.debug('V8 rejected the code cache: start-up is slower');
-  // A copy: process.env loses init's credentials below, the sources still need them. In the
+  const table = processTable(process.env, log.current);
+  // A copy, as bytes: process.env loses init's credentials below, the sources still need
+  // them, and the children get every variable exactly as init did (bytes.ts). In the
   // one-file /init it also gets back what the entry stub hid from Node (NODE_*, UV_*,
   // OPENSSL_*): the application's variables, for the children, never read by init itself.
-  const env = isSea ? { ...process.env, ...hiddenVariables() } : { ...process.env };
+  const env = isSea ? { ...readEnvironment(environ), ...hiddenVariables() } : readEnvironment(environ);
   // The application's, not init's: Node would read it in every TLS connection init makes to
   // a secret source (and print a warning). The child still gets it from env.
   delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-  const table = processTable(env, log.current);
+  started = table;
   const prepared = await prepare(options, env, log.current);
   if (typeof prepared === 'number') return prepared;
   // With services, start, ready, exit and restart lines are worth seeing by default.
@@ -137,15 +157,27 @@ async function main(log: { current: Log }): Promise<number> {
   }
 }
 
+/** The table of children, once there is one: what a last-resort exit must not leave behind. */
+let started: ProcessTable | undefined;
+
+/** A failure nothing else caught: one line, every child killed, 70. Never Node's trace and exit 1. */
+function internalError(error: unknown): never {
+  log.current.error(`internal error: ${(error as Error)?.stack ?? error}`);
+  started?.killAll();
+  return exit(EXIT.SOFTWARE);
+}
+
 const log = { current: createLog() };
+process.on('uncaughtException', internalError);
+process.on('unhandledRejection', internalError);
 main(log).then(
   (code) => exit(code),
   (error: unknown) => {
     if (error instanceof InitError) {
       log.current.error(error.message);
+      started?.killAll();
       exit(error.exitCode);
     }
-    log.current.error(`internal error: ${(error as Error)?.stack ?? error}`);
-    exit(EXIT.SOFTWARE);
+    internalError(error);
   },
 );

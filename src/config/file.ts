@@ -136,6 +136,32 @@ function textAsWritten(YAML: typeof import('yaml'), document: import('yaml').Doc
   }
 }
 
+/**
+ * A key given twice in one map, as yaml's uniqueKeys would find it, but with a Set per map:
+ * yaml compares each new key with every earlier one, which made a file of 10,000 services
+ * take seconds to parse. Throws what yaml would (message and position).
+ */
+function checkUniqueKeys(YAML: typeof import('yaml'), document: import('yaml').Document, lines: import('yaml').LineCounter): void {
+  YAML.visit(document, {
+    Map(_key, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        // As yaml compares: scalars by value (1 and "1" differ), anything else never
+        // equal, and YAML 1.1's merge key << may repeat.
+        if (!YAML.isScalar(pair.key) || pair.key.value === '<<') continue;
+        const key = `${typeof pair.key.value}:${String(pair.key.value)}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          continue;
+        }
+        const offset = (pair.key as { range?: [number, number, number] }).range?.[0] ?? 0;
+        throw Object.assign(new Error('Map keys must be unique'), { linePos: [lines.linePos(offset)] });
+      }
+      return undefined;
+    },
+  });
+}
+
 export function parseConfig(text: string, path: string): ConfigFile {
   const fail: Fail = (at, why) => {
     throw new InitError(`${path}: ${at}: ${why}`, EXIT.CONFIG);
@@ -144,9 +170,11 @@ export function parseConfig(text: string, path: string): ConfigFile {
   const YAML = loadChunk<typeof import('yaml')>('yaml');
   let doc: unknown;
   // A document, not only its values: a mode's check needs the scalar as it was written.
-  const document = YAML.parseDocument(text, { version: '1.1', uniqueKeys: true });
+  const lines = new YAML.LineCounter();
+  const document = YAML.parseDocument(text, { version: '1.1', uniqueKeys: false, lineCounter: lines });
   try {
     if (document.errors.length) throw document.errors[0];
+    checkUniqueKeys(YAML, document, lines);
     textAsWritten(YAML, document);
     doc = document.toJS();
   } catch (error) {

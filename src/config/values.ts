@@ -42,11 +42,22 @@ export function parseRewrites(text: string, into = new Map<number, number>()): M
 }
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/**
+ * The longest duration accepted: a year (8760h). Longer timers are chained (the one clock
+ * does it past Node's 2^31 ms), so the limit only keeps a typo such as 3000000000s from
+ * becoming an infinity that fires at once.
+ */
+export const MAX_DURATION_MS = 8760 * 3_600_000;
+
+function withinMaximum(ms: number, text: string): number {
+  if (!(ms <= MAX_DURATION_MS)) throw new Error(`"${text}" is longer than the maximum duration, 8760h (a year)`);
+  return ms;
+}
 
 /** "10" (seconds), "10s", "500ms", "1m30s", "1.5s" (Docker Compose's duration form) -> ms. */
 export function parseDuration(text: string): number {
   const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return withinMaximum(Math.round(Number(trimmed) * 1000), text);
   const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
   let total = 0;
   let end = 0;
@@ -57,7 +68,7 @@ export function parseDuration(text: string): number {
   if (trimmed === '' || end !== trimmed.length) {
     throw new Error(`"${text}" is not a duration (e.g. 10s, 500ms, 1m30s, or a number of seconds)`);
   }
-  return Math.round(total);
+  return withinMaximum(Math.round(total), text);
 }
 
 /** Boolean environment values, as the Vault CLI and most tools read them. */

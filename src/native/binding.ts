@@ -8,14 +8,15 @@ import { existsSync } from 'node:fs';
 import { closeStubFiles, stubFiles } from './onefile';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
-const ABI = 4;
+const ABI = 5;
 export const ASSET_NAME = 'init.node';
 
 export interface SpawnRequest {
   /** Paths to execve in order (PATH already expanded), as execvp would try them. */
   candidates: string[];
   argv: string[];
-  env: string[];
+  /** `NAME=value` entries; a Buffer for one that is not UTF-8 (passed as its bytes). */
+  env: (string | Buffer)[];
   cwd?: string;
   /** Descriptors that become the child's 0, 1, 2; -1 keeps init's. */
   stdio?: [number, number, number];
@@ -41,30 +42,38 @@ export interface Native {
   setForwardTarget(target: number): void;
   /** True if the handler already sent one occurrence of `signal` (and counts it as taken). */
   takeForwarded(signal: number): boolean;
+  /** The environment entries as bytes, in order. */
+  environ(): Buffer[];
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /** 0 when init was made undumpable at load (no core dump, no /proc/1/mem), else the errno. */
+  readonly undumpableErrno: number;
+  /** /proc/self/mem opened read-write before that (-1 if it could not be), for scrubOwnEnvironment. */
+  readonly selfMemFd: number;
   /** _exit(code) after restoring the terminal modes saved at load; skips Node's teardown. */
   exit(code: number): never;
 }
 
 export type NativeLoad = { native: Native; from: string } | { native: null; reason: string };
 
-const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+// The first name of each number wins: EAGAIN, not its alias EWOULDBLOCK (fork's limit).
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, n] of Object.entries(osConstants.errno)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
 
-/** The addon with spawn's errors given their errno names; every other call as it is. */
+/** The addon with spawn's and pipe's errors given their errno names; every other call as it is. */
 function withErrnoNames(raw: Native): Native {
   // Inherit the rest: the addon's properties are neither enumerable (no spread) nor
   // writable (so spawn is defined on the new object, not assigned).
-  const spawn = (request: SpawnRequest) => {
+  const named = <A extends unknown[], R>(call: (...args: A) => R) => (...args: A): R => {
     try {
-      return raw.spawn(request);
+      return call.apply(raw, args);
     } catch (error) {
       const e = error as NodeJS.ErrnoException;
       if (typeof e.errno === 'number') e.code = ERRNO_NAMES.get(e.errno) ?? `E${e.errno}`;
       throw e;
     }
   };
-  return Object.create(raw, { spawn: { value: spawn } }) as Native;
+  return Object.create(raw, { spawn: { value: named(raw.spawn) }, pipe: { value: named(raw.pipe) } }) as Native;
 }
 
 function dlopen(file: string): Native {

@@ -8,8 +8,11 @@
 //   setSubreaper() prctl(PR_SET_CHILD_SUBREAPER) when init is not PID 1.
 //   ignoreSignal() SIG_IGN, which Node cannot set (for SIGTTIN/SIGTTOU, as tini does).
 //   unblockSignal() for SIGUSR1, which Node's --disable-sigusr1 leaves blocked.
+//   environ()      the environment as bytes (process.env is lossy and quadratic to copy).
 //   exit()         _exit(2) after putting back the terminal modes saved at load: Node's own
 //                  exit tears down V8 and the platform, ~2 ms that PID 1 has no use for.
+//   (at load)      PR_SET_DUMPABLE 0: no core dump of init, which holds every secret, and no
+//                  /proc/1/mem or /proc/1/environ for processes of the same user.
 //   interceptSignal(), setForwardTarget(), takeForwarded(): forwarding from the signal
 //                  handler itself, as tini does from its loop, instead of after a trip
 //                  through libuv's pipe and the event loop (which doubled the latency).
@@ -37,7 +40,7 @@
 
 // Bumped whenever the JS binding's expectations change; the loader refuses a mismatch so
 // that a stale sidecar file never runs with a newer init.
-#define SESAME_NATIVE_ABI 4
+#define SESAME_NATIVE_ABI 5
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -107,11 +110,18 @@ static bool get_prop(napi_env env, napi_value obj, const char *name, napi_value 
   return t != napi_undefined && t != napi_null;
 }
 
-static int get_int(napi_env env, napi_value obj, const char *name, int fallback) {
+// A uid or gid: any number 0..2^32-2. Read as int32 (as it once was), 3000000000 became
+// negative, which meant "unchanged": the child ran as root. False for anything that is
+// not such a number; a missing property leaves *present false.
+static bool get_id(napi_env env, napi_value obj, const char *name, bool *present, uint32_t *out) {
   napi_value v;
-  int32_t n;
-  if (!get_prop(env, obj, name, &v) || napi_get_value_int32(env, v, &n) != napi_ok) return fallback;
-  return n;
+  double d;
+  *present = false;
+  if (!get_prop(env, obj, name, &v)) return true;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d <= 4294967294.0) || d != (double)(uint32_t)d) return false;
+  *out = (uint32_t)d;
+  *present = true;
+  return true;
 }
 
 static bool get_bool(napi_env env, napi_value obj, const char *name) {
@@ -121,7 +131,20 @@ static bool get_bool(napi_env env, napi_value obj, const char *name) {
   return b;
 }
 
+// A string (UTF-8) or a Buffer (bytes as they are: environment entries that are not UTF-8).
+// A NUL inside would silently cut the entry short: refused, as execve cannot carry one.
 static char *dup_string(napi_env env, napi_value v) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, v, &is_buffer) == napi_ok && is_buffer) {
+    void *data = NULL;
+    size_t n = 0;
+    if (napi_get_buffer_info(env, v, &data, &n) != napi_ok || (n && memchr(data, 0, n))) return NULL;
+    char *s = malloc(n + 1);
+    if (!s) return NULL;
+    if (n) memcpy(s, data, n);
+    s[n] = 0;
+    return s;
+  }
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
   char *s = malloc(len + 1);
@@ -179,7 +202,9 @@ struct spawn_spec {
   char **envp;
   char *cwd;
   int stdio[3];       // descriptors to become 0, 1, 2 (-1: keep init's)
-  int uid, gid;       // -1: unchanged
+  bool set_uid, set_gid;  // false: unchanged
+  uid_t uid;
+  gid_t gid;
   gid_t *groups;      // with ngroups >= 0: setgroups
   int ngroups;
   bool new_pgroup, foreground, no_new_privs;
@@ -214,8 +239,8 @@ static void child_after_fork(const struct spawn_spec *s, struct report *out) {
   // process, and take none of glibc's set*id locks.
   if (s->ngroups >= 0 && syscall(SYS_setgroups, (size_t)s->ngroups, s->groups) < 0)
     report_and_exit(out, ST_SETGROUPS, errno);
-  if (s->gid >= 0 && syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) report_and_exit(out, ST_SETGID, errno);
-  if (s->uid >= 0 && syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) report_and_exit(out, ST_SETUID, errno);
+  if (s->set_gid && syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0) report_and_exit(out, ST_SETGID, errno);
+  if (s->set_uid && syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0) report_and_exit(out, ST_SETUID, errno);
   if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) report_and_exit(out, ST_NO_NEW_PRIVS, errno);
   if (s->cwd && chdir(s->cwd) < 0) report_and_exit(out, ST_CHDIR, errno);
 
@@ -282,8 +307,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   s.sh_argv = get_string_array(env, opts, "argv", 1, NULL);
   s.envp = get_string_array(env, opts, "env", 0, NULL);
   s.cwd = get_string(env, opts, "cwd");
-  s.uid = get_int(env, opts, "uid", -1);
-  s.gid = get_int(env, opts, "gid", -1);
+  bool bad_id = !get_id(env, opts, "uid", &s.set_uid, &s.uid) || !get_id(env, opts, "gid", &s.set_gid, &s.gid);
   s.new_pgroup = get_bool(env, opts, "newProcessGroup");
   s.foreground = get_bool(env, opts, "foreground");
   s.no_new_privs = get_bool(env, opts, "noNewPrivs");
@@ -307,6 +331,11 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   }
 
   napi_value ret = NULL;
+  bool sh_ready = false;  // sh_argv's layout, for freeing it below
+  if (bad_id) {
+    napi_throw_range_error(env, NULL, "spawn: uid and gid must be integers 0..4294967294");
+    goto out;
+  }
   if (!s.candidates || !s.candidates[0] || !s.argv || argn == 0 || !s.sh_argv || !s.envp) {
     napi_throw_type_error(env, NULL, "spawn: candidates, argv and env must be non-empty string arrays");
     goto out;
@@ -314,6 +343,11 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   s.sh_argv[0] = strdup("/bin/sh");
   free(s.sh_argv[1]);   // argv[0]'s copy: the child puts the candidate's path there
   s.sh_argv[1] = NULL;
+  sh_ready = true;
+  if (!s.sh_argv[0]) {
+    ret = throw_errno(env, "fork", ENOMEM, NULL);
+    goto out;
+  }
 
   // Block everything across the clone so that no Node/libuv handler runs in the child
   // before its dispositions are reset; the parent's mask is restored right after.
@@ -349,11 +383,30 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
 out:
   free_strings(s.candidates, 0);
   free_strings(s.argv, 0);
-  if (s.sh_argv) { free(s.sh_argv[0]); free_strings(s.sh_argv, 2); }
+  // Before set-up: [spare, argv0 copy, ..., NULL]; after: ["/bin/sh", NULL, argv1, ..., NULL].
+  // (Freeing from slot 2 before set-up read past the end of an argv of one.)
+  if (s.sh_argv && sh_ready) { free(s.sh_argv[0]); free_strings(s.sh_argv, 2); }
+  else free_strings(s.sh_argv, 1);
   free_strings(s.envp, 0);
   free(s.cwd);
   free(s.groups);
   return ret;
+}
+
+// environ() -> [Buffer, ...]: this process's environment entries, byte for byte, in one
+// pass. process.env decodes them lossily, and each of its reads is a getenv(3) scan of
+// the whole block, so copying it is quadratic in the number of variables.
+extern char **environ;
+static napi_value Environ(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value arr, item;
+  uint32_t n = 0;
+  CHECK(napi_create_array(env, &arr));
+  for (char **e = environ; e && *e; e++) {
+    CHECK(napi_create_buffer_copy(env, strlen(*e), *e, NULL, &item));
+    CHECK(napi_set_element(env, arr, n++, item));
+  }
+  return arr;
 }
 
 // ---- forwarding in the signal handler ----
@@ -524,7 +577,32 @@ static napi_value Exit(napi_env env, napi_callback_info info) {
   _exit(code & 0xff);
 }
 
+// Init holds every secret it fetched, in clear, on its heap: a core dump (SIGSEGV or
+// SIGABRT with `ulimit -c unlimited`) would write them all to disk, and any process of the
+// same uid could read them through /proc/1/mem. Not dumpable, the kernel writes no core,
+// makes /proc/1/* root's and refuses ptrace and /proc/1/mem to everyone without
+// CAP_SYS_PTRACE. Init itself can still write its own /proc/self/mem (the environ
+// overwrite): a thread group may always access itself. Cleared again by any execve, so
+// the children are dumpable as usual.
+// Only the opening of /proc/self/mem is checked against dumpability (a non-root init is
+// refused afterwards, as its /proc entries become root's), so it is opened first and kept
+// for the overwrite; close-on-exec, it never reaches a child.
+static int self_mem_fd = -1;
+
+static int make_undumpable(void) {
+  self_mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+  // Never 0-2, which spawn makes inheritable: a child with init's memory open read-write
+  // would be init. (Node opens /dev/null on a closed 0-2 at start; this does not rely on it.)
+  if (self_mem_fd >= 0 && self_mem_fd <= 2) {
+    int moved = fcntl(self_mem_fd, F_DUPFD_CLOEXEC, 3);
+    close(self_mem_fd);
+    self_mem_fd = moved;
+  }
+  return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ? errno : 0;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
+  int dump_err = make_undumpable();
   for (int fd = 0; fd < 3; fd++) saved_is_tty[fd] = tcgetattr(fd, &saved_modes[fd]) == 0;
   napi_property_descriptor props[] = {
     { "spawn", NULL, Spawn, NULL, NULL, NULL, napi_default, NULL },
@@ -537,11 +615,18 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "takeForwarded", NULL, TakeForwarded, NULL, NULL, NULL, napi_default, NULL },
     { "pipe", NULL, Pipe, NULL, NULL, NULL, napi_default, NULL },
     { "exit", NULL, Exit, NULL, NULL, NULL, napi_default, NULL },
+    { "environ", NULL, Environ, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value abi;
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_create_int32(env, SESAME_NATIVE_ABI, &abi);
   napi_set_named_property(env, exports, "abi", abi);
+  napi_value dumpable_errno;
+  napi_create_int32(env, dump_err, &dumpable_errno);
+  napi_set_named_property(env, exports, "undumpableErrno", dumpable_errno);
+  napi_value mem_fd;
+  napi_create_int32(env, self_mem_fd, &mem_fd);
+  napi_set_named_property(env, exports, "selfMemFd", mem_fd);
   return exports;
 }
 

@@ -4,6 +4,7 @@
 // GET /secret/{name} each, which says which secret failed and why.
 import type { Agent } from 'node:https';
 import { EXIT, InitError } from '../exit-codes';
+import { MAX_TIMER_MS } from '../lifetime/clock';
 import type { Log } from '../log';
 import { denied, invalid, notFound, SecretError, unavailable } from './errors';
 import { readSettingFile } from './settings-file';
@@ -65,7 +66,8 @@ function call(settings: KeywhizSettings, agent: Agent, method: 'GET' | 'POST', p
     const req = request(new URL(path, settings.server), {
       method,
       agent,
-      timeout: Math.max(1, deadline - Date.now()),
+      // Past 2^31 ms a socket timeout would become 1 ms.
+      timeout: Math.min(MAX_TIMER_MS, Math.max(1, deadline - Date.now())),
       headers: { Accept: 'application/json', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
     }, (res) => {
       const chunks: Buffer[] = [];

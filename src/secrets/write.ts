@@ -4,7 +4,7 @@
 // --check finds an unknown one and nothing is written when one is wrong.
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write';
-import { EXIT, InitError } from '../exit-codes';
+import { describeErrno, EXIT, exitCodeForErrno, InitError } from '../exit-codes';
 import type { Log } from '../log';
 import { lookupId } from '../supervisor/user';
 import type { SecretRequest } from './plan';
@@ -61,7 +61,7 @@ export function writeSecretFiles(files: SecretFile[], log: Log): void {
       writeFileAtomic(path, data, { mode, uid, gid });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      throw new InitError(`${request.origin}: cannot write ${path}: ${code ?? (error as Error).message}`, code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : EXIT.CONFIG);
+      throw new InitError(`${request.origin}: cannot write ${path}: ${describeErrno(code, (error as Error).message)}`, exitCodeForErrno(code, EXIT.CONFIG));
     }
     log.debug(`wrote ${request.ref.text} to ${path}`);
   }

@@ -9,7 +9,8 @@
 import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { constants } from 'node:os';
-import { EXIT, InitError } from '../exit-codes';
+import { encodeText, hasRawBytes } from '../bytes';
+import { describeErrno, EXIT, InitError } from '../exit-codes';
 import type { Log } from '../log';
 import type { Native } from '../native/binding';
 import type { ResolvedUser } from './user';
@@ -61,6 +62,8 @@ export interface ProcessTable {
   reapNow(): void;
   /** Does the process group still have a member that has not exited? */
   groupAlive(group: number): boolean;
+  /** Last resort before init exits on its own failure: SIGKILL every child's process group. */
+  killAll(): void;
 }
 
 /** glibc's execvp default is "/bin:/usr/bin"; images expect Docker's default PATH. */
@@ -90,7 +93,8 @@ export function spawnFailure(error: NodeJS.ErrnoException, spec: ChildSpec): Ini
     case 'setuid':
       return new InitError(`--user ${spec.user?.spec}: ${error.syscall} failed: ${why}${error.code === 'EPERM' ? ' (init is not root)' : ''}`, EXIT.NO_PERMISSION);
     default:
-      return new InitError(`starting ${cmd}: ${error.syscall ?? 'spawn'} failed: ${why}`, EXIT.OS_ERROR);
+      // fork's EAGAIN (ulimit -u, pids.max), ENOMEM, a pipe's EMFILE: the system's limits.
+      return new InitError(`starting ${cmd}: ${error.syscall ?? 'spawn'} failed: ${describeErrno(error.code, why)}`, EXIT.OS_ERROR);
   }
 }
 
@@ -158,8 +162,27 @@ export function deliver(target: number, signal: number): boolean {
   }
 }
 
-function envArray(env: Record<string, string>): string[] {
-  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+/** stdin (/dev/null) and two pipes for a captured child; on EMFILE none is left open. */
+function captureDescriptors(native: Native, spec: ChildSpec): number[] {
+  const fds: number[] = [];
+  try {
+    fds.push(openSync('/dev/null', 'r'));
+    fds.push(...native.pipe());
+    fds.push(...native.pipe());
+    return fds;
+  } catch (error) {
+    for (const fd of fds) closeSync(fd);
+    const e = error as NodeJS.ErrnoException;
+    throw spawnFailure(Object.assign(e, { syscall: e.syscall ?? 'open', message: e.message }), spec);
+  }
+}
+
+/** `NAME=value` entries; one that stands for bytes that are not UTF-8 goes as those bytes. */
+function envArray(env: Record<string, string>): (string | Buffer)[] {
+  return Object.entries(env).map(([k, v]) => {
+    const entry = `${k}=${v}`;
+    return hasRawBytes(entry) ? encodeText(entry) : entry;
+  });
 }
 
 /** A pipe's read end as a stream (libuv makes it non-blocking; the child's end stays blocking). */
@@ -196,7 +219,7 @@ export class NativeProcessTable implements ProcessTable {
     let pid: number;
     const capture = spec.stdio === 'capture';
     // Opened here, closed in the finally below: the child has its own copies by then.
-    const fds = capture ? [openSync('/dev/null', 'r'), ...this.native.pipe(), ...this.native.pipe()] : [];
+    const fds = capture ? captureDescriptors(this.native, spec) : [];
     try {
       pid = this.native.spawn({
         stdio: capture ? [fds[0], fds[2], fds[4]] : undefined,
@@ -220,7 +243,10 @@ export class NativeProcessTable implements ProcessTable {
     }
     // Registered before the event loop runs again, so its SIGCHLD cannot be handled first.
     const exited = new Promise<ExitStatus>((resolve) => this.owned.set(pid, resolve));
+    // One interval for init's whole life, referenced while children are owned: clearing
+    // and creating it again on every exit cost more than the reaping itself (1,000 oneshots).
     this.keepAlive ??= setInterval(() => {}, 2 ** 31 - 1);
+    this.keepAlive.ref();
     return { pid, processGroup: pid, exited, output: capture ? { stdout: readEnd(fds[1]), stderr: readEnd(fds[3]) } : undefined };
   }
 
@@ -236,9 +262,13 @@ export class NativeProcessTable implements ProcessTable {
         this.log.debug(`reaped orphan pid ${pid}`);
       }
     }
-    if (this.owned.size === 0 && this.keepAlive) {
-      clearInterval(this.keepAlive);
-      this.keepAlive = null;
+    if (this.owned.size === 0) this.keepAlive?.unref();
+  }
+
+  killAll(): void {
+    for (const pid of this.owned.keys()) {
+      deliver(-pid, constants.signals.SIGKILL);
+      deliver(pid, constants.signals.SIGKILL);
     }
   }
 
@@ -249,7 +279,17 @@ export class NativeProcessTable implements ProcessTable {
 }
 
 export class LibuvProcessTable implements ProcessTable {
+  /** Children still running, for killAll. */
+  private readonly running = new Set<number>();
+
   constructor(private readonly log: Log) {}
+
+  killAll(): void {
+    for (const pid of this.running) {
+      deliver(-pid, constants.signals.SIGKILL);
+      deliver(pid, constants.signals.SIGKILL);
+    }
+  }
 
   async spawn(spec: ChildSpec): Promise<Child> {
     if (spec.noNewPrivs) {
@@ -278,8 +318,12 @@ export class LibuvProcessTable implements ProcessTable {
       uid: spec.user?.uid,
       gid: spec.user?.gid,
     });
+    if (child.pid) this.running.add(child.pid);
     const exited = new Promise<ExitStatus>((resolve) => {
-      child.on('exit', (code, signal) => resolve({ code, signal: signal ? constants.signals[signal] : null }));
+      child.on('exit', (code, signal) => {
+        this.running.delete(child.pid as number);
+        resolve({ code, signal: signal ? constants.signals[signal] : null });
+      });
     });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);

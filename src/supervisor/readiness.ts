@@ -9,6 +9,7 @@
 //   success, failed if that has not come within `timeout`.
 import { existsSync } from 'node:fs';
 import type { HealthCheck, ReadyProbe } from '../config/services';
+import { realClock } from '../lifetime/clock';
 
 /** One attempt: null when it passed, else why it failed (one line). */
 export type Attempt = () => Promise<string | null>;
@@ -66,7 +67,8 @@ export function describeProbe(probe: ReadyProbe): string {
   return `${probe.path} exists`;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// Through the one clock: an interval past 2^31 ms must not become 1 ms.
+const sleep = (ms: number) => realClock.sleep(ms);
 
 /**
  * Watch one running process; returns a function that stops watching (when it exits).

@@ -6,7 +6,8 @@
 import { constants } from 'node:os';
 import type { ServiceConfig } from '../config/services';
 import { signalName } from '../config/values';
-import { InitError } from '../exit-codes';
+import { EXIT, InitError } from '../exit-codes';
+import { realClock } from '../lifetime/clock';
 import type { Log } from '../log';
 import { relayOutput } from './output';
 import { AFTER_KILL_MS, type Child, deliver, describeMembers, exitCodeOf, themOrIt, type ExitStatus, groupGone, groupMembers, type ProcessTable } from './processes';
@@ -132,7 +133,9 @@ export class Service {
           stdio: this.config.capture ? 'capture' : 'inherit',
         });
       } catch (error) {
-        if (!(error instanceof InitError)) throw error;
+        // Anything else is a bug, but still one service that could not start: the
+        // supervisor stops the others in order instead of init dying with them left behind.
+        if (!(error instanceof InitError)) return { code: EXIT.SOFTWARE, reason: `internal error starting it: ${(error as Error)?.message ?? error}`, status: null };
         return { code: error.exitCode, reason: error.message, status: null };
       }
       const startedAt = Date.now();
@@ -174,8 +177,8 @@ export class Service {
       const of = restart.kind === 'on-failure' && restart.max !== undefined ? ` of ${restart.max}` : '';
       this.ctx.log.info(`restarting in ${formatMs(delay)} (restart ${restarts}${of})`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.wake = () => { clearTimeout(timer); resolve(); };
+        const timer = realClock.after(delay, resolve);
+        this.wake = () => { timer.cancel(); resolve(); };
       });
       this.wake = null;
     }
@@ -217,12 +220,13 @@ export class Service {
       stream?.on('error', () => {});
     }
     let timedOut = false;
-    const timer = setTimeout(() => {
+    // Durations go through the one clock, which chains them past Node's 2^31 ms limit.
+    const timer = realClock.after(timeoutMs, () => {
       timedOut = true;
       deliver(-check.pid, SIGKILL);
-    }, timeoutMs);
+    });
     const status = await check.exited;
-    clearTimeout(timer);
+    timer.cancel();
     if (timedOut) return `timed out after ${formatMs(timeoutMs)}`;
     if (status.code === 0) return null;
     const last = output.trim().split('\n').pop();
@@ -257,12 +261,12 @@ export class Service {
       const target = this.ctx.groupSignals ? -child.pid : child.pid;
       deliver(target, signal);
       if (signal !== SIGCONT) deliver(target, SIGCONT);
-      const timer = setTimeout(() => {
+      const timer = realClock.after(graceMs, () => {
         this.ctx.log.warn(`still running ${formatMs(graceMs)} after ${signalName(signal)}; sending SIGKILL`);
         deliver(-child.pid, SIGKILL);
-      }, graceMs);
+      });
       await child.exited;
-      clearTimeout(timer);
+      timer.cancel();
     }
     return this.final;
   }
@@ -289,8 +293,8 @@ export class Service {
 /** Wait for `promise`, but no longer than `ms`. */
 function within(promise: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    void promise.then(() => { clearTimeout(timer); resolve(); });
+    const timer = realClock.after(ms, resolve);
+    void promise.then(() => { timer.cancel(); resolve(); });
   });
 }
 

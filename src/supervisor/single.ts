@@ -5,6 +5,7 @@ import { constants } from 'node:os';
 import type { InitOptions } from '../cli';
 import type { Log } from '../log';
 import { signalName } from '../config/values';
+import { realClock, type Timer } from '../lifetime/clock';
 import { FORWARDED_SIGNALS, routeSignals } from './early-signals';
 import { AFTER_KILL_MS, type Child, type ChildSpec, deliver, describeMembers, exitCodeOf, themOrIt, groupGone, groupMembers, type ProcessTable } from './processes';
 
@@ -63,7 +64,7 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
  */
 class KillDeadline {
   private at: number | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   /** Set once the child itself has exited: from then on only its group is left. */
   childExited = false;
 
@@ -77,7 +78,8 @@ class KillDeadline {
   arm(): void {
     if (this.at !== null) return;
     this.at = Date.now() + this.graceMs;
-    this.timer = setTimeout(() => this.expire(), this.graceMs);
+    // The clock chains delays past Node's 2^31 ms limit (a -t of a month is not 1 ms).
+    this.timer = realClock.after(this.graceMs, () => this.expire());
   }
 
   remainingMs(): number {
@@ -86,7 +88,7 @@ class KillDeadline {
   }
 
   cancel(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
   }
 
   private expire(): void {

@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import type { ServiceConfig } from '../config/services';
 import { signalName } from '../config/values';
 import { EXIT } from '../exit-codes';
+import { realClock, type Timer } from '../lifetime/clock';
 import type { Log } from '../log';
 import { routeSignals } from './early-signals';
 import { prefixes } from './output';
@@ -158,8 +159,10 @@ async function stopAll(services: Map<string, Service>, deadline: number, log: Lo
     return promise;
   };
   const all = Promise.all([...services.values()].map(async (s) => [s.name, await stop(s)] as const));
-  const late = new Promise<null>((resolve) => setTimeout(() => resolve(null), Math.max(0, deadline - Date.now()) + AFTER_KILL_MS).unref());
+  let timer: Timer | undefined;
+  const late = new Promise<null>((resolve) => { timer = realClock.after(Math.max(0, deadline - Date.now()) + AFTER_KILL_MS, () => resolve(null)); });
   const done = await Promise.race([all, late]);
+  timer?.cancel();
   if (!done) {
     const left = [...services.values()].filter((s) => s.pid !== null).map((s) => `${s.name} (pid ${s.pid})`);
     log.warn(`survived SIGKILL (uninterruptible sleep?): ${left.join(', ')}; exiting anyway`);

@@ -3,7 +3,7 @@
 // group is 0 and its home /, as with `docker run --user 1000`). Without an explicit group the child gets
 // the primary group plus every group that lists the user as a member; with one, only that.
 import { readFileSync } from 'node:fs';
-import { EXIT, InitError } from '../exit-codes';
+import { describeErrno, EXIT, exitCodeForErrno, InitError } from '../exit-codes';
 
 export interface ResolvedUser {
   uid: number;
@@ -13,6 +13,8 @@ export interface ResolvedUser {
   home: string;
   /** How the user was written, for messages. */
   spec: string;
+  /** A numeric uid that /etc/passwd lacks: its group is 0 unless one was given (as Docker does). */
+  unknownUid?: boolean;
 }
 
 interface PasswdEntry { name: string; uid: number; gid: number; home: string }
@@ -22,8 +24,11 @@ function readTable(file: string): string[][] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    return []; // an image without /etc/passwd: numeric ids still work
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return []; // an image without /etc/passwd: numeric ids still work
+    // Unreadable is not absent: reading it as empty would run a known user as gid 0.
+    throw new InitError(`cannot read ${file}: ${describeErrno(code, (error as Error).message)}`, exitCodeForErrno(code, EXIT.OS_ERROR));
   }
   return text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.split(':'));
 }
@@ -57,7 +62,7 @@ export function resolveUser(spec: string, etc = '/etc'): ResolvedUser {
   }
   const gid = entry ? entry.gid : 0;
   const member = entry ? group.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
-  return { uid, gid, groups: [...new Set([gid, ...member])], home: entry?.home || '/', spec };
+  return { uid, gid, groups: [...new Set([gid, ...member])], home: entry?.home || '/', spec, ...(entry ? {} : { unknownUid: true }) };
 }
 
 /** An owner or group for a file: a name from /etc/passwd or /etc/group, or a number. */

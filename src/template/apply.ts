@@ -8,7 +8,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../atomic-write';
 import type { TemplateEntry } from '../config/file';
-import { EXIT, InitError } from '../exit-codes';
+import { decodeBytes, encodeText } from '../bytes';
+import { describeErrno, EXIT, exitCodeForErrno, InitError } from '../exit-codes';
 import { writeFully, type Log } from '../log';
 import type { Resolution } from '../secrets/resolve';
 import { lookupId } from '../supervisor/user';
@@ -69,7 +70,7 @@ export function templateContext(childEnv: Record<string, string>, resolution: Re
   const secrets: Record<string, string> = {};
   const secretEnv = new Set<string>();
   for (const [request, resolved] of resolution) {
-    if (request.target.kind === 'template') secrets[request.target.name] = resolved.value.toString('utf8');
+    if (request.target.kind === 'template') secrets[request.target.name] = decodeBytes(resolved.value);
     if (request.target.kind === 'env') secretEnv.add(request.target.name);
   }
   return { env: childEnv, secrets, secretEnv };
@@ -90,7 +91,7 @@ export function renderAll(entries: TemplateEntry[], context: TemplateContext, lo
     for (const { src, dest } of expand(entry)) {
       let source: string;
       try {
-        source = readFileSync(src, 'utf8');
+        source = decodeBytes(readFileSync(src)); // bytes that are not UTF-8 stay as they are (bytes.ts)
       } catch (error) {
         throw new InitError(`${entry.at}: cannot read template ${src}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, EXIT.CONFIG);
       }
@@ -109,7 +110,7 @@ export function writeAll(files: RenderedFile[], log: Log): void {
   for (const file of files) {
     const { entry, dest } = file;
     try {
-      writeFileAtomic(dest, Buffer.from(file.rendered.text), {
+      writeFileAtomic(dest, encodeText(file.rendered.text), {
         mode: modeOf(file),
         uid: file.uid,
         gid: file.gid,
@@ -117,7 +118,7 @@ export function writeAll(files: RenderedFile[], log: Log): void {
     } catch (error) {
       if (error instanceof InitError) throw new InitError(`${entry.at}: ${error.message}`, error.exitCode);
       const code = (error as NodeJS.ErrnoException).code;
-      throw new InitError(`${entry.at}: cannot write ${dest}: ${code ?? (error as Error).message}`, code === 'EACCES' || code === 'EPERM' ? EXIT.NO_PERMISSION : EXIT.CONFIG);
+      throw new InitError(`${entry.at}: cannot write ${dest}: ${describeErrno(code, (error as Error).message)}`, exitCodeForErrno(code, EXIT.CONFIG));
     }
     log.debug(`wrote ${dest} mode ${modeOf(file).toString(8).padStart(4, '0')}`);
   }

@@ -2,6 +2,7 @@
 // or base64, and `required`. Plain functions of plain values; liquid.ts registers them and
 // adds the position to a FilterError. A message names the filter and the problem, never the
 // value (it may be a secret).
+import { encodeText } from '../bytes';
 import { loadChunk } from '../chunks';
 
 /** A value a filter cannot handle. liquid.ts adds the file, line and column. */
@@ -91,9 +92,9 @@ function shellWord(value: unknown): string {
   return `'${text.replaceAll("'", "'\\''")}'`;
 }
 
-/** `{{ value | base64 }}`: the UTF-8 bytes of the text, in standard base64 with padding. */
+/** `{{ value | base64 }}`: the bytes of the value (UTF-8 text, or a binary secret's own bytes), in standard base64. */
 export function base64(value: unknown): string {
-  return Buffer.from(scalarText('base64', value), 'utf8').toString('base64');
+  return encodeText(scalarText('base64', value)).toString('base64');
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;

@@ -6,6 +6,8 @@
 // transformed otherwise (upcase, slice, hashed) is not recognised: masking is for reading,
 // not a security boundary; the rendered files themselves are protected by their modes.
 
+import { encodeText } from '../bytes';
+
 export const MASK = '********';
 
 /** Lines of a multi-line secret shorter than this are not masked alone ("}", "-----"). */
@@ -18,7 +20,7 @@ export function maskedForms(value: string): string[] {
     value,
     JSON.stringify(value).slice(1, -1),
     value.replaceAll("'", "'\\''"),
-    Buffer.from(value, 'utf8').toString('base64'),
+    encodeText(value).toString('base64'),
     encodeURIComponent(value),
     encodeURIComponent(value).replaceAll('%20', '+'), // LiquidJS's url_encode
   ];

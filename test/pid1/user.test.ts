@@ -90,6 +90,33 @@ describe('--user', () => {
     expect(r.code).toBe(0);
   });
 
+  it('--user 7777 (not in /etc/passwd) says so at info level: gid 0 and HOME=/, as Docker does', async () => {
+    const r = await run(['--log-level', 'info', '--user', '7777', '--', 'true']);
+    expect(r.stderr).toBe('sesame: --user 7777: uid 7777 is not in /etc/passwd; running it with gid 0 and HOME=/, as Docker does (give a group, --user 7777:GID, for another)\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('an unreadable /etc/passwd is an error (77), not an empty one that would run a uid with gid 0', async () => {
+    // Init is not root here, so mode 0000 keeps it out; --user 65534 is its own uid.
+    const unreadable = join(dir, 'passwd-unreadable');
+    writeFileSync(unreadable, `${PASSWD}\n`, { mode: 0o000 });
+    chmodSync(unreadable, 0o000);
+    const r = await runAsPid1(['--user', '65534', '--', 'sh', '-c', 'echo ran'], {
+      env: ENV,
+      wrap: withEtcFiles(unreadable, group, { before: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'] }),
+    });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('sesame: error: cannot read /etc/passwd: EACCES\n');
+    expect(r.code).toBe(77);
+  });
+
+  it('--user 3000000000:3000000001: ids past 2^31 are set, not read as negative "unchanged" (root)', async () => {
+    const r = await run(['--user', '3000000000:3000000001', '--', 'sh', '-c', 'exec grep -E "^(Uid|Gid|Groups):" /proc/self/status']);
+    expect(r.stdout).toBe([...ids(3000000000, 3000000001, [3000000001]), ''].join('\n'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
   it('SESAME_USER=app works like --user app and does not reach the child', async () => {
     const r = await run(['--', 'sh', '-c', `echo "SESAME_USER=\${SESAME_USER-unset}"; ${SHOW}`], { env: { SESAME_USER: 'app' } });
     expect(r.stdout).toBe(['SESAME_USER=unset', 'HOME=/home/app', ...ids(4321, 4321, [4321, 5001, 5002]), 'NoNewPrivs:\t0', ''].join('\n'));

@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '../..');
-/** The single executable under test. */
-export const INIT = join(ROOT, 'dist/init');
+/** The single executable under test (SESAME_TEST_INIT: a wrapper around it, for npm run test:asan). */
+export const INIT = process.env.SESAME_TEST_INIT || join(ROOT, 'dist/init');
 export const INIT_CJS = join(ROOT, 'dist/init.cjs');
 export const ADDON = join(ROOT, 'dist/init.node');
 /** The pinned Node 24 (the one npm scripts run on). */

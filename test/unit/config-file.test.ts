@@ -132,6 +132,8 @@ describe('parseConfig: errors name the file and the key path, exit 78', () => {
     ['an unclosed quote', 'secrets:\n  - ref: "keywhiz:a\n', `${PATH}:3:1: not valid YAML: Missing closing "quote`],
     ['a nested compact mapping', 'secrets: ref: keywhiz:a\n', `${PATH}:1:10: not valid YAML: Nested mappings are not allowed in compact mappings`],
     ['a key given twice', 'secrets:\n  - ref: keywhiz:a\n    ref: keywhiz:b\n    env: A\n', `${PATH}:3:5: not valid YAML: Map keys must be unique`],
+    ['a service given twice among many', `services:\n${Array.from({ length: 2000 }, (_, i) => `  s${i}: {command: "true"}\n`).join('')}  s7: {command: "true"}\n`, `${PATH}:2002:3: not valid YAML: Map keys must be unique`],
+    ['an environment key given twice in a flow map', 'services:\n  a:\n    command: "true"\n    environment: {X: "1", Y: "2", X: "3"}\n', `${PATH}:4:35: not valid YAML: Map keys must be unique`],
   ])('a YAML syntax error (%s): file:line:col and the parser\'s first line', (_what, text, message) => {
     expect(failure(text)).toEqual([message, 78]);
   });

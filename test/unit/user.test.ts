@@ -31,7 +31,7 @@ describe('resolveUser', () => {
     expect(resolveUser('33', etc)).toMatchObject({ uid: 33, gid: 33, groups: [33, 29, 44], home: '/var/www' });
   });
   it('takes a uid with no entry, with gid 0 and home /, as docker does', () => {
-    expect(resolveUser('4242', etc)).toEqual({ uid: 4242, gid: 0, groups: [0], home: '/', spec: '4242' });
+    expect(resolveUser('4242', etc)).toEqual({ uid: 4242, gid: 0, groups: [0], home: '/', spec: '4242', unknownUid: true });
   });
   it('uses only the given group when one is named', () => {
     expect(resolveUser('app:staff', etc)).toMatchObject({ uid: 1000, gid: 50, groups: [50] });

@@ -35,6 +35,13 @@ describe('parseDuration', () => {
   it.each(['', 'soon', '10 s', '-1s', '1x', 's', '10s5'])('rejects %j', (text) => {
     expect(() => parseDuration(text)).toThrow(/not a duration/);
   });
+  it('accepts up to 8760h, past 2^31 ms (the clock chains long timers)', () => {
+    expect(parseDuration('3000000s')).toBe(3_000_000_000);
+    expect(parseDuration('8760h')).toBe(8760 * 3_600_000);
+  });
+  it.each(['8760h1ms', '31536001', '9'.repeat(400), `${'9'.repeat(400)}ms`])('rejects %s as past the maximum', (text) => {
+    expect(() => parseDuration(text)).toThrow(/longer than the maximum duration, 8760h/);
+  });
 });
 
 describe('parseBoolean', () => {

@@ -8,6 +8,7 @@
 // log line without the secrets init holds (token, secret_id, password, JWT) taken out.
 import type { Agent } from 'node:https';
 import { loadChunk } from '../../chunks';
+import { MAX_TIMER_MS } from '../../lifetime/clock';
 import type { Log } from '../../log';
 import { denied, invalid, SecretError, unavailable } from '../errors';
 import { CONNECTION_ERRORS, DeadlineExceeded, withRetries } from '../retry';
@@ -117,7 +118,8 @@ export class VaultClient {
     if (options.withToken !== false && this.token && !headers['X-Vault-Token']) headers['X-Vault-Token'] = this.token;
     if (this.settings.namespace) headers['X-Vault-Namespace'] = this.settings.namespace;
     const attempt = async () => {
-      const timeout = Math.max(1, this.deadline - Date.now());
+      // A socket timeout past 2^31 ms would become 1 ms (a --secrets-timeout of a month).
+      const timeout = Math.min(MAX_TIMER_MS, Math.max(1, this.deadline - Date.now()));
       try {
         return await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, httpsAgent: this.agent, timeout });
       } catch (error) {
