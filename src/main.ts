@@ -12,6 +12,8 @@ import { loadConfig } from './config/file';
 import { mergePlans, planFromConfig, planFromEnv } from './secrets/plan';
 import { secretFiles, writeSecretFiles } from './secrets/write';
 import { printAll, renderAll, templateContext, writeAll } from './template/apply';
+import { standInContext } from './template/context';
+import { standIn } from './template/mask';
 import { resolvePlan, type Resolution } from './secrets/resolve';
 import { LibuvProcessTable, NativeProcessTable, type ChildSpec, type ProcessTable } from './supervisor/processes';
 import { runChild } from './supervisor/single';
@@ -53,7 +55,9 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   const templates = [...options.templates, ...(config?.templates ?? []).map((t) => ({ ...t, at: `${config?.path}: ${t.at}` }))];
   // All templates render (in memory) and every owner is looked up before anything is
   // written, so a bad one changes nothing, and --check finds it.
-  const rendered = templates.length ? renderAll(templates, templateContext(childEnv, resolution), log) : [];
+  const context = templateContext(childEnv, resolution);
+  const shown = options.render && !options.showSecrets ? standInContext(context, standIn) : undefined;
+  const rendered = templates.length ? renderAll(templates, context, log, shown) : [];
   const files = secretFiles(resolution);
   if (options.render) {
     printAll(rendered, options.showSecrets);

@@ -37,7 +37,7 @@
 import type * as LiquidJS from 'liquidjs';
 import { loadChunk } from '../chunks';
 import { allSecretValues, trackedScope, type TemplateContext } from './context';
-import { FILTERS, FilterError } from './filters';
+import { decoding, FILTERS, FilterError } from './filters';
 import { FilterFailure, templateError } from './liquid-errors';
 
 type Lib = typeof import('liquidjs');
@@ -55,6 +55,7 @@ export interface LiquidOutput {
 export function renderLiquid(source: string, path: string, context: TemplateContext): LiquidOutput {
   const { lib, liquid } = engine();
   const secretValues = new Set<string>();
+  decoding.standIns = context.standIns === true;
   try {
     const templates = liquid.parse(source);
     const text = String(liquid.renderSync(templates, trackedScope(context, (value) => secretValues.add(value))));
@@ -62,6 +63,8 @@ export function renderLiquid(source: string, path: string, context: TemplateCont
     return { text, secretValues, usesSecrets };
   } catch (error) {
     throw lib.LiquidError.is(error) ? templateError(error, source, path, allSecretValues(context)) : error;
+  } finally {
+    decoding.standIns = false;
   }
 }
 

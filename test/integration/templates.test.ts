@@ -451,6 +451,64 @@ describe('--render', () => {
     expect(existsSync(`${d}/out`)).toBe(false);
   });
 
+  it('renders with stand-ins: no filter chain reveals the secret, branches and decoding render as with the value (issue 13)', async () => {
+    const d = scratch();
+    const pem = '-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END KEY-----\n';
+    put(`${d}/s`, CANARY, 0o600);
+    put(`${d}/pem`, pem, 0o600);
+    put(`${d}/b64`, Buffer.from(CANARY).toString('base64'), 0o600);
+    put(`${d}/empty`, '', 0o600);
+    const chains = ['upcase', 'downcase', 'capitalize', 'slice: 1, 30', 'truncate: 12, ""', 'replace: "-", "_"', 'remove: "-"',
+      'split: "" | join: " "', 'split: "-" | join: "+"', 'split: "" | reverse | join: ""', 'base64', 'url_encode', 'append: "x" | prepend: "y"'];
+    const lines = chains.map((chain, i) => `c${i}={{ secrets.db | ${chain} }}`);
+    lines.push(
+      'env={{ env.DB_PASSWORD | upcase }} {{ env.DB_PASSWORD | slice: 0, 8 }}',
+      'decoded={{ secrets.b64 | base64_decode | upcase }}',
+      'set={% if secrets.db %}yes{% endif %} empty={% if secrets.empty %}yes{% else %}no{% endif %} default={{ secrets.empty | default: "none" }}',
+      'key:',
+      '  {{ secrets.pem | strip | split: "\\n" | join: "|" }}',
+      'for={% for c in secrets.db | split: "" %}{{ c | upcase }}{% endfor %}',
+    );
+    put(`${d}/app.liquid`, lines.join('\n'));
+    put(`${d}/env.template`, 'password=${DB_PASSWORD}\n');
+    const cfg = put(`${d}/sesame.yaml`, [
+      'secrets:',
+      ...['s:db', 'pem:pem', 'b64:b64', 'empty:empty'].map((pair) => `  - { ref: "file:${d}/${pair.split(':')[0]}", name: ${pair.split(':')[1]} }`),
+      'templates:',
+      `  - { src: ${d}/app.liquid, dest: ${d}/out/app.conf }`,
+      `  - { src: ${d}/env.template, dest: ${d}/out/env }`,
+      '',
+    ].join('\n'));
+    const r = await run(['--render', '--config', cfg], { env: { DB_PASSWORD: `file:${d}/s` } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const upper = r.stdout.toUpperCase();
+    for (const piece of [CANARY, 'canary-', 'only-9', '9f3e7d', 'MIIEvQ', 'ADANBgkq']) expect(upper).not.toContain(piece.toUpperCase());
+    expect(upper).not.toContain(CANARY.toUpperCase().split('').join(' '));
+    expect(upper).not.toContain(CANARY.toUpperCase().split('').reverse().join(''));
+    const out = r.stdout.split('\n');
+    expect(out).toContain('c0=********');
+    expect(out).toContain('c4=********');
+    expect(out).toContain('c10=********'); // the stand-in's base64, masked again
+    expect(out).toContain('env=******** ********');
+    expect(out).toContain('decoded=********');
+    expect(out).toContain('set=yes empty=no default=none');
+    expect(out).toContain('  ********|********|********');
+    expect(out).toContain('for=********');
+    expect(out).toContain('password=********');
+  });
+
+  it('--render fails where the values fail, masked, even when the stand-ins would not', async () => {
+    const d = scratch();
+    put(`${d}/s`, 'not base64!', 0o600);
+    put(`${d}/app.liquid`, 'x={{ secrets.db | base64_decode }}\n');
+    const cfg = put(`${d}/sesame.yaml`, `secrets:\n  - { ref: "file:${d}/s", name: db }\ntemplates:\n  - { src: ${d}/app.liquid, dest: ${d}/out/app }\n`);
+    const r = await run(['--render', '--config', cfg]);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`sesame: error: ${d}/app.liquid:1:19: base64_decode: the value is not base64\n`);
+    expect(r.code).toBe(EXIT.CONFIG);
+  });
+
   it('--show-secrets without --render, and --check with --render: 64, one line, nothing started', async () => {
     const d = scratch();
     const marker = `${d}/started`;
