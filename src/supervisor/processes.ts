@@ -5,7 +5,7 @@
 // - LibuvProcessTable: node's child_process, when the addon could not be loaded. libuv
 //   reaps its own children; orphans stay zombies (Node has no wait call), and the child gets
 //   a session of its own because libuv offers setsid but not setpgid or tcsetpgrp.
-// Never mix them: waitpid(-1) would steal libuv's statuses (reference/node-runtime.md §3).
+// Never mix them: waitpid(-1) would steal libuv's statuses.
 import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { constants } from 'node:os';
