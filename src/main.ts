@@ -57,7 +57,7 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   // written, so a bad one changes nothing, and --check finds it.
   const context = templateContext(childEnv, resolution);
   const shown = options.render && !options.showSecrets ? standInContext(context, standIn) : undefined;
-  const rendered = templates.length ? renderAll(templates, context, log, shown) : [];
+  const rendered = templates.length ? renderAll(templates, context, log, shown, options.templateLimits) : [];
   const files = secretFiles(resolution);
   if (options.render) {
     printAll(rendered, options.showSecrets);

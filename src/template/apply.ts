@@ -12,7 +12,7 @@ import { EXIT, InitError } from '../exit-codes';
 import { writeFully, type Log } from '../log';
 import type { Resolution } from '../secrets/resolve';
 import { lookupId } from '../supervisor/user';
-import { engineFor, MASK, maskSecrets, renderedName, renderTemplate, TemplateError, type Rendered, type TemplateContext } from './render';
+import { DEFAULT_LIMITS, engineFor, MASK, type TemplateLimits, maskSecrets, renderedName, renderTemplate, TemplateError, type Rendered, type TemplateContext } from './render';
 
 export interface RenderedFile {
   entry: TemplateEntry;
@@ -82,7 +82,7 @@ export function templateContext(childEnv: Record<string, string>, resolution: Re
  * each is rendered a second time with that context, whose secrets are stand-ins, for
  * printing: the first rendering decides the errors and the modes, as at a real start.
  */
-export function renderAll(entries: TemplateEntry[], context: TemplateContext, log: Log, standIns?: TemplateContext): RenderedFile[] {
+export function renderAll(entries: TemplateEntry[], context: TemplateContext, log: Log, standIns?: TemplateContext, limits = DEFAULT_LIMITS): RenderedFile[] {
   const files: RenderedFile[] = [];
   for (const entry of entries) {
     let uid: number | undefined;
@@ -101,9 +101,9 @@ export function renderAll(entries: TemplateEntry[], context: TemplateContext, lo
       } catch (error) {
         throw new InitError(`${entry.at}: cannot read template ${src}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, EXIT.CONFIG);
       }
-      const rendered = renderTemplate({ source, path: src, engine: entry.engine }, context);
+      const rendered = renderTemplate({ source, path: src, engine: entry.engine }, context, limits);
       log.debug(`rendered ${src} (${rendered.engine}) for ${dest}`);
-      const shown = standIns ? renderStandIns(source, src, entry, standIns) : undefined;
+      const shown = standIns ? renderStandIns(source, src, entry, standIns, limits) : undefined;
       files.push({ entry, src, dest, rendered, shown, uid, gid });
     }
   }
@@ -111,9 +111,9 @@ export function renderAll(entries: TemplateEntry[], context: TemplateContext, lo
 }
 
 /** The template rendered with stand-ins; an error there says so (the values rendered). */
-function renderStandIns(source: string, src: string, entry: TemplateEntry, standIns: TemplateContext): string {
+function renderStandIns(source: string, src: string, entry: TemplateEntry, standIns: TemplateContext, limits: TemplateLimits): string {
   try {
-    return renderTemplate({ source, path: src, engine: entry.engine }, standIns).text;
+    return renderTemplate({ source, path: src, engine: entry.engine }, standIns, limits).text;
   } catch (error) {
     if (!(error instanceof TemplateError)) throw error;
     throw new TemplateError(error.file, error.line, error.column, `${error.reason} (with the secrets' stand-ins of --render: this template renders with the values; see docs/templates.md)`);

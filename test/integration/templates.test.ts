@@ -664,3 +664,45 @@ describe('bugs', () => {
     expect(readFileSync(`${d}/out/home`, 'utf8')).toBe('home=/home/app\n'); // today: home=/root
   });
 });
+
+describe('limits (issue 13)', () => {
+  it('{% for i in (1..100000000) %} ends at once with the memory limit, one line, 78, nothing written or started', async () => {
+    const d = scratch();
+    put(`${d}/app.liquid`, 'head\n{% for i in (1..100000000) %}{{ i }}{% endfor %}\n');
+    const marker = `${d}/started`;
+    const r = await run(['--template', `${d}/app.liquid:${d}/out/app`, '--', ...marking(marker)]);
+    expect(r.stderr).toBe(`sesame: error: ${d}/app.liquid:2:1: rendering needs more than the memory limit of 64M characters (--template-memory-limit); nothing was written\n`);
+    expect(r.code).toBe(EXIT.CONFIG);
+    expect(existsSync(`${d}/out`)).toBe(false);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a 220 MB output is not written: the output limit (default 64M characters)', async () => {
+    const d = scratch();
+    put(`${d}/app.liquid`, '{% for i in (1..2200) %}{{ env.BIG }}{% endfor %}');
+    const r = await run(['--template', `${d}/app.liquid:${d}/out/app`, '--', 'true'], { env: { BIG: 'x'.repeat(100_000) } });
+    expect(r.stderr).toBe(`sesame: error: ${d}/app.liquid: the output is larger than the memory limit of 64M characters (--template-memory-limit); nothing was written\n`);
+    expect(r.code).toBe(EXIT.CONFIG);
+    expect(existsSync(`${d}/out`)).toBe(false);
+  });
+
+  it('each limit is settable by flag and variable, and says which option it is', async () => {
+    const d = scratch();
+    put(`${d}/big.liquid`, `${'x'.repeat(2048)}\n`);
+    put(`${d}/out.template`, '${BIG}${BIG}\n');
+    put(`${d}/slow.liquid`, '{% for i in (1..1000) %}{% for j in (1..1000) %}{% for k in (1..1000) %}{% endfor %}{% endfor %}{% endfor %}');
+    const size = await run(['--template-size-limit', '1k', '--template', `${d}/big.liquid:${d}/out/big`, '--', 'true']);
+    expect(size.stderr).toBe(`sesame: error: ${d}/big.liquid: the template is larger than the size limit of 1k characters (--template-size-limit)\n`);
+    expect(size.code).toBe(EXIT.CONFIG);
+    const output = await run(['--template', `${d}/out.template:${d}/out/out`, '--', 'true'], { env: { BIG: 'y'.repeat(1024), SESAME_TEMPLATE_MEMORY_LIMIT: '2k' } });
+    expect(output.stderr).toBe(`sesame: error: ${d}/out.template: the output is larger than the memory limit of 2k characters (--template-memory-limit); nothing was written\n`);
+    expect(output.code).toBe(EXIT.CONFIG);
+    const time = await run(['--template-time-limit', '300ms', '--template-memory-limit', '2G', '--template', `${d}/slow.liquid:${d}/out/slow`, '--', 'true']);
+    expect(time.stderr).toMatch(new RegExp(`^sesame: error: ${d}/slow\\.liquid:1:\\d+: rendering took longer than the time limit of 0.3s \\(--template-time-limit\\); nothing was written\\n$`));
+    expect(time.code).toBe(EXIT.CONFIG);
+    const bad = await run(['--template-memory-limit', 'lots', '--', 'true']);
+    expect(bad.stderr).toBe('sesame: error: --template-memory-limit: "lots" is not a size (e.g. 65536, 64k, 1M, 2G: a whole number, binary units)\n');
+    expect(bad.code).toBe(EXIT.USAGE);
+    expect(existsSync(`${d}/out`)).toBe(false);
+  });
+});
