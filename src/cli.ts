@@ -184,8 +184,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
   ];
 
   const logLevel = flags.logLevel ?? fromEnv(env, ENV.logLevel, oneOf(LOG_LEVELS));
+  // The flags' rules, with one another, then over the variable's (a flag wins over its variable).
+  const flagRewrites = new Map<number, number>();
+  for (const text of flags.rewrite ?? []) fromFlag('--rewrite', text, (v) => parseRewrites(v, flagRewrites));
   const rewrites = fromEnv(env, ENV.rewrite, (v) => parseRewrites(v)) ?? new Map<number, number>();
-  for (const text of flags.rewrite ?? []) fromFlag('--rewrite', text, (v) => parseRewrites(v, rewrites));
+  for (const [from, to] of flagRewrites) rewrites.set(from, to);
 
   return {
     command,
