@@ -11,7 +11,7 @@ import { loadNative, sidecarPath } from './native/binding';
 import { loadConfig } from './config/file';
 import { mergePlans, planFromConfig, planFromEnv } from './secrets/plan';
 import { secretFiles, writeSecretFiles } from './secrets/write';
-import { printAll, renderAll, templateContext, writeAll } from './template/apply';
+import { checkDestinations, printAll, renderAll, templateContext, writeAll } from './template/apply';
 import { standInContext } from './template/context';
 import { standIn } from './template/mask';
 import { resolvePlan, type Resolution } from './secrets/resolve';
@@ -59,6 +59,7 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   const shown = options.render && !options.showSecrets ? standInContext(context, standIn) : undefined;
   const rendered = templates.length ? renderAll(templates, context, log, shown, options.templateLimits) : [];
   const files = secretFiles(resolution);
+  checkDestinations(rendered, files.map((f) => ({ path: f.path, at: f.request.origin })));
   if (options.render) {
     printAll(rendered, options.showSecrets);
     return 0;

@@ -120,6 +120,23 @@ function renderStandIns(source: string, src: string, entry: TemplateEntry, stand
   }
 }
 
+/**
+ * Each file is written by one entry: two templates with one destination, or a template over
+ * a secret file, would leave whichever was written last (and a secret file's 0400 replaced
+ * by a template's mode), so it is a configuration error, found before anything is written.
+ */
+export function checkDestinations(files: RenderedFile[], secrets: Array<{ path: string; at: string }>): void {
+  const writers = new Map<string, string>();
+  for (const secret of secrets) writers.set(resolve(secret.path), `secret file of ${secret.at}`);
+  for (const file of files) {
+    const dest = resolve(file.dest);
+    const other = writers.get(dest);
+    const self = `${file.entry.at} (${file.src})`;
+    if (other) throw new InitError(`${self}: ${dest} is also the destination of ${other}: one file, one writer`, EXIT.CONFIG);
+    writers.set(dest, `${file.entry.at} (${file.src})`);
+  }
+}
+
 /** 0644, or 0600 when the text may hold a secret, unless the entry sets a mode. */
 const modeOf = (file: RenderedFile) => file.entry.mode ?? (file.rendered.usesSecrets ? 0o600 : 0o644);
 

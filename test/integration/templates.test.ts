@@ -706,3 +706,29 @@ describe('limits (issue 13)', () => {
     expect(existsSync(`${d}/out`)).toBe(false);
   });
 });
+
+describe('one file, one writer (issue 13)', () => {
+  it('two templates with one destination: 78 naming both, nothing written, also in --check', async () => {
+    const d = scratch();
+    put(`${d}/a.liquid`, 'a\n');
+    put(`${d}/t/app.conf.template`, 'b\n');
+    const cfg = put(`${d}/sesame.yaml`, `templates:\n  - { src: ${d}/a.liquid, dest: ${d}/out/app.conf }\n  - { src: ${d}/t, dest: ${d}/out }\n`);
+    for (const args of [['--', 'true'], ['--check']]) {
+      const r = await run(['--config', cfg, ...args]);
+      expect(r.stderr).toBe(`sesame: error: ${cfg}: templates[1] (${d}/t/app.conf.template): ${d}/out/app.conf is also the destination of ${cfg}: templates[0] (${d}/a.liquid): one file, one writer\n`);
+      expect(r.code).toBe(EXIT.CONFIG);
+      expect(existsSync(`${d}/out`)).toBe(false);
+    }
+  });
+
+  it('a template over a secret file: 78, the secret file not written', async () => {
+    const d = scratch();
+    put(`${d}/s`, CANARY, 0o600);
+    put(`${d}/a.liquid`, 'over\n');
+    const cfg = put(`${d}/sesame.yaml`, `secrets:\n  - { ref: "file:${d}/s", file: ${d}/out/secret }\n`);
+    const r = await run(['--config', cfg, '--template', `${d}/a.liquid:${d}/out/secret`, '--', 'true']);
+    expect(r.stderr).toBe(`sesame: error: --template ${d}/a.liquid:${d}/out/secret (${d}/a.liquid): ${d}/out/secret is also the destination of secret file of ${cfg}: secrets[0]: one file, one writer\n`);
+    expect(r.code).toBe(EXIT.CONFIG);
+    expect(existsSync(`${d}/out`)).toBe(false);
+  });
+});

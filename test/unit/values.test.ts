@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+// early-signals installs its listeners in this worker too (its import's side effect), harmlessly.
+import { FORWARDED_SIGNALS } from '../../src/supervisor/early-signals';
 import { parseBoolean, parseDuration, parseRewrites, parseSignal, signalName } from '../../src/config/values';
 
 describe('parseSignal', () => {
@@ -37,8 +39,7 @@ describe('parseRewrites', () => {
   ])('refuses %s: init never forwards it (issue 13)', (text, message) => {
     expect(() => parseRewrites(text)).toThrow(message);
   });
-  it('accepts every forwarded signal as FROM, and refuses every other one (kept in step with early-signals.ts)', async () => {
-    const { FORWARDED_SIGNALS } = await import('../../src/supervisor/early-signals');
+  it('accepts every forwarded signal as FROM, and refuses every other one (kept in step with early-signals.ts)', () => {
     for (let n = 1; n <= 64; n++) {
       const forwarded = (FORWARDED_SIGNALS as string[]).includes(signalName(n));
       if (forwarded) expect(parseRewrites(`${n}:TERM`).get(n), signalName(n)).toBe(15);
