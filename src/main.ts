@@ -20,6 +20,8 @@ import { runChild } from './supervisor/single';
 import { type Prepared, supervise, type SuperviseOptions } from './supervisor/supervise';
 import { resolveUser } from './supervisor/user';
 import { planServices } from './supervisor/plan';
+import { checkCommand, whoOf } from './supervisor/command-check';
+import { COMMAND_SERVICE } from './config/services';
 
 declare const SESAME_SEA: boolean;
 const isSea = typeof SESAME_SEA === 'boolean' && SESAME_SEA;
@@ -65,6 +67,12 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
     return 0;
   }
   if (options.check) {
+    // The commands too, each as its child would look it up: its PATH, working directory, user.
+    if (services) checkServiceCommands(services.environments(childEnv), config?.path);
+    else if (options.command.length) {
+      const problem = checkCommand(options.command[0], childEnv, options.workdir, whoOf(user));
+      if (problem) throw new InitError(problem.reason, problem.exitCode);
+    }
     const checked = services ? `, ${services.configs.length} service(s) checked` : '';
     writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered${checked}\n`);
     return 0;
@@ -73,6 +81,19 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   writeAll(rendered, log);
   if (services) return { kind: 'services', prepared: services.environments(childEnv), options: services.options };
   return { kind: 'command', spec: { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs } };
+}
+
+/** --check: every service's command and healthcheck command would start (command-check.ts). */
+function checkServiceCommands(prepared: Prepared[], configPath: string | undefined): void {
+  for (const { config, env, user } of prepared) {
+    const commands: Array<[string, string[]]> = [[`${config.at}.command`, config.command]];
+    if (config.healthcheck) commands.push([`${config.at}.healthcheck.test`, config.healthcheck.test]);
+    for (const [at, argv] of commands) {
+      const problem = checkCommand(argv[0], env, config.workingDir, whoOf(user));
+      const where = config.name === COMMAND_SERVICE ? '' : `${configPath}: ${at}: `;
+      if (problem) throw new InitError(`${where}${problem.reason}`, problem.exitCode);
+    }
+  }
 }
 
 /** How init ends: Node's exit, or the helper's _exit once it is loaded (~2 ms faster). */
