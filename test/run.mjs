@@ -1,9 +1,9 @@
 // npm test's runner: vitest with its usual output, then one last line that CI reads,
 // "N passed, N failed" (vitest's own summary is not read by CI).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const report = join(mkdtempSync(join(tmpdir(), 'sesame-test-')), 'report.json');
 // The pinned Node 24 runs the tests, whatever Node runs npm (vitest and commander want Node
@@ -30,5 +30,6 @@ try {
 } catch {
   failed = 1; // no report: vitest itself failed
 }
+rmSync(dirname(report), { recursive: true, force: true });
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(vitest.status === 0 && failed === 0 ? 0 : 1);

@@ -4,11 +4,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/temp';
 import { runAsPid1 } from '../support/pid1';
 
 describe('init --check and secret files', () => {
   it('fails on an owner /etc/passwd lacks, as a real start would, and writes nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-check-'));
+    const dir = tempDir('sesame-check-');
     writeFileSync(join(dir, 'pw'), 'hunter2\n');
     const config = join(dir, 'config.yaml');
     writeFileSync(config, `secrets:\n  - ref: file:${dir}/pw\n    file: ${dir}/out/pw\n    owner: no-such-user-zz\n`);
@@ -22,7 +23,7 @@ describe('init --check and secret files', () => {
   });
 
   it('passes and writes nothing when everything resolves', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-check-'));
+    const dir = tempDir('sesame-check-');
     writeFileSync(join(dir, 'pw'), 'hunter2\n');
     const config = join(dir, 'config.yaml');
     writeFileSync(config, `secrets:\n  - ref: file:${dir}/pw\n    file: ${dir}/out/pw\n    owner: root\n`);

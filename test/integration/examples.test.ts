@@ -15,7 +15,7 @@
 //    Dockerfile's ENV lines (or the compose service's / the Deployment's env), with only what
 //    names the deployment replaced: VAULT_ADDR (the test server), credential file paths
 //    (temp files instead of /run/secrets mounts) and VAULT_CACERT (the test Vault is HTTP).
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -39,6 +39,7 @@ const tmpFile = (name: string, content: string) => {
 const servers: { stop(): Promise<void> }[] = [];
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
+  rmSync(tmp, { recursive: true, force: true });
 });
 async function vaultServer(): Promise<VaultServer> {
   const vault = await startVault();

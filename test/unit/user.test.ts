@@ -1,11 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InitError } from '../../src/exit-codes';
 import { resolveUser } from '../../src/supervisor/user';
 
 let etc: string;
+afterAll(() => rmSync(etc, { recursive: true, force: true }));
 beforeAll(() => {
   etc = mkdtempSync(join(tmpdir(), 'sesame-etc-'));
   writeFileSync(join(etc, 'passwd'), [
