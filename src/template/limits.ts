@@ -3,7 +3,7 @@
 // The limits are LiquidJS's own (parseLimit, renderLimit, memoryLimit), plus the output's
 // size, which LiquidJS does not count; envsubst templates have the size limits too.
 //
-//   size    the largest template text, in characters            --template-size-limit   1M
+//   size    the largest template text, in characters            --template-size-limit   4M
 //   time    the longest a Liquid rendering may take              --template-time-limit   10s
 //   memory  LiquidJS's allocation budget for one rendering       --template-memory-limit 64M
 //           (strings built by filters, ranges, arrays), and the
@@ -20,7 +20,7 @@ export interface TemplateLimits {
   memoryChars: number;
 }
 
-export const DEFAULT_TEMPLATE_SIZE_LIMIT = '1M';
+export const DEFAULT_TEMPLATE_SIZE_LIMIT = '4M';
 export const DEFAULT_TEMPLATE_TIME_LIMIT = '10s';
 export const DEFAULT_TEMPLATE_MEMORY_LIMIT = '64M';
 

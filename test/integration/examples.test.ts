@@ -370,9 +370,12 @@ exec ${NODE} -e '
     return { staged: stage('php-nginx'), env, options: entrypointOptions('php-nginx') };
   };
 
-  it('passes --check: the secret, the nginx template, three services', async () => {
+  it('passes --check: the secret, the nginx template, three services (their commands found in PATH)', async () => {
     const { staged, env, options } = await setup();
-    const r = await runInImage(staged, [...options, '--check'], env);
+    const missing = await runInImage(staged, [...options, '--check'], env);
+    expect(missing.stderr).toMatch(/^sesame: error: \/etc\/sesame\.yaml: services\.migrate\.command: php: command not found in PATH /);
+    expect(missing.code).toBe(127);
+    const r = await runInImage(staged, [...options, '--check'], { ...env, PATH: `${standIns()}:${PATH}` });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('sesame: check passed: 1 secret reference(s) resolved, 1 template(s) rendered, 3 service(s) checked\n');
     expect(r.code).toBe(0);

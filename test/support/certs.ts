@@ -35,7 +35,6 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
 
 /** A certificate and its private key, as PEM text and as files. */
 export interface Credential {
@@ -95,14 +94,8 @@ function defaultDir(): string {
     sweepOrphans();
     processDir = mkdtempSync(join(tmpdir(), `sesame-pki-${process.pid}-`));
     const dir = processDir;
-    // Removed with the test file that made it (vitest gives each file its own modules, so
-    // its own PKI). A first call inside a test or hook cannot add a hook: there the run's
-    // directory (global-setup.ts) is removed at the end instead.
-    try {
-      afterAll(() => rmSync(dir, { recursive: true, force: true }));
-    } catch {
-      // not at a file's top level
-    }
+    // Kept for as long as the worker may still issue certificates into it; the run's own
+    // directory (global-setup.ts), which holds it, is removed when the run ends.
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
   return processDir;
