@@ -73,8 +73,12 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
       const problem = checkCommand(options.command[0], childEnv, options.workdir, whoOf(user));
       if (problem) throw new InitError(problem.reason, problem.exitCode);
     }
+    // One line on stdout, so that a CI log shows what was checked; the optional secrets that
+    // were missing are counted apart (each also had its warning on stderr).
+    const missing = plan.requests.length - resolution.size;
+    const optional = missing ? `, ${missing} optional one(s) missing` : '';
     const checked = services ? `, ${services.configs.length} service(s) checked` : '';
-    writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered${checked}\n`);
+    writeFully(1, `sesame: check passed: ${resolution.size} secret reference(s) resolved${optional}, ${rendered.length} template(s) rendered${checked}\n`);
     return 0;
   }
   writeSecretFiles(files, log);

@@ -21,12 +21,13 @@ try {
   // Say what was skipped: each skipping test's name says why and what would run it.
   const names = r.testResults.flatMap((file) => file.assertionResults.filter((t) => t.status === 'pending' || t.status === 'skipped' || t.status === 'todo')
     .map((t) => `${file.name.replace(`${process.cwd()}/`, '')}: ${[...t.ancestorTitles, t.title].join(' > ')}`));
-  const suites = new Map();
+  // One line per skipped test, or per describe block when all of one block was skipped.
+  const groups = new Map();
   for (const name of names) {
-    const key = name.split(' > ').slice(0, 1).join('');
-    suites.set(key, (suites.get(key) ?? 0) + 1);
+    const key = name.split(' > ')[0];
+    groups.set(key, [...(groups.get(key) ?? []), name]);
   }
-  for (const [suite, count] of suites) console.log(`skipped: ${suite}${count > 1 ? ` (${count} tests)` : ''}`);
+  for (const [key, members] of groups) console.log(`skipped: ${members.length > 1 ? `${key} (${members.length} tests)` : members[0]}`);
 } catch {
   failed = 1; // no report: vitest itself failed
 }

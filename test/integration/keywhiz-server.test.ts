@@ -4,12 +4,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makePki, type Credential } from '../support/certs';
 import { startKeywhiz, type KeywhizOptions, type KeywhizServer } from '../support/keywhiz-server';
-import { ROOT } from '../support/paths';
 
 const pki = makePki();
 const app = () => pki.client('app');

@@ -14,7 +14,7 @@ function helpOptions(): Map<string, Row> {
   const r = spawnSync(INIT, ['--help'], { encoding: 'utf8' });
   expect(r.status).toBe(0);
   const options = new Map<string, Row>();
-  const text = r.stdout.slice(r.stdout.indexOf('Options:'), r.stdout.indexOf('Exit status:'));
+  const text = r.stdout.slice(r.stdout.indexOf('Options:'), r.stdout.indexOf('Secret references'));
   // Each option starts on a line with two spaces and a dash; its description wraps below.
   for (const block of text.split(/\n(?= {2}-)/).slice(1)) {
     const flag = /--[a-z-]+/.exec(block)?.[0] as string;
@@ -70,6 +70,14 @@ describe('the option tables and --help', () => {
     for (const [flag, row] of short) {
       expect(help.has(flag), flag).toBe(true);
       expect(row.variable, flag).toBe(help.get(flag)?.variable);
+    }
+  });
+
+  it('--help fits in 80 columns and names every variable-only setting', () => {
+    const r = spawnSync(INIT, ['--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '200' } });
+    for (const line of r.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    for (const name of ['SESAME_LITERAL', 'SESAME_OPTIONAL_SECRETS', 'SESAME_FILE_VARS', 'SESAME_PASSTHROUGH', 'SESAME_VAULT_AUTH', 'vault:', 'keywhiz:', 'file:', 'NAME_FILE']) {
+      expect(r.stdout, name).toContain(name);
     }
   });
 
