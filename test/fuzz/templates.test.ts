@@ -16,13 +16,14 @@ import { MASK, maskSecrets, standIn } from '../../src/template/mask';
 import { renderTemplate, type TemplateContext } from '../../src/template/render';
 import { runProperty } from '../support/fuzz';
 
-const SECRET = 'Zq7-secret-Kx9';
+// No five characters of a value are in the templates' own vocabulary (names, filters, tags).
+const SECRET = 'Zq7-Wombat-Kx9';
 const context: TemplateContext = {
-  env: { HOST: 'db', PORT: '5432', LIST: 'a,b,c', EMPTY: '', PW: 'Env-pw-Secret-77' },
+  env: { HOST: 'db', PORT: '5432', LIST: 'a,b,c', EMPTY: '', PW: 'Env-pw-Qlorp-77' },
   secrets: { db: SECRET, tls: { key: '-----BEGIN KEY-----\nMIIEvQIBADAN\n-----END KEY-----\n', cert: 'CERT' }, empty: '' },
   secretEnv: new Set(['PW']),
 };
-const SECRETS = [SECRET, 'Env-pw-Secret-77', 'MIIEvQIBADAN'];
+const SECRETS = [SECRET, 'Env-pw-Qlorp-77', 'MIIEvQIBADAN'];
 const limits = { ...DEFAULT_LIMITS, timeMs: 500, memoryChars: 1 << 20 };
 
 const variable = fc.constantFrom('env.HOST', 'env.PORT', 'env.LIST', 'env.EMPTY', 'env.PW', 'env.NOPE', 'secrets.db', 'secrets.tls', 'secrets.tls.key', 'secrets.empty', 'secrets.nope', 'env', 'secrets', 'x', '"lit"', '42', 'nil', 'true', '(1..3)');
