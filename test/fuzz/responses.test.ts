@@ -84,7 +84,7 @@ function responder(state: { answers: Answer[]; served: number }) {
 async function expectEnds(env: NodeJS.ProcessEnv, secretsOf: string[]): Promise<void> {
   const log = collectingLog();
   try {
-    await resolvePlan(planFromEnv(env), { env, timeoutMs: 400, log });
+    await resolvePlan(planFromEnv(env), { env, timeoutMs: 200, log });
   } catch (error) {
     if (!(error instanceof InitError)) throw new Error(`not an InitError: ${(error as Error)?.stack ?? error}`);
     expect(CODES).toContain(error.exitCode);
