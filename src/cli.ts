@@ -7,6 +7,7 @@ import { EXIT, InitError } from './exit-codes';
 import { LOG_FORMATS, LOG_LEVELS, writeFully, type LogFormat, type LogLevel } from './log';
 import type { TemplateEntry } from './config/file';
 import { parseBoolean, parseDuration, parseRewrites } from './config/values';
+import { DEFAULT_TEMPLATE_MEMORY_LIMIT, DEFAULT_TEMPLATE_SIZE_LIMIT, DEFAULT_TEMPLATE_TIME_LIMIT, parseSize, type TemplateLimits } from './template/limits';
 
 declare const SESAME_VERSION: string;
 /** Debian package -> version of the libraries inside the one-file /init (build.mjs); {} for init.cjs. */
@@ -53,6 +54,8 @@ export interface InitOptions {
   render: boolean;
   /** --show-secrets: with --render, print secret values as they are. */
   showSecrets: boolean;
+  /** --template-size-limit, --template-time-limit, --template-memory-limit (template/limits.ts). */
+  templateLimits: TemplateLimits;
   /** As given; unset means warn with a command only, info when the config has services. */
   logLevel?: LogLevel;
   logFormat: LogFormat;
@@ -74,6 +77,9 @@ export const ENV = {
   check: 'SESAME_CHECK',
   render: 'SESAME_RENDER',
   showSecrets: 'SESAME_SHOW_SECRETS',
+  templateSizeLimit: 'SESAME_TEMPLATE_SIZE_LIMIT',
+  templateTimeLimit: 'SESAME_TEMPLATE_TIME_LIMIT',
+  templateMemoryLimit: 'SESAME_TEMPLATE_MEMORY_LIMIT',
 } as const;
 
 /** Said when there is nothing to run: no command, and no services in a config file. */
@@ -128,6 +134,9 @@ function program(): CommandType {
     .option('--check', `check options, config, secret references, templates and services: secrets are fetched and templates rendered, nothing is written or started; prints one summary line and exits 0 if all is well (${ENV.check})`)
     .option('--render', `print the rendered templates with secret values masked, and start nothing (${ENV.render})`)
     .option('--show-secrets', `with --render, print secret values instead of masking them (${ENV.showSecrets})`)
+    .option('--template-size-limit <size>', `the largest template, in characters (${ENV.templateSizeLimit}, default ${DEFAULT_TEMPLATE_SIZE_LIMIT})`)
+    .option('--template-time-limit <duration>', `the longest one template may take to render (${ENV.templateTimeLimit}, default ${DEFAULT_TEMPLATE_TIME_LIMIT})`)
+    .option('--template-memory-limit <size>', `what one template may allocate while rendering, and its largest output, in characters (${ENV.templateMemoryLimit}, default ${DEFAULT_TEMPLATE_MEMORY_LIMIT})`)
     .option('-g, --group-signals', `forward signals to the child's whole process group (${ENV.groupSignals})`)
     .option('-r, --rewrite <from:to>', `send TO when FROM arrives, e.g. TERM:QUIT; repeatable, comma-separated, TO=0 drops it (${ENV.rewrite})`, (v: string, prev: string[] = []) => [...prev, v])
     .option('-t, --grace-period <duration>', `the whole shutdown: time the child (or all services) has after SIGTERM/SIGINT, and its process group after it exits, before SIGKILL (${ENV.gracePeriod}, default ${DEFAULT_GRACE})`)
@@ -187,6 +196,7 @@ interface Flags {
   groupSignals?: boolean; rewrite?: string[]; gracePeriod?: string; user?: string;
   newPrivs?: boolean; workdir?: string; logLevel?: LogLevel; logFormat?: LogFormat; secretsTimeout?: string; config?: string;
   template?: string[]; check?: boolean; render?: boolean; showSecrets?: boolean;
+  templateSizeLimit?: string; templateTimeLimit?: string; templateMemoryLimit?: string;
 }
 
 /** The flags before the command, and the command; a number to exit with for --help/--version. */
@@ -222,8 +232,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
   ];
 
   const logLevel = flags.logLevel ?? fromEnv(env, ENV.logLevel, oneOf(LOG_LEVELS));
+  // The flags' rules, with one another, then over the variable's (a flag wins over its variable).
+  const flagRewrites = new Map<number, number>();
+  for (const text of flags.rewrite ?? []) fromFlag('--rewrite', text, (v) => parseRewrites(v, flagRewrites));
   const rewrites = fromEnv(env, ENV.rewrite, (v) => parseRewrites(v)) ?? new Map<number, number>();
-  for (const text of flags.rewrite ?? []) fromFlag('--rewrite', text, (v) => parseRewrites(v, rewrites));
+  for (const [from, to] of flagRewrites) rewrites.set(from, to);
 
   return {
     command,
@@ -239,11 +252,26 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
     check,
     render,
     showSecrets,
+    templateLimits: {
+      sizeChars: fromFlag('--template-size-limit', flags.templateSizeLimit, parseSize)
+        ?? fromEnv(env, ENV.templateSizeLimit, parseSize) ?? parseSize(DEFAULT_TEMPLATE_SIZE_LIMIT),
+      timeMs: fromFlag('--template-time-limit', flags.templateTimeLimit, positiveDuration)
+        ?? fromEnv(env, ENV.templateTimeLimit, positiveDuration) ?? parseDuration(DEFAULT_TEMPLATE_TIME_LIMIT),
+      memoryChars: fromFlag('--template-memory-limit', flags.templateMemoryLimit, parseSize)
+        ?? fromEnv(env, ENV.templateMemoryLimit, parseSize) ?? parseSize(DEFAULT_TEMPLATE_MEMORY_LIMIT),
+    },
     secretsTimeoutMs: fromFlag('--secrets-timeout', flags.secretsTimeout, parseDuration)
       ?? fromEnv(env, ENV.secretsTimeout, parseDuration) ?? parseDuration(DEFAULT_SECRETS_TIMEOUT),
     logLevel,
     logFormat: flags.logFormat ?? fromEnv(env, ENV.logFormat, oneOf(LOG_FORMATS)) ?? 'text',
   };
+}
+
+/** A time limit: 0 would fail every template. */
+function positiveDuration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms < 1) throw new Error(`"${text}" must be at least 1ms`);
+  return ms;
 }
 
 /** SRC:DEST, split before the destination (which is absolute, so at the last ":/"). */

@@ -13,13 +13,17 @@ import { hiddenVariables } from './native/onefile';
 import { loadConfig } from './config/file';
 import { mergePlans, planFromConfig, planFromEnv } from './secrets/plan';
 import { secretFiles, writeSecretFiles } from './secrets/write';
-import { printAll, renderAll, templateContext, writeAll } from './template/apply';
+import { checkDestinations, printAll, renderAll, templateContext, writeAll } from './template/apply';
+import { standInContext } from './template/context';
+import { standIn } from './template/mask';
 import { resolvePlan, type Resolution } from './secrets/resolve';
 import { LibuvProcessTable, NativeProcessTable, type ChildSpec, type ProcessTable } from './supervisor/processes';
 import { runChild } from './supervisor/single';
 import { type Prepared, supervise, type SuperviseOptions } from './supervisor/supervise';
 import { resolveUser } from './supervisor/user';
 import { planServices } from './supervisor/plan';
+import { checkCommand, whoOf } from './supervisor/command-check';
+import { COMMAND_SERVICE } from './config/services';
 
 declare const SESAME_SEA: boolean;
 const isSea = typeof SESAME_SEA === 'boolean' && SESAME_SEA;
@@ -62,13 +66,22 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   const templates = [...options.templates, ...(config?.templates ?? []).map((t) => ({ ...t, at: `${config?.path}: ${t.at}` }))];
   // All templates render (in memory) and every owner is looked up before anything is
   // written, so a bad one changes nothing, and --check finds it.
-  const rendered = templates.length ? renderAll(templates, templateContext(childEnv, resolution), log) : [];
+  const context = templateContext(childEnv, resolution);
+  const shown = options.render && !options.showSecrets ? standInContext(context, standIn) : undefined;
+  const rendered = templates.length ? renderAll(templates, context, log, shown, options.templateLimits) : [];
   const files = secretFiles(resolution);
+  checkDestinations(rendered, files.map((f) => ({ path: f.path, at: f.request.origin })));
   if (options.render) {
     printAll(rendered, options.showSecrets);
     return 0;
   }
   if (options.check) {
+    // The commands too, each as its child would look it up: its PATH, working directory, user.
+    if (services) checkServiceCommands(services.environments(childEnv), config?.path);
+    else if (options.command.length) {
+      const problem = checkCommand(options.command[0], childEnv, options.workdir, whoOf(user));
+      if (problem) throw new InitError(problem.reason, problem.exitCode);
+    }
     // One line on stdout, so that a CI log shows what was checked; the optional secrets that
     // were missing are counted apart (each also had its warning on stderr).
     const missing = plan.requests.length - resolution.size;
@@ -88,6 +101,19 @@ let environ: Buffer[] | undefined;
 
 /** /proc/self/mem as the helper opened it before making init undumpable (-1: none). */
 let selfMemFd = -1;
+
+/** --check: every service's command and healthcheck command would start (command-check.ts). */
+function checkServiceCommands(prepared: Prepared[], configPath: string | undefined): void {
+  for (const { config, env, user } of prepared) {
+    const commands: Array<[string, string[]]> = [[`${config.at}.command`, config.command]];
+    if (config.healthcheck) commands.push([`${config.at}.healthcheck.test`, config.healthcheck.test]);
+    for (const [at, argv] of commands) {
+      const problem = checkCommand(argv[0], env, config.workingDir, whoOf(user));
+      const where = config.name === COMMAND_SERVICE ? '' : `${configPath}: ${at}: `;
+      if (problem) throw new InitError(`${where}${problem.reason}`, problem.exitCode);
+    }
+  }
+}
 
 /** How init ends: Node's exit, or the helper's _exit once it is loaded (~2 ms faster). */
 let exit: (code: number) => never = (code) => process.exit(code);

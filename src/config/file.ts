@@ -123,7 +123,6 @@ function textAsWritten(YAML: typeof import('yaml'), document: import('yaml').Doc
   const values = (node: unknown) => {
     if (YAML.isSeq(node)) node.items.forEach(asWritten);
     else if (YAML.isMap(node)) node.items.forEach((pair) => { asWritten(pair.key); asWritten(pair.value); });
-    else asWritten(node);
   };
   const services = document.get('services');
   if (!YAML.isMap(services)) return;
@@ -162,6 +161,24 @@ function checkUniqueKeys(YAML: typeof import('yaml'), document: import('yaml').D
   });
 }
 
+/**
+ * No string anywhere in the file may hold a NUL ("\0" in a double-quoted YAML string): a
+ * path, an argument or an environment value is a C string and would be cut at it silently.
+ */
+function noNul(node: unknown, at: string, fail: Fail): void {
+  if (typeof node === 'string') {
+    if (node.includes('\0')) fail(at || '(top level)', 'contains a NUL character, which no path, argument or environment value can hold');
+  } else if (Array.isArray(node)) {
+    node.forEach((item, i) => noNul(item, `${at}[${i}]`, fail));
+  } else if (isMap(node)) {
+    for (const [key, value] of Object.entries(node)) {
+      const here = at ? `${at}.${key}` : key;
+      if (key.includes('\0')) fail(here.replaceAll('\0', '\\0'), 'the key contains a NUL character');
+      noNul(value, here, fail);
+    }
+  }
+}
+
 export function parseConfig(text: string, path: string): ConfigFile {
   const fail: Fail = (at, why) => {
     throw new InitError(`${path}: ${at}: ${why}`, EXIT.CONFIG);
@@ -184,6 +201,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
   }
   if (doc === null || doc === undefined) return { path, secrets: [], templates: [] };
   if (!isMap(doc)) fail('(top level)', 'must be a map');
+  noNul(doc, '', fail);
   const top = doc as Record<string, unknown>;
   checkKeys(top, TOP_LEVEL, '', fail);
   const list = (key: 'secrets' | 'templates'): unknown[] => {

@@ -116,6 +116,11 @@ function stringList(value: unknown, at: string, fail: Fail): string[] {
 }
 
 function command(value: unknown, at: string, fail: Fail): string[] {
+  // `command: 42` or `command: true` (YAML 1.1's bool, also for yes/on): a program named so
+  // is possible but more likely a mistake, and the shell would run it as `sh -c 42`.
+  if (typeof value === 'number' || typeof value === 'boolean') {
+    fail(at, `must be a string or a list of strings: YAML reads it as the ${typeof value} ${value}; quote it ("...") if it is the command`);
+  }
   if (typeof value === 'string') {
     if (!value.trim()) fail(at, 'must not be empty');
     return ['/bin/sh', '-c', value];
@@ -169,7 +174,7 @@ function healthcheck(value: unknown, at: string, fail: Fail): HealthCheck | unde
   if (v.disable !== undefined && typeof v.disable !== 'boolean') fail(`${at}.disable`, 'must be true or false');
   if (v.disable === true) return undefined;
   let test: string[];
-  if (typeof v.test === 'string') {
+  if (typeof v.test === 'string' || typeof v.test === 'number' || typeof v.test === 'boolean') {
     test = command(v.test, `${at}.test`, fail);
   } else if (Array.isArray(v.test)) {
     const list = stringList(v.test, `${at}.test`, fail);

@@ -28,15 +28,56 @@ export function signalName(n: number): string {
 }
 
 /**
+ * Why a signal cannot be the FROM of a rewrite: init never receives it as something to
+ * forward (the list of what it forwards is FORWARDED_SIGNALS in supervisor/early-signals.ts;
+ * a unit test keeps the two in step). A rule for one of these would never apply.
+ */
+const NOT_FORWARDED: Record<string, string> = {
+  SIGKILL: 'cannot be caught',
+  SIGSTOP: 'cannot be caught',
+  SIGSEGV: 'is a synchronous fault: it concerns init itself and is never forwarded',
+  SIGBUS: 'is a synchronous fault: it concerns init itself and is never forwarded',
+  SIGFPE: 'is a synchronous fault: it concerns init itself and is never forwarded',
+  SIGILL: 'is a synchronous fault: it concerns init itself and is never forwarded',
+  SIGTRAP: 'is a synchronous fault: it concerns init itself and is never forwarded',
+  SIGSYS: 'is a synchronous fault: it concerns init itself and is never forwarded',
+  SIGABRT: 'concerns init itself and is never forwarded',
+  SIGCHLD: "is init's own (a child ended) and is never forwarded",
+  SIGPIPE: 'is kept ignored by init and never forwarded',
+  SIGXFSZ: 'is kept ignored by init and never forwarded',
+  SIGTTIN: 'is ignored by init (terminal job control) and never forwarded',
+  SIGTTOU: 'is ignored by init (terminal job control) and never forwarded',
+};
+
+/** Signals above this (glibc's reserved 32, 33 and the real-time ones) have no name in Node: init cannot listen for them. */
+const LAST_FORWARDABLE = 31;
+
+/** The FROM of a rewrite: a signal init forwards, or an error saying why it cannot be. */
+function rewriteFrom(text: string): number {
+  const n = parseSignal(text);
+  const name = signalName(n);
+  const why = NOT_FORWARDED[name] ?? (n > LAST_FORWARDABLE ? 'is a real-time or reserved signal, which init cannot receive' : undefined);
+  if (why) throw new Error(`${name} ${why}: a rewrite from it would never apply`);
+  return n;
+}
+
+/**
  * "FROM:TO" pairs such as "TERM:QUIT" or "15:3", separated by commas; TO may be 0 to drop
- * the signal (dumb-init's --rewrite semantics).
+ * the signal (dumb-init's --rewrite semantics). FROM must be a signal init forwards; the
+ * same FROM twice with different TOs is a conflict (also against the pairs already `into`),
+ * the same pair twice is allowed.
  */
 export function parseRewrites(text: string, into = new Map<number, number>()): Map<number, number> {
   for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
     const parts = pair.split(':');
     if (parts.length !== 2 || !parts[0] || !parts[1]) throw new Error(`"${pair}" is not FROM:TO (e.g. TERM:QUIT or 15:3)`);
     const to = parts[1].trim() === '0' ? 0 : parseSignal(parts[1]);
-    into.set(parseSignal(parts[0]), to);
+    const from = rewriteFrom(parts[0]);
+    const before = into.get(from);
+    if (before !== undefined && before !== to) {
+      throw new Error(`"${pair}" conflicts with ${signalName(from)}:${before === 0 ? '0' : signalName(before)} given before: one rule per signal`);
+    }
+    into.set(from, to);
   }
   return into;
 }

@@ -9,13 +9,23 @@ import { writeFully } from '../log';
 
 /** A partial line (a prompt, a progress dot) is shown after this long without a newline. */
 const PARTIAL_LINE_MS = 100;
-/** A "line" longer than this is written in pieces rather than held in memory. */
-const MAX_LINE = 64 * 1024;
+/**
+ * A line is held until its newline up to this size, then written in one write with one
+ * prefix. A longer one is written as it comes, in pieces of about this size, each without a
+ * newline or a prefix, so that it stays one line (unless another service writes in between:
+ * see emit). The memory this holds is at most one such line per stream of each service.
+ */
+export const MAX_LINE = 1024 * 1024;
 const NEWLINE = 0x0a;
+const NL = Buffer.from('\n');
+
+/** Per fd, the writer whose line was shown unfinished (a partial line, a long one) and is still open. */
+const openLines = new Map<number, LineWriter>();
 
 /** Lines of one stream of one service, to init's fd 1 or 2, each behind `prefix`. */
 export class LineWriter {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -24,36 +34,71 @@ export class LineWriter {
   ) {}
 
   write(chunk: Buffer): void {
-    const data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    const end = data.lastIndexOf(NEWLINE) + 1;
-    if (end > 0) this.emit(data.subarray(0, end));
-    this.pending = data.subarray(end);
-    if (this.pending.length >= MAX_LINE) this.flush();
+    const nl = chunk.lastIndexOf(NEWLINE);
+    if (nl >= 0) {
+      this.emit(Buffer.concat([...this.pending, chunk.subarray(0, nl + 1)]), true);
+      this.pending = [];
+      this.pendingLength = 0;
+      chunk = chunk.subarray(nl + 1);
+    }
+    if (chunk.length) {
+      this.pending.push(chunk);
+      this.pendingLength += chunk.length;
+    }
+    if (this.pendingLength >= MAX_LINE) this.show();
     if (this.timer) clearTimeout(this.timer);
-    this.timer = this.pending.length ? setTimeout(() => this.flush(), PARTIAL_LINE_MS).unref() : null;
+    this.timer = this.pendingLength ? setTimeout(() => this.show(), PARTIAL_LINE_MS).unref() : null;
   }
 
-  /** Write what is held, ended with a newline so that the next line starts on a line of its own. */
+  /**
+   * The end of the stream: write what is held, and end an unfinished line with a newline so
+   * that whatever comes next starts on a line of its own.
+   */
   flush(): void {
+    const rest = this.take();
+    if (rest.length) this.emit(Buffer.concat([rest, NL]), true);
+    else if (openLines.get(this.fd) === this) this.emit(NL, true);
+  }
+
+  /** Write what is held as the (unfinished) start of a line: a prompt, or a line past MAX_LINE. */
+  private show(): void {
+    const held = this.take();
+    if (held.length) this.emit(held, false);
+  }
+
+  private take(): Buffer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (!this.pending.length) return;
-    const rest = this.pending;
-    this.pending = Buffer.alloc(0);
-    this.emit(Buffer.concat([rest, Buffer.from('\n')]));
+    const held = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingLength = 0;
+    return held;
   }
 
-  private emit(lines: Buffer): void {
-    if (!this.prefix) return writeFully(this.fd, lines);
-    const parts: Buffer[] = [];
-    const prefix = Buffer.from(this.prefix);
-    for (let start = 0; start < lines.length;) {
-      const nl = lines.indexOf(NEWLINE, start);
-      const end = nl < 0 ? lines.length : nl + 1;
-      parts.push(prefix, lines.subarray(start, end));
-      start = end;
+  /**
+   * One write: `bytes` (whole lines when `endsLine`, else the start of one), each line behind
+   * the prefix, except the continuation of this writer's own open line. Another writer's
+   * open line is ended with a newline first, so lines never run into each other.
+   */
+  private emit(bytes: Buffer, endsLine: boolean): void {
+    const open = openLines.get(this.fd);
+    const continuing = open === this;
+    const parts: Buffer[] = open && !continuing ? [NL] : [];
+    if (!this.prefix) {
+      parts.push(bytes);
+    } else {
+      const prefix = Buffer.from(this.prefix);
+      for (let start = 0; start < bytes.length;) {
+        const nl = bytes.indexOf(NEWLINE, start);
+        const end = nl < 0 ? bytes.length : nl + 1;
+        if (start > 0 || !continuing) parts.push(prefix);
+        parts.push(bytes.subarray(start, end));
+        start = end;
+      }
     }
-    writeFully(this.fd, Buffer.concat(parts));
+    writeFully(this.fd, parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    if (endsLine) openLines.delete(this.fd);
+    else openLines.set(this.fd, this);
   }
 }
 

@@ -67,7 +67,7 @@ export interface ProcessTable {
 }
 
 /** glibc's execvp default is "/bin:/usr/bin"; images expect Docker's default PATH. */
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** What execvp would try, in order: the name itself if it has a slash, else each PATH entry. */
 export function commandCandidates(file: string, path = DEFAULT_PATH): string[] {

@@ -47,8 +47,12 @@ export function resolveUser(spec: string, etc = '/etc'): ResolvedUser {
   if (!userPart || extra.length > 0 || groupPart === '') {
     throw new InitError(`--user "${spec}": expected USER, UID, USER:GROUP or UID:GID`, EXIT.USAGE);
   }
-  const passwd: PasswdEntry[] = readTable(`${etc}/passwd`).map((f) => ({ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] }));
-  const group: GroupEntry[] = readTable(`${etc}/group`).map((f) => ({ name: f[0], gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
+  // A line whose ids are not numbers is skipped, as glibc's files backend skips it: read as
+  // Number("") it would be uid 0, root (found by test/fuzz/parsers.test.ts).
+  const passwd: PasswdEntry[] = readTable(`${etc}/passwd`).filter((f) => isId(f[2] ?? '') && isId(f[3] ?? ''))
+    .map((f) => ({ name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '' }));
+  const group: GroupEntry[] = readTable(`${etc}/group`).filter((f) => isId(f[2] ?? ''))
+    .map((f) => ({ name: f[0], gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
 
   const entry = isId(userPart) ? passwd.find((p) => p.uid === Number(userPart)) : passwd.find((p) => p.name === userPart);
   if (!entry && !isId(userPart)) throw new InitError(`--user ${spec}: no user "${userPart}" in ${etc}/passwd`, EXIT.NO_USER);
@@ -73,7 +77,7 @@ export function lookupId(kind: 'owner' | 'group', name: string, etc = '/etc'): n
     return Number(name);
   }
   const table = readTable(`${etc}/${kind === 'owner' ? 'passwd' : 'group'}`);
-  const row = table.find((f) => f[0] === name);
+  const row = table.find((f) => f[0] === name && isId(f[2] ?? ''));
   if (!row) throw new InitError(`${kind} "${name}" is not in ${etc}/${kind === 'owner' ? 'passwd' : 'group'}`, EXIT.NO_USER);
   return Number(row[2]);
 }

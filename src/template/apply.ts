@@ -13,13 +13,15 @@ import { describeErrno, EXIT, exitCodeForErrno, InitError } from '../exit-codes'
 import { writeFully, type Log } from '../log';
 import type { Resolution } from '../secrets/resolve';
 import { lookupId } from '../supervisor/user';
-import { engineFor, maskSecrets, renderedName, renderTemplate, type Rendered, type TemplateContext } from './render';
+import { DEFAULT_LIMITS, engineFor, MASK, type TemplateLimits, maskSecrets, renderedName, renderTemplate, TemplateError, type Rendered, type TemplateContext } from './render';
 
 export interface RenderedFile {
   entry: TemplateEntry;
   src: string;
   dest: string;
   rendered: Rendered;
+  /** For `--render`: the text rendered with stand-ins for the secrets (mask.ts). */
+  shown?: string;
   /** entry.owner and entry.group as ids, looked up before anything is written. */
   uid?: number;
   gid?: number;
@@ -76,7 +78,12 @@ export function templateContext(childEnv: Record<string, string>, resolution: Re
   return { env: childEnv, secrets, secretEnv };
 }
 
-export function renderAll(entries: TemplateEntry[], context: TemplateContext, log: Log): RenderedFile[] {
+/**
+ * Renders every entry with `context`. With `standIns` (`--render` without --show-secrets)
+ * each is rendered a second time with that context, whose secrets are stand-ins, for
+ * printing: the first rendering decides the errors and the modes, as at a real start.
+ */
+export function renderAll(entries: TemplateEntry[], context: TemplateContext, log: Log, standIns?: TemplateContext, limits = DEFAULT_LIMITS): RenderedFile[] {
   const files: RenderedFile[] = [];
   for (const entry of entries) {
     let uid: number | undefined;
@@ -95,12 +102,40 @@ export function renderAll(entries: TemplateEntry[], context: TemplateContext, lo
       } catch (error) {
         throw new InitError(`${entry.at}: cannot read template ${src}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, EXIT.CONFIG);
       }
-      const rendered = renderTemplate({ source, path: src, engine: entry.engine }, context);
+      const rendered = renderTemplate({ source, path: src, engine: entry.engine }, context, limits);
       log.debug(`rendered ${src} (${rendered.engine}) for ${dest}`);
-      files.push({ entry, src, dest, rendered, uid, gid });
+      const shown = standIns ? renderStandIns(source, src, entry, standIns, limits) : undefined;
+      files.push({ entry, src, dest, rendered, shown, uid, gid });
     }
   }
   return files;
+}
+
+/** The template rendered with stand-ins; an error there says so (the values rendered). */
+function renderStandIns(source: string, src: string, entry: TemplateEntry, standIns: TemplateContext, limits: TemplateLimits): string {
+  try {
+    return renderTemplate({ source, path: src, engine: entry.engine }, standIns, limits).text;
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    throw new TemplateError(error.file, error.line, error.column, `${error.reason} (with the secrets' stand-ins of --render: this template renders with the values; see docs/templates.md)`);
+  }
+}
+
+/**
+ * Each file is written by one entry: two templates with one destination, or a template over
+ * a secret file, would leave whichever was written last (and a secret file's 0400 replaced
+ * by a template's mode), so it is a configuration error, found before anything is written.
+ */
+export function checkDestinations(files: RenderedFile[], secrets: Array<{ path: string; at: string }>): void {
+  const writers = new Map<string, string>();
+  for (const secret of secrets) writers.set(resolve(secret.path), `secret file of ${secret.at}`);
+  for (const file of files) {
+    const dest = resolve(file.dest);
+    const other = writers.get(dest);
+    const self = `${file.entry.at} (${file.src})`;
+    if (other) throw new InitError(`${self}: ${dest} is also the destination of ${other}: one file, one writer`, EXIT.CONFIG);
+    writers.set(dest, `${file.entry.at} (${file.src})`);
+  }
 }
 
 /** 0644, or 0600 when the text may hold a secret, unless the entry sets a mode. */
@@ -127,7 +162,9 @@ export function writeAll(files: RenderedFile[], log: Log): void {
 /** `init --render`: each output on stdout under a header, secrets masked unless asked. */
 export function printAll(files: RenderedFile[], showSecrets: boolean): void {
   for (const file of files) {
-    const text = showSecrets ? file.rendered.text : maskSecrets(file.rendered.text, file.rendered.secretValues);
+    // The stand-ins' own encodings (base64 of MASK, ...) read as MASK too, and so would a
+    // value that the template's own text happens to contain.
+    const text = showSecrets ? file.rendered.text : maskSecrets(file.shown ?? '', [MASK, ...file.rendered.secretValues]);
     const header = `# ${file.dest} (from ${file.src}, ${file.entry.engine ?? engineFor(file.src)}, mode ${modeOf(file).toString(8).padStart(4, '0')})\n`;
     writeFully(1, header + text + (text.endsWith('\n') ? '' : '\n'));
   }

@@ -21,6 +21,8 @@ export interface TemplateContext {
   secrets?: Readonly<Record<string, SecretValue>>;
   /** Names in `env` whose values are secrets (resolved from references). */
   secretEnv?: ReadonlySet<string>;
+  /** The secret values are stand-ins (standInContext): filters that decode treat them as such. */
+  standIns?: boolean;
 }
 
 /** The scope a Liquid template renders with: copies of env and secrets that report reads of secrets. */
@@ -69,4 +71,22 @@ export function allSecretValues(context: TemplateContext): string[] {
     if (typeof value === 'string') values.push(value);
   }
   return values;
+}
+
+/**
+ * The context `--render` prints from: every secret value (the secrets' leaves and the secret
+ * env values) replaced by `standIn(value)` (mask.ts), the names and the tree kept.
+ */
+export function standInContext(context: TemplateContext, standIn: (value: string) => string): TemplateContext {
+  const tree = (node: Readonly<Record<string, SecretValue>>): Record<string, SecretValue> => {
+    const copy: Record<string, SecretValue> = Object.create(null);
+    for (const [name, value] of Object.entries(node)) copy[name] = typeof value === 'string' ? standIn(value) : tree(value);
+    return copy;
+  };
+  const env: Record<string, string | undefined> = { ...context.env };
+  for (const name of context.secretEnv ?? []) {
+    const value = Object.hasOwn(env, name) ? env[name] : undefined;
+    if (typeof value === 'string') env[name] = standIn(value);
+  }
+  return { env, secrets: tree(context.secrets ?? {}), secretEnv: context.secretEnv, standIns: true };
 }

@@ -4,6 +4,7 @@
 // value (it may be a secret).
 import { encodeText } from '../bytes';
 import { loadChunk } from '../chunks';
+import { MASK } from './mask';
 
 /** A value a filter cannot handle. liquid.ts adds the file, line and column. */
 export class FilterError extends Error {
@@ -97,6 +98,13 @@ export function base64(value: unknown): string {
   return encodeText(scalarText('base64', value)).toString('base64');
 }
 
+/**
+ * Set by liquid.ts while it renders with stand-ins (`--render`, context.ts): base64_decode
+ * then passes a stand-in through, as the decoded secret would be one too. Rendering is
+ * synchronous, so one flag is enough.
+ */
+export const decoding = { standIns: false };
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 const BASE64URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$/;
 
@@ -107,7 +115,9 @@ const BASE64URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-
  * from a template is text).
  */
 export function base64Decode(value: unknown): string {
-  const text = scalarText('base64_decode', value).replace(/[\t\n\r ]/g, '');
+  const raw = scalarText('base64_decode', value);
+  if (decoding.standIns && raw.includes(MASK)) return raw;
+  const text = raw.replace(/[\t\n\r ]/g, '');
   if (!BASE64.test(text) && !BASE64URL.test(text)) throw new FilterError('base64_decode', 'the value is not base64');
   const bytes = Buffer.from(text, BASE64.test(text) ? 'base64' : 'base64url');
   try {

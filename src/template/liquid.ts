@@ -37,7 +37,9 @@
 import type * as LiquidJS from 'liquidjs';
 import { loadChunk } from '../chunks';
 import { allSecretValues, trackedScope, type TemplateContext } from './context';
-import { FILTERS, FilterError } from './filters';
+import { decoding, FILTERS, FilterError } from './filters';
+import { TemplateError } from './errors';
+import { formatSize, type TemplateLimits } from './limits';
 import { FilterFailure, templateError } from './liquid-errors';
 
 type Lib = typeof import('liquidjs');
@@ -52,18 +54,31 @@ export interface LiquidOutput {
 }
 
 /** Renders `source` (read from `path`, which only names it in errors). Throws TemplateError. */
-export function renderLiquid(source: string, path: string, context: TemplateContext): LiquidOutput {
+export function renderLiquid(source: string, path: string, context: TemplateContext, limits: TemplateLimits): LiquidOutput {
   const { lib, liquid } = engine();
   const secretValues = new Set<string>();
+  decoding.standIns = context.standIns === true;
   try {
     const templates = liquid.parse(source);
-    const text = String(liquid.renderSync(templates, trackedScope(context, (value) => secretValues.add(value))));
+    const scope = trackedScope(context, (value) => secretValues.add(value));
+    const text = String(liquid.renderSync(templates, scope, { renderLimit: limits.timeMs, memoryLimit: limits.memoryChars }));
     const usesSecrets = secretValues.size > 0 || refersToSecrets(liquid.globalVariableSegmentsSync(templates), context.secretEnv);
     return { text, secretValues, usesSecrets };
   } catch (error) {
-    throw lib.LiquidError.is(error) ? templateError(error, source, path, allSecretValues(context)) : error;
+    if (!lib.LiquidError.is(error)) throw error;
+    const failed = templateError(error, source, path, allSecretValues(context));
+    const limit = LIMIT_REASONS[failed.reason];
+    throw limit ? new TemplateError(failed.file, failed.line, failed.column, limit(limits)) : failed;
+  } finally {
+    decoding.standIns = false;
   }
 }
+
+/** LiquidJS's limit messages (an AssertionError's) in our words. */
+const LIMIT_REASONS: Record<string, (limits: TemplateLimits) => string> = {
+  'template render limit exceeded': (l) => `rendering took longer than the time limit of ${l.timeMs / 1000}s (--template-time-limit); nothing was written`,
+  'memory alloc limit exceeded': (l) => `rendering needs more than the memory limit of ${formatSize(l.memoryChars)} characters (--template-memory-limit); nothing was written`,
+};
 
 let cached: { lib: Lib; liquid: LiquidJS.Liquid } | undefined;
 

@@ -15,6 +15,8 @@
 import { basename } from 'node:path';
 import type { TemplateContext } from './context';
 import { envsubst, envsubstNames } from './envsubst';
+import { EXIT, InitError } from '../exit-codes';
+import { DEFAULT_LIMITS, formatSize, type TemplateLimits } from './limits';
 import { renderLiquid } from './liquid';
 
 // What a caller needs besides renderTemplate, from one place.
@@ -22,6 +24,7 @@ export type { SecretValue, TemplateContext } from './context';
 export { shellFormatVariables } from './envsubst';
 export { TemplateError } from './errors';
 export { MASK, maskSecrets } from './mask';
+export { DEFAULT_LIMITS, type TemplateLimits } from './limits';
 
 export type EngineName = 'liquid' | 'envsubst';
 
@@ -66,21 +69,33 @@ export function renderedName(fileName: string): string {
   return suffix ? fileName.slice(0, -suffix.length) : fileName;
 }
 
-/** Renders a template with `context`. Throws TemplateError (exit code 78) when the template is wrong. */
-export function renderTemplate(template: Template, context: TemplateContext): Rendered {
+/**
+ * Renders a template with `context`, within `limits` (limits.ts). Throws TemplateError (exit
+ * code 78) when the template is wrong, InitError (78) when it or its output is too large.
+ */
+export function renderTemplate(template: Template, context: TemplateContext, limits: TemplateLimits = DEFAULT_LIMITS): Rendered {
   const engine = template.engine ?? engineFor(template.path);
-  if (engine === 'liquid') {
-    const { text, usesSecrets, secretValues } = renderLiquid(template.source, template.path, context);
-    return { text, engine, usesSecrets, secretValues: [...secretValues] };
+  if (template.source.length > limits.sizeChars) {
+    throw new InitError(`${template.path}: the template is larger than the size limit of ${formatSize(limits.sizeChars)} characters (--template-size-limit)`, EXIT.CONFIG);
   }
-  const only = envsubstOnly(template.variables ?? 'defined', context);
-  const secretNames = envsubstNames(template.source, only).filter((name) => context.secretEnv?.has(name));
-  return {
-    text: envsubst(template.source, context.env, only),
-    engine,
-    usesSecrets: secretNames.length > 0,
-    secretValues: secretNames.map((name) => context.env[name]).filter((value): value is string => typeof value === 'string'),
-  };
+  let rendered: Rendered;
+  if (engine === 'liquid') {
+    const { text, usesSecrets, secretValues } = renderLiquid(template.source, template.path, context, limits);
+    rendered = { text, engine, usesSecrets, secretValues: [...secretValues] };
+  } else {
+    const only = envsubstOnly(template.variables ?? 'defined', context);
+    const secretNames = envsubstNames(template.source, only).filter((name) => context.secretEnv?.has(name));
+    rendered = {
+      text: envsubst(template.source, context.env, only),
+      engine,
+      usesSecrets: secretNames.length > 0,
+      secretValues: secretNames.map((name) => context.env[name]).filter((value): value is string => typeof value === 'string'),
+    };
+  }
+  if (rendered.text.length > limits.memoryChars) {
+    throw new InitError(`${template.path}: the output is larger than the memory limit of ${formatSize(limits.memoryChars)} characters (--template-memory-limit); nothing was written`, EXIT.CONFIG);
+  }
+  return rendered;
 }
 
 function envsubstOnly(variables: 'defined' | 'all' | Iterable<string>, context: TemplateContext): ReadonlySet<string> | undefined {

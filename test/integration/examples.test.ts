@@ -15,7 +15,7 @@
 //    Dockerfile's ENV lines (or the compose service's / the Deployment's env), with only what
 //    names the deployment replaced: VAULT_ADDR (the test server), credential file paths
 //    (temp files instead of /run/secrets mounts) and VAULT_CACERT (the test Vault is HTTP).
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -39,6 +39,7 @@ const tmpFile = (name: string, content: string) => {
 const servers: { stop(): Promise<void> }[] = [];
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
+  rmSync(tmp, { recursive: true, force: true });
 });
 async function vaultServer(): Promise<VaultServer> {
   const vault = await startVault();
@@ -243,7 +244,7 @@ describe('examples/kubernetes', () => {
     const render = await runInImage(staged, [...entrypointOptions('kubernetes'), '--render'], runEnv);
     expect(render.code).toBe(0);
     expect(render.stdout).toContain('host: postgres.shop.svc');
-    expect(render.stdout).toContain('password: ********');
+    expect(render.stdout).toContain('password: "********"'); // | yaml quotes the stand-in, as * starts an alias
     expect(render.stdout).not.toContain('k8s-db-password');
   });
 });
@@ -369,9 +370,12 @@ exec ${NODE} -e '
     return { staged: stage('php-nginx'), env, options: entrypointOptions('php-nginx') };
   };
 
-  it('passes --check: the secret, the nginx template, three services', async () => {
+  it('passes --check: the secret, the nginx template, three services (their commands found in PATH)', async () => {
     const { staged, env, options } = await setup();
-    const r = await runInImage(staged, [...options, '--check'], env);
+    const missing = await runInImage(staged, [...options, '--check'], env);
+    expect(missing.stderr).toMatch(/^sesame: error: \/etc\/sesame\.yaml: services\.migrate\.command: php: command not found in PATH /);
+    expect(missing.code).toBe(127);
+    const r = await runInImage(staged, [...options, '--check'], { ...env, PATH: `${standIns()}:${PATH}` });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('sesame: check passed: 1 secret reference(s) resolved, 1 template(s) rendered, 3 service(s) checked\n');
     expect(r.code).toBe(0);

@@ -451,6 +451,64 @@ describe('--render', () => {
     expect(existsSync(`${d}/out`)).toBe(false);
   });
 
+  it('renders with stand-ins: no filter chain reveals the secret, branches and decoding render as with the value (issue 13)', async () => {
+    const d = scratch();
+    const pem = '-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END KEY-----\n';
+    put(`${d}/s`, CANARY, 0o600);
+    put(`${d}/pem`, pem, 0o600);
+    put(`${d}/b64`, Buffer.from(CANARY).toString('base64'), 0o600);
+    put(`${d}/empty`, '', 0o600);
+    const chains = ['upcase', 'downcase', 'capitalize', 'slice: 1, 30', 'truncate: 12, ""', 'replace: "-", "_"', 'remove: "-"',
+      'split: "" | join: " "', 'split: "-" | join: "+"', 'split: "" | reverse | join: ""', 'base64', 'url_encode', 'append: "x" | prepend: "y"'];
+    const lines = chains.map((chain, i) => `c${i}={{ secrets.db | ${chain} }}`);
+    lines.push(
+      'env={{ env.DB_PASSWORD | upcase }} {{ env.DB_PASSWORD | slice: 0, 8 }}',
+      'decoded={{ secrets.b64 | base64_decode | upcase }}',
+      'set={% if secrets.db %}yes{% endif %} empty={% if secrets.empty %}yes{% else %}no{% endif %} default={{ secrets.empty | default: "none" }}',
+      'key:',
+      '  {{ secrets.pem | strip | split: "\\n" | join: "|" }}',
+      'for={% for c in secrets.db | split: "" %}{{ c | upcase }}{% endfor %}',
+    );
+    put(`${d}/app.liquid`, lines.join('\n'));
+    put(`${d}/env.template`, 'password=${DB_PASSWORD}\n');
+    const cfg = put(`${d}/sesame.yaml`, [
+      'secrets:',
+      ...['s:db', 'pem:pem', 'b64:b64', 'empty:empty'].map((pair) => `  - { ref: "file:${d}/${pair.split(':')[0]}", name: ${pair.split(':')[1]} }`),
+      'templates:',
+      `  - { src: ${d}/app.liquid, dest: ${d}/out/app.conf }`,
+      `  - { src: ${d}/env.template, dest: ${d}/out/env }`,
+      '',
+    ].join('\n'));
+    const r = await run(['--render', '--config', cfg], { env: { DB_PASSWORD: `file:${d}/s` } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const upper = r.stdout.toUpperCase();
+    for (const piece of [CANARY, 'canary-', 'only-9', '9f3e7d', 'MIIEvQ', 'ADANBgkq']) expect(upper).not.toContain(piece.toUpperCase());
+    expect(upper).not.toContain(CANARY.toUpperCase().split('').join(' '));
+    expect(upper).not.toContain(CANARY.toUpperCase().split('').reverse().join(''));
+    const out = r.stdout.split('\n');
+    expect(out).toContain('c0=********');
+    expect(out).toContain('c4=********');
+    expect(out).toContain('c10=********'); // the stand-in's base64, masked again
+    expect(out).toContain('env=******** ********');
+    expect(out).toContain('decoded=********');
+    expect(out).toContain('set=yes empty=no default=none');
+    expect(out).toContain('  ********|********|********');
+    expect(out).toContain('for=********');
+    expect(out).toContain('password=********');
+  });
+
+  it('--render fails where the values fail, masked, even when the stand-ins would not', async () => {
+    const d = scratch();
+    put(`${d}/s`, 'not base64!', 0o600);
+    put(`${d}/app.liquid`, 'x={{ secrets.db | base64_decode }}\n');
+    const cfg = put(`${d}/sesame.yaml`, `secrets:\n  - { ref: "file:${d}/s", name: db }\ntemplates:\n  - { src: ${d}/app.liquid, dest: ${d}/out/app }\n`);
+    const r = await run(['--render', '--config', cfg]);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`sesame: error: ${d}/app.liquid:1:19: base64_decode: the value is not base64\n`);
+    expect(r.code).toBe(EXIT.CONFIG);
+  });
+
   it('--show-secrets without --render, and --check with --render: 64, one line, nothing started', async () => {
     const d = scratch();
     const marker = `${d}/started`;
@@ -604,5 +662,73 @@ describe('bugs', () => {
     expect(r.stdout).toBe('child HOME=/home/app\n');
     expect(r.code).toBe(0);
     expect(readFileSync(`${d}/out/home`, 'utf8')).toBe('home=/home/app\n'); // today: home=/root
+  });
+});
+
+describe('limits (issue 13)', () => {
+  it('{% for i in (1..100000000) %} ends at once with the memory limit, one line, 78, nothing written or started', async () => {
+    const d = scratch();
+    put(`${d}/app.liquid`, 'head\n{% for i in (1..100000000) %}{{ i }}{% endfor %}\n');
+    const marker = `${d}/started`;
+    const r = await run(['--template', `${d}/app.liquid:${d}/out/app`, '--', ...marking(marker)]);
+    expect(r.stderr).toBe(`sesame: error: ${d}/app.liquid:2:1: rendering needs more than the memory limit of 64M characters (--template-memory-limit); nothing was written\n`);
+    expect(r.code).toBe(EXIT.CONFIG);
+    expect(existsSync(`${d}/out`)).toBe(false);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a 220 MB output is not written: the output limit (default 64M characters)', async () => {
+    const d = scratch();
+    put(`${d}/app.liquid`, '{% for i in (1..2200) %}{{ env.BIG }}{% endfor %}');
+    const r = await run(['--template', `${d}/app.liquid:${d}/out/app`, '--', 'true'], { env: { BIG: 'x'.repeat(100_000) } });
+    expect(r.stderr).toBe(`sesame: error: ${d}/app.liquid: the output is larger than the memory limit of 64M characters (--template-memory-limit); nothing was written\n`);
+    expect(r.code).toBe(EXIT.CONFIG);
+    expect(existsSync(`${d}/out`)).toBe(false);
+  });
+
+  it('each limit is settable by flag and variable, and says which option it is', async () => {
+    const d = scratch();
+    put(`${d}/big.liquid`, `${'x'.repeat(2048)}\n`);
+    put(`${d}/out.template`, '${BIG}${BIG}\n');
+    put(`${d}/slow.liquid`, '{% for i in (1..1000) %}{% for j in (1..1000) %}{% for k in (1..1000) %}{% endfor %}{% endfor %}{% endfor %}');
+    const size = await run(['--template-size-limit', '1k', '--template', `${d}/big.liquid:${d}/out/big`, '--', 'true']);
+    expect(size.stderr).toBe(`sesame: error: ${d}/big.liquid: the template is larger than the size limit of 1k characters (--template-size-limit)\n`);
+    expect(size.code).toBe(EXIT.CONFIG);
+    const output = await run(['--template', `${d}/out.template:${d}/out/out`, '--', 'true'], { env: { BIG: 'y'.repeat(1024), SESAME_TEMPLATE_MEMORY_LIMIT: '2k' } });
+    expect(output.stderr).toBe(`sesame: error: ${d}/out.template: the output is larger than the memory limit of 2k characters (--template-memory-limit); nothing was written\n`);
+    expect(output.code).toBe(EXIT.CONFIG);
+    const time = await run(['--template-time-limit', '300ms', '--template-memory-limit', '2G', '--template', `${d}/slow.liquid:${d}/out/slow`, '--', 'true']);
+    expect(time.stderr).toMatch(new RegExp(`^sesame: error: ${d}/slow\\.liquid:1:\\d+: rendering took longer than the time limit of 0.3s \\(--template-time-limit\\); nothing was written\\n$`));
+    expect(time.code).toBe(EXIT.CONFIG);
+    const bad = await run(['--template-memory-limit', 'lots', '--', 'true']);
+    expect(bad.stderr).toBe('sesame: error: --template-memory-limit: "lots" is not a size (e.g. 65536, 64k, 1M, 2G: a whole number, binary units)\n');
+    expect(bad.code).toBe(EXIT.USAGE);
+    expect(existsSync(`${d}/out`)).toBe(false);
+  });
+});
+
+describe('one file, one writer (issue 13)', () => {
+  it('two templates with one destination: 78 naming both, nothing written, also in --check', async () => {
+    const d = scratch();
+    put(`${d}/a.liquid`, 'a\n');
+    put(`${d}/t/app.conf.template`, 'b\n');
+    const cfg = put(`${d}/sesame.yaml`, `templates:\n  - { src: ${d}/a.liquid, dest: ${d}/out/app.conf }\n  - { src: ${d}/t, dest: ${d}/out }\n`);
+    for (const args of [['--', 'true'], ['--check']]) {
+      const r = await run(['--config', cfg, ...args]);
+      expect(r.stderr).toBe(`sesame: error: ${cfg}: templates[1] (${d}/t/app.conf.template): ${d}/out/app.conf is also the destination of ${cfg}: templates[0] (${d}/a.liquid): one file, one writer\n`);
+      expect(r.code).toBe(EXIT.CONFIG);
+      expect(existsSync(`${d}/out`)).toBe(false);
+    }
+  });
+
+  it('a template over a secret file: 78, the secret file not written', async () => {
+    const d = scratch();
+    put(`${d}/s`, CANARY, 0o600);
+    put(`${d}/a.liquid`, 'over\n');
+    const cfg = put(`${d}/sesame.yaml`, `secrets:\n  - { ref: "file:${d}/s", file: ${d}/out/secret }\n`);
+    const r = await run(['--config', cfg, '--template', `${d}/a.liquid:${d}/out/secret`, '--', 'true']);
+    expect(r.stderr).toBe(`sesame: error: --template ${d}/a.liquid:${d}/out/secret (${d}/a.liquid): ${d}/out/secret is also the destination of secret file of ${cfg}: secrets[0]: one file, one writer\n`);
+    expect(r.code).toBe(EXIT.CONFIG);
+    expect(existsSync(`${d}/out`)).toBe(false);
   });
 });

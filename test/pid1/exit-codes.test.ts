@@ -1,9 +1,9 @@
 // The exit code of init is the child's: its code, 128+N for death by signal N, and the
 // shell's 127/126 when the command cannot be run; init's own failures have their own codes.
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../support/temp';
 import { runAsPid1 } from '../support/pid1';
 
 describe('exit code as PID 1', () => {
@@ -31,7 +31,7 @@ describe('exit code as PID 1', () => {
   });
 
   it('returns 126 when the command is not executable', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-'));
+    const dir = tempDir('sesame-');
     const file = join(dir, 'script');
     writeFileSync(file, '#!/bin/sh\necho hi\n');
     chmodSync(file, 0o644);
@@ -41,7 +41,7 @@ describe('exit code as PID 1', () => {
   });
 
   it('finds a command that is only in a later PATH entry, past a non-executable one', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-'));
+    const dir = tempDir('sesame-');
     const [a, b] = [join(dir, 'a'), join(dir, 'b')];
     for (const d of [a, b]) mkdirSync(d);
     writeFileSync(join(a, 'tool'), '#!/bin/sh\necho wrong\n', { mode: 0o644 });
@@ -52,7 +52,7 @@ describe('exit code as PID 1', () => {
   });
 
   it('runs a script without #! through /bin/sh, as execvp does', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-'));
+    const dir = tempDir('sesame-');
     const file = join(dir, 'plain');
     writeFileSync(file, 'echo "plain script $1"\nexit 9\n', { mode: 0o755 });
     const r = await runAsPid1([file, 'arg1']);

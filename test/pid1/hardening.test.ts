@@ -1,8 +1,8 @@
 // Nothing in the container's environment or signals can run code inside PID 1.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../support/temp';
 import { INIT, program } from '../support/paths';
 import { runAsPid1, startAsPid1 } from '../support/pid1';
 
@@ -62,7 +62,7 @@ describe('hardening', () => {
   });
 
   it('ignores NODE_OPTIONS, so --require cannot run code as PID 1', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-'));
+    const dir = tempDir('sesame-');
     const marker = join(dir, 'injected');
     const payload = join(dir, 'payload.js');
     writeFileSync(payload, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'pwned')`);

@@ -2,10 +2,10 @@
 // where a reference asked for them, and nowhere else: not in /proc/1/environ once init has
 // started, not in a child that was not told to receive them, not in init's own output at
 // debug level, not on any command line.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../support/temp';
 import { runAsPid1 } from '../support/pid1';
 
 const CANARY = {
@@ -17,7 +17,7 @@ const CANARY = {
 
 describe('leave no trace', () => {
   it('keeps credentials out of /proc/1/environ and the child, and secrets out of logs and argv', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-canary-'));
+    const dir = tempDir('sesame-canary-');
     writeFileSync(join(dir, 'db'), `${CANARY.fileValue}\n`);
     writeFileSync(join(dir, 'tls'), CANARY.configOnly);
     writeFileSync(join(dir, 'config.yaml'), `secrets:\n  - ref: file:${dir}/tls\n    file: ${dir}/out/tls.key\n`);
@@ -67,7 +67,7 @@ describe('leave no trace', () => {
   });
 
   it('names the reference and the cause of a failure, never the value', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-canary-'));
+    const dir = tempDir('sesame-canary-');
     writeFileSync(join(dir, 'big'), Buffer.alloc(2 * 1024 * 1024, 'x'));
     writeFileSync(join(dir, 'nul'), `${CANARY.fileValue}\0rest`);
     const r = await runAsPid1(['--', 'true'], { env: { PATH: process.env.PATH, A: `file:${dir}/nul`, B: `file:${dir}/big` } });

@@ -508,11 +508,24 @@ describe('services: output', () => {
     expect(stderr).not.toContain('to stdout');
   });
 
+  it('keeps a 900 KiB JSON line whole, with one prefix, while another service prints (issue 13)', async () => {
+    const dir = scratch();
+    const big = `{ printf '{"d":"'; head -c 921600 /dev/zero | tr '\\0' x; printf '"}\\n'; echo after; exec sleep 1000; }`;
+    const ticks = "i=0; while [ $i -lt 300 ]; do echo tick; i=$((i+1)); done; exec sleep 1000";
+    const config = writeConfig(dir, { services: { big: { command: big }, tik: { command: ticks } } });
+    const { stdout } = await printed(config, 302);
+    const json = stdout.filter((l) => l.startsWith('big | {'));
+    expect(json).toHaveLength(1);
+    expect(JSON.parse(json[0].slice('big | '.length))).toEqual({ d: 'x'.repeat(921600) });
+    expect(stdout.filter((l) => l !== json[0] && l !== 'big | after' && l !== 'tik | tick')).toEqual([]);
+    expect(stdout.filter((l) => l === 'tik | tick')).toHaveLength(300);
+  });
+
   it('shows a partial line (a prompt) while the service still runs, ended with a newline', async () => {
     const dir = scratch();
     const config = writeConfig(dir, { services: { web: { command: "printf 'Password: '; exec sleep 1000" } } });
     const init = startAsPid1(['-c', config]);
-    await init.waitFor(/^Password: \n/);
+    await init.waitFor(/^Password: /);
     await init.signal('SIGTERM');
     const r = await init.done;
     expect(r.stdout).toBe('Password: \n');

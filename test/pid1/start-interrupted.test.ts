@@ -1,15 +1,15 @@
 // A SIGTERM that arrives while init is still starting (here: blocked reading a template
 // from a FIFO) means the container is being stopped: the child is never started.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readdirSync, readlinkSync, writeSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, openSync, readdirSync, readlinkSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../support/temp';
 import { startAsPid1 } from '../support/pid1';
 
 describe('SIGTERM during the start', () => {
   it('stops init before the child starts, with 128+15', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sesame-start-'));
+    const dir = tempDir('sesame-start-');
     const fifo = join(dir, 'slow.liquid');
     execFileSync('mkfifo', [fifo]);
     const marker = join(dir, 'child-ran');

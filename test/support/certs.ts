@@ -94,6 +94,8 @@ function defaultDir(): string {
     sweepOrphans();
     processDir = mkdtempSync(join(tmpdir(), `sesame-pki-${process.pid}-`));
     const dir = processDir;
+    // Kept for as long as the worker may still issue certificates into it; the run's own
+    // directory (global-setup.ts), which holds it, is removed when the run ends.
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
   return processDir;

@@ -26,6 +26,24 @@ describe('parseCommandLine', () => {
     expect(o.rewrites.get(15)).toBe(3);
   });
 
+  it('refuses a rewrite that could never apply, and conflicting ones; a flag rule wins over the variable (issue 13)', () => {
+    const refused = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+      try {
+        parseCommandLine(argv, env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(InitError);
+        expect((error as InitError).exitCode).toBe(64);
+        return (error as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(refused(['-r', 'KILL:TERM', 'x'])).toBe('--rewrite: SIGKILL cannot be caught: a rewrite from it would never apply');
+    expect(refused(['-r', 'SEGV:TERM', 'x'])).toMatch(/^--rewrite: SIGSEGV is a synchronous fault/);
+    expect(refused(['-r', 'TERM:QUIT', '-r', 'TERM:INT', 'x'])).toBe('--rewrite: "TERM:INT" conflicts with SIGTERM:SIGQUIT given before: one rule per signal');
+    expect(refused(['x'], { SESAME_REWRITE: 'TERM:QUIT,TERM:0' })).toBe('SESAME_REWRITE: "TERM:0" conflicts with SIGTERM:SIGQUIT given before: one rule per signal');
+    expect([...parse(['-r', 'TERM:INT', 'x'], { SESAME_REWRITE: 'TERM:QUIT,HUP:0' }).rewrites].sort()).toEqual([[1, 0], [15, 2]]);
+  });
+
   it('lets a flag win over its variable', () => {
     const o = parse(['-t', '1s', '-u', 'app', '-l', 'error', 'x'], { SESAME_GRACE_PERIOD: '20s', SESAME_USER: 'root', SESAME_LOG_LEVEL: 'debug' });
     expect(o).toMatchObject({ gracePeriodMs: 1000, user: 'app', logLevel: 'error' });

@@ -1,10 +1,11 @@
 // Services' output (src/supervisor/output.ts): whole lines, one write each, every line behind
-// the service's prefix; a partial line is held until its newline, 100 ms, or 64 KiB.
+// the service's prefix and no prefix inside a line; a partial line is held until its newline,
+// 100 ms, or 1 MiB (MAX_LINE), then shown unfinished and continued without a prefix.
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LineWriter, prefixes } from '../../src/supervisor/output';
+import { LineWriter, MAX_LINE, prefixes } from '../../src/supervisor/output';
 
 const KIB = 1024;
 
@@ -18,14 +19,22 @@ beforeEach(() => {
   fd = openSync(file, 'w');
 });
 
+/** Every writer a test made: ended after it, so that no line is left open on a reused fd number. */
+let writers: LineWriter[] = [];
+
 afterEach(() => {
   vi.useRealTimers();
+  for (const w of writers.splice(0)) w.flush();
   closeSync(fd);
   rmSync(dir, { recursive: true, force: true });
 });
 
 const written = () => readFileSync(file, 'utf8');
-const writer = (prefix = 'web | ') => new LineWriter(fd, prefix);
+const writer = (prefix = 'web | ') => {
+  const w = new LineWriter(fd, prefix);
+  writers.push(w);
+  return w;
+};
 const b = (text: string) => Buffer.from(text);
 
 describe('LineWriter', () => {
@@ -113,13 +122,28 @@ describe('LineWriter', () => {
       vi.useFakeTimers();
     });
 
-    it('shows a partial line after 100 ms without a newline', () => {
+    it('shows a partial line after 100 ms, unfinished, and continues it without a prefix (issue 13)', () => {
       const w = writer();
       w.write(b('loading'));
       vi.advanceTimersByTime(99);
       expect(written()).toBe('');
       vi.advanceTimersByTime(1);
-      expect(written()).toBe('web | loading\n');
+      expect(written()).toBe('web | loading');
+      w.write(b('... done\nnext\n'));
+      expect(written()).toBe('web | loading... done\nweb | next\n');
+    });
+
+    it('ends an open partial line with a newline when another service writes, and at the end of the stream', () => {
+      const w = writer();
+      const db = writer('db  | ');
+      w.write(b('Password: '));
+      vi.advanceTimersByTime(100);
+      db.write(b('ready\n'));
+      w.write(b('ok\n'));
+      w.write(b('tail'));
+      vi.advanceTimersByTime(100);
+      w.flush();
+      expect(written()).toBe('web | Password: \ndb  | ready\nweb | ok\nweb | tail\n');
     });
 
     it('starts the 100 ms again with each chunk that leaves a partial line', () => {
@@ -130,7 +154,7 @@ describe('LineWriter', () => {
       vi.advanceTimersByTime(80);
       expect(written()).toBe('');
       vi.advanceTimersByTime(20);
-      expect(written()).toBe('web | ..\n');
+      expect(written()).toBe('web | ..');
     });
 
     it('does not fire once the line has ended', () => {
@@ -158,51 +182,62 @@ describe('LineWriter', () => {
     });
   });
 
-  describe('lines over 64 KiB', () => {
-    it('writes a line of 64 KiB or more without waiting for its newline', () => {
-      const w = writer();
-      const long = 'x'.repeat(64 * KIB);
-      w.write(b(long));
-      expect(written()).toBe(`web | ${long}\n`);
+  describe('long lines: whole up to 1 MiB, never a prefix inside (issue 13)', () => {
+    const letters = (n: number) => Array.from({ length: n }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+
+    it('MAX_LINE is 1 MiB', () => {
+      expect(MAX_LINE).toBe(1024 * KIB);
     });
 
-    it('holds a partial line just under 64 KiB', () => {
+    it('writes a 1 MiB - 1 line that arrives in 16 KiB chunks in one piece, one prefix', () => {
       const w = writer();
-      w.write(b('x'.repeat(64 * KIB - 1)));
+      const line = letters(MAX_LINE - 1);
+      for (let i = 0; i < line.length; i += 16 * KIB) w.write(b(line.slice(i, i + 16 * KIB)));
       expect(written()).toBe('');
       w.write(b('\n'));
-      expect(written()).toBe(`web | ${'x'.repeat(64 * KIB - 1)}\n`);
+      expect(written()).toBe(`web | ${line}\n`);
     });
 
-    it('writes a 200 KiB line that arrives in 16 KiB chunks in pieces, each prefixed, none over 64 KiB + a chunk', () => {
+    it('a JSON line of 200 KiB in 16 KiB chunks stays one line with one prefix', () => {
       const w = writer();
-      const line = Array.from({ length: 200 * KIB }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+      const line = JSON.stringify({ level: 'info', data: letters(200 * KIB) });
       for (let i = 0; i < line.length; i += 16 * KIB) w.write(b(line.slice(i, i + 16 * KIB)));
       w.write(b('\n'));
       const out = written();
-      const pieces = out.split('\n').slice(0, -1);
-      expect(out.endsWith('\n')).toBe(true);
-      expect(pieces.length).toBeGreaterThan(1);
-      for (const piece of pieces) {
-        expect(piece.startsWith('web | ')).toBe(true);
-        expect(piece.length - 'web | '.length).toBeLessThanOrEqual(64 * KIB);
-      }
-      // Nothing lost or reordered: the pieces put together are the line.
-      expect(pieces.map((p) => p.slice('web | '.length)).join('')).toBe(line);
-      // 16 KiB chunks reach 64 KiB exactly at every fourth: 64 + 64 + 64 + 8.
-      expect(pieces.map((p) => p.length - 'web | '.length)).toEqual([64 * KIB, 64 * KIB, 64 * KIB, 8 * KIB]);
+      expect(out).toBe(`web | ${line}\n`);
+      expect(JSON.parse(out.slice('web | '.length))).toMatchObject({ level: 'info' });
     });
 
-    it('writes the whole lines before a long tail, then the tail as its own piece', () => {
+    it('past 1 MiB: written as it comes, still one line, one prefix, nothing lost', () => {
       const w = writer();
-      const tail = 'y'.repeat(70 * KIB);
+      const line = letters(3 * MAX_LINE + 5);
+      for (let i = 0; i < line.length; i += 64 * KIB) w.write(b(line.slice(i, i + 64 * KIB)));
+      // Held no more than MAX_LINE: the first 3 MiB are out before the newline arrives.
+      expect(written().length).toBeGreaterThanOrEqual('web | '.length + 3 * MAX_LINE);
+      w.write(b('\nafter\n'));
+      expect(written()).toBe(`web | ${line}\nweb | after\n`);
+    });
+
+    it('past 1 MiB without a newline at all: ended with one at the end of the stream', () => {
+      const w = writer('');
+      const line = letters(MAX_LINE + 10);
+      w.write(b(line));
+      w.flush();
+      expect(written()).toBe(`${line}\n`);
+    });
+
+    it('writes the whole lines before a long tail, then the tail, continued without a prefix', () => {
+      const w = writer();
+      const tail = 'y'.repeat(MAX_LINE + 1);
       w.write(b(`short\n${tail}`));
-      expect(written()).toBe(`web | short\nweb | ${tail}\n`);
+      expect(written()).toBe(`web | short\nweb | ${tail}`);
+      w.write(b('z\n'));
+      expect(written()).toBe(`web | short\nweb | ${tail}z\n`);
     });
 
     it('writes a long line that ends in its chunk in one piece', () => {
       const w = writer();
-      const long = 'z'.repeat(100 * KIB);
+      const long = 'z'.repeat(MAX_LINE + KIB);
       w.write(b(`${long}\n`));
       expect(written()).toBe(`web | ${long}\n`);
     });
@@ -232,8 +267,8 @@ describe('prefixes', () => {
 
   it('lines up output from several writers', () => {
     const p = prefixes(['web', 'postgres'], true);
-    const web = new LineWriter(fd, p.get('web') as string);
-    const db = new LineWriter(fd, p.get('postgres') as string);
+    const web = writer(p.get('web') as string);
+    const db = writer(p.get('postgres') as string);
     web.write(b('GET /\n'));
     db.write(b('ready\n'));
     web.write(b('200\n'));

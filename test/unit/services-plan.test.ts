@@ -6,6 +6,7 @@ import { parseCommandLine, type InitOptions } from '../../src/cli';
 import { parseConfig } from '../../src/config/file';
 import { InitError } from '../../src/exit-codes';
 import { planServices } from '../../src/supervisor/plan';
+import { DEFAULT_LIMITS } from '../../src/template/limits';
 
 const PATH = '/etc/sesame.yaml';
 
@@ -21,6 +22,7 @@ function options(command: string[] = [], extra: Partial<InitOptions> = {}): Init
     check: false,
     render: false,
     showSecrets: false,
+    templateLimits: DEFAULT_LIMITS,
     logFormat: 'text',
     ...extra,
   };

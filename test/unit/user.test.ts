@@ -1,11 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InitError } from '../../src/exit-codes';
-import { resolveUser } from '../../src/supervisor/user';
+import { lookupId, resolveUser } from '../../src/supervisor/user';
 
 let etc: string;
+afterAll(() => rmSync(etc, { recursive: true, force: true }));
 beforeAll(() => {
   etc = mkdtempSync(join(tmpdir(), 'sesame-etc-'));
   writeFileSync(join(etc, 'passwd'), [
@@ -13,6 +14,8 @@ beforeAll(() => {
     '# a comment',
     'app:x:1000:1000:App:/home/app:/bin/sh',
     'www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin',
+    'broken:x:',
+    'half:x:77',
   ].join('\n'));
   writeFileSync(join(etc, 'group'), [
     'root:x:0:',
@@ -20,10 +23,19 @@ beforeAll(() => {
     'audio:x:29:app,www-data',
     'video:x:44:www-data,app',
     'staff:x:50:',
+    'odd',
   ].join('\n'));
 });
 
 describe('resolveUser', () => {
+  it('skips a passwd or group line whose ids are not numbers, as glibc does: never uid 0 by accident (found by fuzzing)', () => {
+    expect(() => resolveUser('broken', etc)).toThrow(`--user broken: no user "broken" in ${etc}/passwd`);
+    expect(() => resolveUser('half', etc)).toThrow(`--user half: no user "half" in ${etc}/passwd`);
+    expect(() => resolveUser('app:odd', etc)).toThrow(`--user app:odd: no group "odd" in ${etc}/group`);
+    expect(() => lookupId('owner', 'broken', etc)).toThrow('owner "broken" is not in');
+    expect(() => lookupId('group', 'odd', etc)).toThrow('group "odd" is not in');
+  });
+
   it('resolves a name with its primary and member groups and home', () => {
     expect(resolveUser('app', etc)).toEqual({ uid: 1000, gid: 1000, groups: [1000, 29, 44], home: '/home/app', spec: 'app' });
   });

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+// early-signals installs its listeners in this worker too (its import's side effect), harmlessly.
+import { FORWARDED_SIGNALS } from '../../src/supervisor/early-signals';
 import { parseBoolean, parseDuration, parseRewrites, parseSignal, signalName } from '../../src/config/values';
 
 describe('parseSignal', () => {
@@ -18,10 +20,33 @@ describe('parseRewrites', () => {
   it('reads comma-separated pairs, names or numbers, 0 drops', () => {
     expect([...parseRewrites('TERM:QUIT, 10:1,WINCH:0')]).toEqual([[15, 3], [10, 1], [28, 0]]);
   });
-  it('adds to an existing map, later pairs winning', () => {
+  it('adds to an existing map; the same pair twice is one rule, the same FROM with another TO a conflict (issue 13)', () => {
     const m = parseRewrites('TERM:QUIT');
-    parseRewrites('TERM:INT', m);
-    expect(m.get(15)).toBe(2);
+    parseRewrites('TERM:QUIT,15:3', m);
+    expect([...m]).toEqual([[15, 3]]);
+    expect(() => parseRewrites('TERM:INT', m)).toThrow('"TERM:INT" conflicts with SIGTERM:SIGQUIT given before: one rule per signal');
+    expect(() => parseRewrites('HUP:0,1:TERM')).toThrow('"1:TERM" conflicts with SIGHUP:0 given before: one rule per signal');
+  });
+  it.each([
+    ['KILL:TERM', 'SIGKILL cannot be caught: a rewrite from it would never apply'],
+    ['STOP:0', 'SIGSTOP cannot be caught: a rewrite from it would never apply'],
+    ['SEGV:TERM', 'SIGSEGV is a synchronous fault: it concerns init itself and is never forwarded: a rewrite from it would never apply'],
+    ['11:15', 'SIGSEGV is a synchronous fault'],
+    ['BUS:TERM', 'SIGBUS is a synchronous fault'],
+    ['CHLD:TERM', "SIGCHLD is init's own"],
+    ['PIPE:TERM', 'SIGPIPE is kept ignored'],
+    ['40:TERM', 'signal 40 is a real-time or reserved signal, which init cannot receive'],
+  ])('refuses %s: init never forwards it (issue 13)', (text, message) => {
+    expect(() => parseRewrites(text)).toThrow(message);
+  });
+  it('accepts every forwarded signal as FROM, and refuses every other one (kept in step with early-signals.ts)', () => {
+    for (let n = 1; n <= 64; n++) {
+      const forwarded = (FORWARDED_SIGNALS as string[]).includes(signalName(n));
+      if (forwarded) expect(parseRewrites(`${n}:TERM`).get(n), signalName(n)).toBe(15);
+      else expect(() => parseRewrites(`${n}:TERM`), signalName(n)).toThrow(/would never apply/);
+    }
+    // Any signal may be what is sent instead, KILL and STOP included.
+    expect([...parseRewrites('TERM:KILL,INT:STOP,HUP:SEGV')]).toEqual([[15, 9], [2, 19], [1, 11]]);
   });
   it.each(['TERM', 'TERM:', ':QUIT', 'A:B:C'])('rejects %j', (text) => {
     expect(() => parseRewrites(text)).toThrow(/FROM:TO/);
