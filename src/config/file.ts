@@ -6,6 +6,7 @@ import { loadChunk } from '../chunks';
 import { EXIT, InitError } from '../exit-codes';
 import { parseServices, type ServicesSection } from './services';
 import { checkKeys, type Fail, isMap, str } from './keys';
+import { parseDuration } from './values';
 
 export interface SecretEntry {
   ref: string;
@@ -17,6 +18,8 @@ export interface SecretEntry {
   owner?: string;
   group?: string;
   optional: boolean;
+  /** How often it is read again when it has no lease (ms or 'never'); unset: --refresh. */
+  refresh?: number | 'never';
   /** The key path, e.g. "secrets[2]", for messages. */
   at: string;
 }
@@ -43,7 +46,7 @@ export interface ConfigFile {
 }
 
 const TOP_LEVEL = ['secrets', 'templates', 'services', 'main', 'signals', 'prefix'] as const;
-const SECRET_KEYS = ['ref', 'env', 'file', 'name', 'mode', 'owner', 'group', 'optional'] as const;
+const SECRET_KEYS = ['ref', 'env', 'file', 'name', 'mode', 'owner', 'group', 'optional', 'refresh'] as const;
 const TEMPLATE_KEYS = ['src', 'dest', 'engine', 'mode', 'owner', 'group'] as const;
 
 /**
@@ -85,8 +88,26 @@ function secretEntry(value: unknown, at: string, fail: Fail, modeSource?: string
     owner: str(typeof v.owner === 'number' ? String(v.owner) : v.owner, `${at}.owner`, fail),
     group: str(typeof v.group === 'number' ? String(v.group) : v.group, `${at}.group`, fail),
     optional: v.optional === true,
+    refresh: v.refresh === undefined || v.refresh === null ? undefined : refreshValue(v.refresh, `${at}.refresh`, fail),
     at,
   };
+}
+
+/** A refresh interval: a duration (more than 0) or `never`. */
+export function parseRefresh(text: string): number | 'never' {
+  if (text.trim().toLowerCase() === 'never') return 'never';
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new Error(`"${text}" must be more than 0 (or never)`);
+  return ms;
+}
+
+function refreshValue(value: unknown, at: string, fail: Fail): number | 'never' {
+  if (typeof value !== 'string' && typeof value !== 'number') fail(at, 'must be a duration such as 5m, or never');
+  try {
+    return parseRefresh(String(value));
+  } catch (error) {
+    return fail(at, (error as Error).message);
+  }
 }
 
 function templateEntry(value: unknown, at: string, fail: Fail, modeSource?: string): TemplateEntry {
