@@ -330,3 +330,53 @@ describe('failures after start', () => {
     }
   }, 60_000);
 });
+
+describe('a token given from outside', () => {
+  it('not renewable: a warning well before it expires, then exit 69; it is never revoked', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    vault.addPolicy('app', ['secret/data/app']);
+    const token = vault.createToken({ policies: ['app'], ttl: '3s', renewable: false });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '1h', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: token, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    await until(() => /Vault token: it is not renewable/.test(init.stderr()), 'the warning', init);
+    expect(init.process.exitCode).toBeNull();
+    const done = await init.done;
+    expect(done.code).toBe(69);
+    expect(done.stderr).toMatch(/^sesame: warning: Vault token: it is not renewable and init cannot log in again \(the token was given from outside\): it expires in \d/m);
+    expect(done.stderr).toMatch(/^sesame: error: Vault token: expired, with no way to renew it or log in again; stopping the container \(on expiry: exit\)$/m);
+    expect(vault.requestCount({ path: 'auth/token/lookup-self' })).toBe(1);
+    expect(vault.requestCount({ path: 'auth/token/renew-self' })).toBe(0);
+    expect(vault.requestCount({ path: 'auth/token/revoke-self' })).toBe(0);
+    expect(lines(events)).toEqual(['start one']);
+  });
+});
+
+describe('memory', () => {
+  it("init's memory does not grow over many refresh cycles", async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '10ms', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    const pid = await init.initPid();
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
+    const reads = () => vault.requestCount({ path: 'secret/data/app' });
+    const samples: number[] = [];
+    for (const n of [300, 1000, 1700, 2400]) {
+      await until(() => reads() >= n, `${n} refreshes`, init, 120_000);
+      samples.push(rss());
+    }
+    // After warming up (the first 1000 reads: code compiled, heap sized), 1400 more reads
+    // leave init's RSS within 4 MiB (V8 grows its heap in steps of about 1 MiB).
+    expect(samples[3] - samples[1], `RSS in MiB: ${samples.map((b) => (b / 1048576).toFixed(1)).join(', ')}`).toBeLessThan(4 * 1024 * 1024);
+    expect(lines(events)).toEqual(['start one']);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  }, 180_000);
+});
