@@ -380,3 +380,21 @@ describe('memory', () => {
     expect((await init.done).code).toBe(0);
   }, 180_000);
 });
+
+describe('the single command with --on-change exit', () => {
+  it('a changed secret stops the container gracefully with 69', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '200ms', '--on-change', 'exit', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    await until(() => lines(events).length === 1, 'the start', init);
+    vault.kvPut('secret', 'app', { password: 'two' });
+    const done = await init.done;
+    expect(done.code).toBe(69);
+    expect(done.stderr).toMatch(/^sesame: changed \(DB_PASSWORD\): stopping the container \(on change: exit\)$/m);
+    expect(lines(events)).toEqual(['start one']);
+  });
+});
