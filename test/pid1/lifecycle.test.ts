@@ -398,3 +398,42 @@ describe('the single command with --on-change exit', () => {
     expect(lines(events)).toEqual(['start one']);
   });
 });
+
+describe('a new login re-issues only the leases of the old token', () => {
+  it('the database lease is read again under the new token, before the old one ends; the KV secret is not', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'kv' });
+    vault.enableDatabase();
+    vault.addDatabaseRole('app', { ttl: '1h', maxTtl: '2h' });
+    vault.addPolicy('app', ['secret/data/app', 'database/creds/app']);
+    const role = vault.addAppRole('web', { policies: ['app'], tokenTtl: '2s', tokenMaxTtl: '3s' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '1h', ...FAST, '--', '/bin/sh', '-c', `echo "start $DB_USER $KV" >> ${events}; trap 'exit 0' TERM; sleep 1000 & wait`], {
+      VAULT_ADDR: vault.url, SESAME_VAULT_AUTH: 'approle', SESAME_VAULT_ROLE_ID: role.roleId, SESAME_VAULT_SECRET_ID: role.secretId,
+      DB_USER: 'vault:database/creds/app#username', KV: 'vault:secret/app#password',
+    });
+    // When the second lease is asked for, is the token of the first still valid?
+    const firstTokenLive: boolean[] = [];
+    const push = vault.requests.push.bind(vault.requests);
+    vault.requests.push = (...items) => {
+      for (const item of items) {
+        const reads = vault.requests.filter((r) => r.path === '/v1/database/creds/app');
+        if (item.path === '/v1/database/creds/app' && reads.length === 1) firstTokenLive.push(vault.tokenLive(reads[0].headers['x-vault-token'] as string));
+      }
+      return push(...items);
+    };
+    const logins = () => vault.requests.filter((r) => r.path === '/v1/auth/approle/login');
+    await until(() => logins().length >= 2 && vault.leases().length >= 2, 'a new login and a new lease', init);
+    const leases = vault.leases();
+    // The new lease was read with the new token, while the old token was still valid.
+    const newToken = vault.requests.filter((r) => r.path === '/v1/database/creds/app')[1].headers['x-vault-token'];
+    expect(newToken).not.toBe(vault.requests.filter((r) => r.path === '/v1/database/creds/app')[0].headers['x-vault-token']);
+    expect(firstTokenLive).toEqual([true]);
+    await until(() => lines(events).length === 2, 'the restart for the new credentials', init);
+    expect(lines(events)).toEqual([`start ${leases[0].data.username} kv`, `start ${leases[1].data.username} kv`]);
+    expect(vault.requestCount({ path: 'secret/data/app' })).toBe(1);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  });
+});

@@ -1278,7 +1278,8 @@ function renewSelf(vault: FakeVault, ctx: Ctx, token: Token): HandlerResult {
   if (requested === undefined) return errorReply(400, `invalid increment ${JSON.stringify(ctx.body?.increment)}`);
   const now = Date.now();
   const maxTtl = token.explicitMaxTtl || SYSTEM_MAX_TTL;
-  const remaining = Math.round((token.issueMs + maxTtl * 1000 - now) / 1000);
+  // Whole seconds left, truncated as Go's int(ttl.Seconds()) does: never more than is left.
+  const remaining = Math.floor((token.issueMs + maxTtl * 1000 - now) / 1000);
   const ttl = Math.max(0, Math.min(requested || token.ttl, remaining));
   const warnings = requested > remaining ? [`TTL of ${JSON.stringify(formatDuration(requested))} exceeded the effective max_ttl of ${JSON.stringify(formatDuration(maxTtl))}; TTL value is capped accordingly`] : null;
   token.ttl = ttl;
