@@ -336,7 +336,8 @@ describe('a token given from outside', () => {
     const vault = await server();
     vault.kvPut('secret', 'app', { password: 'one' });
     vault.addPolicy('app', ['secret/data/app']);
-    const token = vault.createToken({ policies: ['app'], ttl: '3s', renewable: false });
+    // 8 s: the warning comes at about 2/3 of it, well before the end, even on a busy machine.
+    const token = vault.createToken({ policies: ['app'], ttl: '8s', renewable: false });
     const dir = scratch();
     const events = join(dir, 'events');
     const init = start(['--refresh', '1h', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
@@ -433,6 +434,29 @@ describe('a new login re-issues only the leases of the old token', () => {
     await until(() => lines(events).length === 2, 'the restart for the new credentials', init);
     expect(lines(events)).toEqual([`start ${leases[0].data.username} kv`, `start ${leases[1].data.username} kv`]);
     expect(vault.requestCount({ path: 'secret/data/app' })).toBe(1);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  });
+});
+
+describe('nothing with a lifetime', () => {
+  it('arms no timer: init does not wake up while the command runs', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    // The dev root token has no TTL and --refresh never: nothing to renew or read again.
+    const init = start(['--refresh', 'never', '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    await until(() => lines(events).length === 1, 'the start', init);
+    const pid = await init.initPid();
+    const switches = () => Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    await new Promise((r) => setTimeout(r, 500));
+    const before = switches();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(switches() - before).toBe(0);
+    expect(vault.requests).toHaveLength(2); // the preflight and the read, nothing after
     await init.signal('SIGTERM');
     expect((await init.done).code).toBe(0);
   });
