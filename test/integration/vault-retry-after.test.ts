@@ -3,6 +3,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { createLog } from '../../src/log';
 import { VaultClient } from '../../src/secrets/vault/client';
+import { vaultSettings } from '../../src/secrets/vault/settings';
 import { startVault, type VaultRequest, type VaultServer } from '../support/vault-server';
 
 let vault: VaultServer | undefined;
@@ -12,7 +13,7 @@ afterEach(async () => {
 });
 
 function client(server: VaultServer, deadlineMs: number): VaultClient {
-  const c = new VaultClient({ address: server.url, tls: { rejectUnauthorized: true }, auth: { method: 'token', token: server.rootToken, source: 'test' } }, Date.now() + deadlineMs, createLog('error'));
+  const c = new VaultClient(vaultSettings({ VAULT_ADDR: server.url, VAULT_TOKEN: server.rootToken }), Date.now() + deadlineMs, createLog('error'));
   c.setToken(server.rootToken);
   return c;
 }
@@ -45,5 +46,5 @@ it('gives up inside its deadline with the 503 and the wait the server asked for'
   const error = await client(vault, 2000).call('GET', 'secret/data/app').catch((e: unknown) => e);
   // One attempt: the next would come after the deadline.
   expect(vault.requests.map((r) => r.status)).toEqual([503]);
-  expect((error as Error).message).toMatch(/Vault did not answer in time \(1 attempts; last: 503 /);
+  expect((error as Error).message).toMatch(/^Vault answered 503 to GET \/v1\/secret\/data\/app until the time limit \(1 attempts\)/);
 });

@@ -108,7 +108,6 @@ describe('static secrets: read again every refresh interval', () => {
 describe('leases', () => {
   it('a renewable lease is renewed, the command is not restarted, and the lease is revoked at the end', async () => {
     const vault = await server();
-    vault.enableDatabase();
     vault.addDatabaseRole('app', { ttl: '2s', maxTtl: '1h' });
     const dir = scratch();
     const events = join(dir, 'events');
@@ -132,7 +131,6 @@ describe('leases', () => {
 
   it('a non-renewable lease is read again before it ends; each new credential restarts the command once', async () => {
     const vault = await server();
-    vault.enableDatabase();
     vault.addDatabaseRole('app', { ttl: '2s', renewable: false });
     const dir = scratch();
     const events = join(dir, 'events');
@@ -307,7 +305,6 @@ describe('failures after start', () => {
   it('a lease that ends with no replacement: exit stops the container with 69; keep runs on', async () => {
     for (const policy of ['exit', 'keep']) {
       const vault = await server();
-      vault.enableDatabase();
       vault.addDatabaseRole('app', { ttl: '2s', renewable: false });
       const dir = scratch();
       const events = join(dir, 'events');
@@ -404,7 +401,6 @@ describe('a new login re-issues only the leases of the old token', () => {
   it('the database lease is read again under the new token, before the old one ends; the KV secret is not', async () => {
     const vault = await server();
     vault.kvPut('secret', 'app', { password: 'kv' });
-    vault.enableDatabase();
     vault.addDatabaseRole('app', { ttl: '1h', maxTtl: '2h' });
     vault.addPolicy('app', ['secret/data/app', 'database/creds/app']);
     const role = vault.addAppRole('web', { policies: ['app'], tokenTtl: '2s', tokenMaxTtl: '3s' });
