@@ -70,7 +70,7 @@ export class VaultReadLifetime implements Lifetime {
   async revoke(deadline: number): Promise<void> {
     if (!this.timing.revoke || !this.lease?.id) return;
     await this.session.client.call('POST', 'sys/leases/revoke', { body: { lease_id: this.lease.id }, deadline });
-    this.reporter?.log.info(`${this.label}: lease revoked`);
+    this.reporter?.log.debug(`${this.label}: lease revoked`);
   }
 
   /** The next step for the current lease (or none). */

@@ -59,7 +59,7 @@ export class VaultTokenLifetime implements Lifetime {
     if (!this.revokeAtEnd || !this.session.token.created) return;
     // revoke-self also revokes every lease created with the token (auth/token.mdx).
     await this.session.client.call('POST', 'auth/token/revoke-self', { deadline });
-    this.reporter?.log.info('revoked the Vault token init logged in with (and its leases)');
+    this.reporter?.log.debug('revoked the Vault token init logged in with (and its leases)');
   }
 
   /** A fresh TTL: plan the next step. */
