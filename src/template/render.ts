@@ -50,6 +50,8 @@ export interface Rendered {
   usesSecrets: boolean;
   /** The secret values this rendering read, to mask with maskSecrets. */
   secretValues: string[];
+  /** The names it may read ("X" for env.X or $X, "secrets.x"), or 'all': what a change must re-render. */
+  names: ReadonlySet<string> | 'all';
 }
 
 const SUFFIXES: Array<[suffix: string, engine: EngineName]> = [
@@ -80,8 +82,8 @@ export function renderTemplate(template: Template, context: TemplateContext, lim
   }
   let rendered: Rendered;
   if (engine === 'liquid') {
-    const { text, usesSecrets, secretValues } = renderLiquid(template.source, template.path, context, limits);
-    rendered = { text, engine, usesSecrets, secretValues: [...secretValues] };
+    const { text, usesSecrets, secretValues, names } = renderLiquid(template.source, template.path, context, limits);
+    rendered = { text, engine, usesSecrets, secretValues: [...secretValues], names };
   } else {
     const only = envsubstOnly(template.variables ?? 'defined', context);
     const secretNames = envsubstNames(template.source, only).filter((name) => context.secretEnv?.has(name));
@@ -90,6 +92,7 @@ export function renderTemplate(template: Template, context: TemplateContext, lim
       engine,
       usesSecrets: secretNames.length > 0,
       secretValues: secretNames.map((name) => context.env[name]).filter((value): value is string => typeof value === 'string'),
+      names: new Set(envsubstNames(template.source)),
     };
   }
   if (rendered.text.length > limits.memoryChars) {

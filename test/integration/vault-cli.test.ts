@@ -42,7 +42,8 @@ const tlsServer = (extra: Partial<NonNullable<VaultOptions['tls']>> = {}) =>
 
 /** init as PID 1 with PATH and exactly `env` (undefined values dropped): no VAULT_* unless given. */
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<Finished> {
-  const clean: NodeJS.ProcessEnv = { PATH, HOME: dir };
+  // Start-up only: what happens after (refresh, renewal, revocation) is test/pid1/lifecycle.test.ts's.
+  const clean: NodeJS.ProcessEnv = { PATH, HOME: dir, SESAME_REFRESH: 'never' };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
   return runAsPid1(args, { env: clean });
 }
@@ -284,7 +285,9 @@ describe('other engines: plain GETs', () => {
     expect(r.stderr).toBe('');
     expect(role?.issued).toHaveLength(1);
     expect(r.stdout).toBe(`${role?.issued[0].username} ${role?.issued[0].password}`);
-    expect(vault?.auditSequence()).toEqual(['read sys/internal/ui/mounts/database/creds/app', 'read database/creds/app']);
+    // A lease has a lifetime: the given token's TTL is looked up, and at exit the lease init
+    // created is revoked (the token, given from outside, is not).
+    expect(vault?.auditSequence()).toEqual(['read sys/internal/ui/mounts/database/creds/app', 'read database/creds/app', 'read auth/token/lookup-self', 'update sys/leases/revoke']);
   });
 });
 
@@ -315,7 +318,8 @@ describe('audit: the exact requests of a start', () => {
   it('AppRole: login + mount lookup + read', async () => {
     await server();
     const web = vault?.addAppRole('web', { policies: ['app'] });
-    const r = await run(['--', 'sh', '-c', PRINT('DB')], { VAULT_ADDR: url(), SESAME_VAULT_AUTH: 'approle', SESAME_VAULT_ROLE_ID: web?.roleId, SESAME_VAULT_SECRET_ID: web?.secretId, ...DB });
+    // SESAME_REVOKE=false: the start's own requests (an unneeded login token is otherwise revoked right after).
+    const r = await run(['--', 'sh', '-c', PRINT('DB')], { VAULT_ADDR: url(), SESAME_VAULT_AUTH: 'approle', SESAME_VAULT_ROLE_ID: web?.roleId, SESAME_VAULT_SECRET_ID: web?.secretId, SESAME_REVOKE: 'false', ...DB });
     expect(r.code).toBe(0);
     expect(vault?.auditSequence()).toEqual(SEQUENCES.approle);
   });
@@ -331,6 +335,7 @@ describe('audit: the exact requests of a start', () => {
       SESAME_VAULT_ROLE_ID: web?.roleId,
       SESAME_VAULT_SECRET_ID: wrapped?.token,
       SESAME_VAULT_SECRET_ID_WRAPPED: 'true',
+      SESAME_REVOKE: 'false',
       ...DB,
     });
     expect(r.stderr).toBe('');

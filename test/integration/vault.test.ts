@@ -94,7 +94,10 @@ async function run(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Finis
 }
 
 function envFor(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH, VAULT_ADDR: (vault as VaultServer).url, VAULT_TOKEN: (vault as VaultServer).rootToken, ...extra };
+  // These tests are about reading at start; what happens after (refresh, renewal, revocation)
+  // is test/pid1/lifecycle.test.ts's. With no refresh, nothing keeps the token: a token init
+  // logged in with is revoked right after the reads (its revoke-self shows in the logs).
+  const env: NodeJS.ProcessEnv = { PATH, VAULT_ADDR: (vault as VaultServer).url, VAULT_TOKEN: (vault as VaultServer).rootToken, SESAME_REFRESH: 'never', ...extra };
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   return env;
 }
@@ -419,8 +422,9 @@ describe('vault: logins', () => {
       expect(r.stdout).toBe('hunter2');
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(log()).toEqual(['POST /v1/auth/approle/login 200', `${PREFLIGHT('secret/app')} 200`, 'GET /v1/secret/data/app 200']);
-      const [login, ...reads] = vault?.requests as VaultRequest[];
+      // Nothing needs the token after the reads (SESAME_REFRESH=never): revoked at once.
+      expect(log()).toEqual(['POST /v1/auth/approle/login 200', `${PREFLIGHT('secret/app')} 200`, 'GET /v1/secret/data/app 200', 'POST /v1/auth/token/revoke-self 204']);
+      const [login, ...reads] = (vault?.requests as VaultRequest[]).slice(0, 3);
       expect(JSON.parse(login.body)).toEqual({ role_id: web?.roleId, secret_id: web?.secretId });
       expect(login.headers['x-vault-token']).toBeUndefined();
       // The token the login gave, and only in the header.
@@ -509,6 +513,7 @@ describe('vault: logins', () => {
         'POST /v1/auth/approle/login 200',
         `${PREFLIGHT('secret/app')} 200`,
         'GET /v1/secret/data/app 200',
+        'POST /v1/auth/token/revoke-self 204',
       ]);
       const [lookup, unwrap, login] = vault?.requests as VaultRequest[];
       // lookup: token in the body only (a header too would use it up); unwrap: header only.
@@ -581,7 +586,7 @@ describe('vault: logins', () => {
       expect(r.stdout).toBe('hunter2');
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(log()).toEqual(['POST /v1/auth/kubernetes/login 200', `${PREFLIGHT('secret/app')} 200`, 'GET /v1/secret/data/app 200']);
+      expect(log()).toEqual(['POST /v1/auth/kubernetes/login 200', `${PREFLIGHT('secret/app')} 200`, 'GET /v1/secret/data/app 200', 'POST /v1/auth/token/revoke-self 204']);
       expect(JSON.parse((vault?.requests[0] as VaultRequest).body)).toEqual({ role: 'web', jwt });
     });
 
@@ -739,8 +744,8 @@ describe('vault: logins', () => {
       expect(r.stdout).toBe('hunter2');
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(log()).toEqual(['POST /v1/auth/cert/login 200', `${PREFLIGHT('secret/app')} 200`, 'GET /v1/secret/data/app 200']);
-      expect(vault?.requests.map((q) => q.cn)).toEqual(['app', 'app', 'app']);
+      expect(log()).toEqual(['POST /v1/auth/cert/login 200', `${PREFLIGHT('secret/app')} 200`, 'GET /v1/secret/data/app 200', 'POST /v1/auth/token/revoke-self 204']);
+      expect(vault?.requests.map((q) => q.cn)).toEqual(['app', 'app', 'app', 'app']);
       expect(JSON.parse((vault?.requests[0] as VaultRequest).body)).toEqual({});
     });
 

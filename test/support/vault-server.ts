@@ -37,8 +37,12 @@
 // byte for byte like that server where it is modelled; flavor 'vault' (the default) differs only
 // where HashiCorp Vault's own source says it does (FLAVORS below).
 //
-// What it is not: no storage, no HCL policies (rules are given as data), no leases beyond
-// tokens, no standby/replication, no Enterprise features beyond namespaces.
+// Leases: the database engine's credentials are leases owned by the token that read them;
+// sys/leases/renew (capped at the role's max TTL, with Vault's warning), sys/leases/revoke,
+// and revoke-self revoking the token's leases.
+//
+// What it is not: no storage, no HCL policies (rules are given as data), no standby or
+// replication, no Enterprise features beyond namespaces.
 import { X509Certificate, createHmac, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
@@ -190,6 +194,8 @@ interface LoginRoleOptions {
   mount?: string;
   policies?: string[];
   tokenTtl?: Duration;
+  /** token_explicit_max_ttl of the tokens it issues: renewals stop there; 0 (default) = none. */
+  tokenMaxTtl?: Duration;
 }
 
 export interface AppRoleOptions extends LoginRoleOptions {
@@ -290,9 +296,22 @@ export interface VaultScope {
   addPkiCa(certificatePem: string, options?: { mount?: string }): void;
   /**
    * `vault secrets enable database` + a role: every GET database/creds/<name> issues new
-   * credentials with a lease (renewable, `ttl`, default 1h); `issued` lists them.
+   * credentials with a lease (`ttl`, default 1h; renewable up to `maxTtl` from issue, default
+   * 24h, unless `renewable: false`) owned by the reading token; `issued` lists them.
    */
-  addDatabaseRole(name: string, options?: { mount?: string; ttl?: Duration }): { issued: Array<{ username: string; password: string; leaseId: string }> };
+  addDatabaseRole(name: string, options?: { mount?: string; ttl?: Duration; maxTtl?: Duration; renewable?: boolean }): { issued: Array<{ username: string; password: string; leaseId: string }> };
+}
+
+/** A lease the server issued (a dynamic secret), as the server sees it. */
+export interface VaultLease {
+  id: string;
+  path: string;
+  /** Live: not revoked, not expired, and its token is still valid. */
+  live: boolean;
+  revoked: boolean;
+  /** How it was renewed, in order: the TTL granted each time, in seconds. */
+  renewals: number[];
+  data: Record<string, string>;
 }
 
 export interface VaultServer extends VaultScope {
@@ -320,6 +339,10 @@ export interface VaultServer extends VaultScope {
   readonly jwtPublicKey: string;
   /** How many recorded requests match (path: as in faults, without /v1/). */
   requestCount(filter?: { method?: string; path?: string | RegExp }): number;
+  /** Every lease issued, in order. */
+  leases(): VaultLease[];
+  /** Whether the token exists and is valid now (not expired, not revoked). */
+  tokenLive(token: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -562,7 +585,7 @@ interface KvMount extends MountBase {
 }
 
 /** A read on a non-KV engine: the data, and a lease for dynamic secrets. */
-type EngineRead = () => { data: Record<string, unknown>; lease?: { id: string; ttl: number; renewable: boolean } } | Reply;
+type EngineRead = (token: Token) => { data: Record<string, unknown>; lease?: { id: string; ttl: number; renewable: boolean } } | Reply;
 
 interface EngineMount extends MountBase {
   type: 'totp' | 'pki' | 'database';
@@ -579,7 +602,7 @@ interface AppRoleRecord {
   secretIdTtl: number;
   secretIdNumUses: number;
   policies: string[];
-  tokenTtl: number;
+  tokenTtl: number; tokenMaxTtl: number;
   secretIds: Map<string, { accessor: string; expiresMs: number | null; usesLeft: number }>;
 }
 
@@ -590,26 +613,42 @@ interface AppRoleMount extends MountBase {
 
 interface UserpassMount extends MountBase {
   type: 'userpass';
-  users: Map<string, { password: string; policies: string[]; tokenTtl: number }>;
+  users: Map<string, { password: string; policies: string[]; tokenTtl: number; tokenMaxTtl: number }>;
 }
 
 interface KubernetesMount extends MountBase {
   type: 'kubernetes';
-  roles: Map<string, { names: string[]; namespaces: string[]; policies: string[]; tokenTtl: number }>;
+  roles: Map<string, { names: string[]; namespaces: string[]; policies: string[]; tokenTtl: number; tokenMaxTtl: number }>;
 }
 
 interface JwtMount extends MountBase {
   type: 'jwt';
   defaultRole: string;
-  roles: Map<string, { boundAudiences: string[]; boundSubject: string; userClaim: string; policies: string[]; tokenTtl: number }>;
+  roles: Map<string, { boundAudiences: string[]; boundSubject: string; userClaim: string; policies: string[]; tokenTtl: number; tokenMaxTtl: number }>;
 }
 
 interface CertMount extends MountBase {
   type: 'cert';
-  roles: Map<string, { certificate: X509Certificate; allowedCommonNames: string[]; policies: string[]; tokenTtl: number }>;
+  roles: Map<string, { certificate: X509Certificate; allowedCommonNames: string[]; policies: string[]; tokenTtl: number; tokenMaxTtl: number }>;
 }
 
 type AuthMount = AppRoleMount | UserpassMount | KubernetesMount | JwtMount | CertMount;
+
+interface Lease {
+  id: string;
+  path: string;
+  token: string;
+  issueMs: number;
+  expireMs: number;
+  maxExpireMs: number;
+  renewable: boolean;
+  revoked: boolean;
+  renewals: number[];
+  data: Record<string, string>;
+  /** The TTL the role grants (a renewal without an increment asks for this). */
+  ttl: number;
+}
+
 type AuthType = AuthMount['type'];
 
 interface Rule {
@@ -774,6 +813,7 @@ class FakeVault {
   readonly traits: FlavorTraits;
   readonly root = new Namespace('');
   readonly tokens = new Map<string, Token>();
+  readonly leases = new Map<string, Lease>();
   readonly wraps = new Map<string, WrapEntry>();
   /** Entity ids by (mount accessor, alias): the same user gets the same entity every login. */
   readonly entities = new Map<string, string>();
@@ -854,6 +894,13 @@ class FakeVault {
       return undefined;
     }
     return token;
+  }
+
+  /** A lease that can still be used: not revoked, not expired, its token still valid. */
+  liveLease(id: string): Lease | undefined {
+    const lease = this.leases.get(id);
+    if (!lease || lease.revoked || lease.expireMs <= Date.now() || !this.lookupToken(lease.token)) return undefined;
+    return lease;
   }
 
   /** num_uses: every authenticated request spends one, allowed or not (checked against OpenBao). */
@@ -1103,6 +1150,8 @@ function route(vault: FakeVault, ns: Namespace, path: string): Route | undefined
   const tokenSelf = /^auth\/token\/(lookup-self|renew-self|revoke-self)$/.exec(path);
   if (tokenSelf) return { access: 'self', wrappable: true, run: (ctx, token) => tokenSelfEndpoint(vault, ctx, tokenSelf[1], token as Token) };
   if (path === 'auth/token/create') return { access: 'acl', wrappable: true, run: (ctx, token) => tokenCreate(vault, ctx, token as Token) };
+  if (path === 'sys/leases/renew' || path === 'sys/renew') return { access: 'acl', run: (ctx) => leaseRenew(vault, ctx) };
+  if (path === 'sys/leases/revoke' || path === 'sys/revoke') return { access: 'acl', run: (ctx) => leaseRevoke(vault, ctx) };
   const auth = /^auth\/(.+)$/.exec(path);
   if (auth) {
     for (const mount of ns.auth.values()) {
@@ -1113,7 +1162,7 @@ function route(vault: FakeVault, ns: Namespace, path: string): Route | undefined
   const mount = findMount(ns, path);
   if (mount) return { access: 'acl', wrappable: true, run: (ctx) => kvRequest(vault, ctx, mount, path.slice(mount.path.length)) };
   const engine = findEngine(ns, path);
-  if (engine) return { access: 'acl', wrappable: true, run: (ctx) => engineRequest(vault, ctx, engine, path.slice(engine.path.length)) };
+  if (engine) return { access: 'acl', wrappable: true, run: (ctx, token) => engineRequest(vault, ctx, engine, path.slice(engine.path.length), token as Token) };
   return undefined;
 }
 
@@ -1123,10 +1172,10 @@ function findEngine(ns: Namespace, path: string): EngineMount | undefined {
 }
 
 /** GET on totp/pki/database paths (checked against OpenBao for totp and pki; database from its API docs). */
-function engineRequest(vault: FakeVault, ctx: Ctx, engine: EngineMount, rest: string): HandlerResult {
+function engineRequest(vault: FakeVault, ctx: Ctx, engine: EngineMount, rest: string, token: Token): HandlerResult {
   const read = engine.reads.get(rest);
   if (ctx.op !== 'read' || !read) return engine.unknown(rest);
-  const answer = read();
+  const answer = read(token);
   if ('status' in answer) return answer;
   const lease = answer.lease;
   return vault.ok(answer.data, engine.type, lease ? { lease_id: lease.id, lease_duration: lease.ttl, renewable: lease.renewable } : {});
@@ -1256,7 +1305,9 @@ function tokenSelfEndpoint(vault: FakeVault, ctx: Ctx, action: string, token: To
   if (action === 'lookup-self') return vault.ok(lookupData(vault, token), 'token');
   if (ctx.op !== 'update') return errorReply(405, multiError('unsupported operation'));
   if (action === 'revoke-self') {
+    // The token, and every lease created with it (api-docs/auth/token.mdx).
     vault.tokens.delete(token.id);
+    for (const lease of vault.leases.values()) if (lease.token === token.id) lease.revoked = true;
     return noContent();
   }
   return renewSelf(vault, ctx, token);
@@ -1304,13 +1355,53 @@ function renewSelf(vault: FakeVault, ctx: Ctx, token: Token): HandlerResult {
   if (requested === undefined) return errorReply(400, `invalid increment ${JSON.stringify(ctx.body?.increment)}`);
   const now = Date.now();
   const maxTtl = token.explicitMaxTtl || SYSTEM_MAX_TTL;
-  const remaining = Math.round((token.issueMs + maxTtl * 1000 - now) / 1000);
+  // Whole seconds left, truncated as Go's int(ttl.Seconds()) does: never more than is left.
+  const remaining = Math.floor((token.issueMs + maxTtl * 1000 - now) / 1000);
   const ttl = Math.max(0, Math.min(requested || token.ttl, remaining));
   const warnings = requested > remaining ? [`TTL of ${JSON.stringify(formatDuration(requested))} exceeded the effective max_ttl of ${JSON.stringify(formatDuration(maxTtl))}; TTL value is capped accordingly`] : null;
   token.ttl = ttl;
   token.expireMs = now + ttl * 1000;
   token.lastRenewalMs = now;
   return { status: 200, envelope: vault.envelope({ warnings, auth: authObject(token, token.meta) }, 'token') };
+}
+
+// =============================================================================================
+// Leases: sys/leases/renew and revoke (api-docs/system/leases.mdx).
+
+/**
+ * PUT/POST sys/leases/renew {"lease_id", "increment"}: the new TTL counts from now, capped by
+ * the lease's max TTL with Vault's warning; past it, or not renewable: 400. An unknown, expired
+ * or revoked lease is 400 "lease not found" (vault/expiration.go RenewLease).
+ */
+function leaseRenew(vault: FakeVault, ctx: Ctx): HandlerResult {
+  if (ctx.op !== 'update') return errorReply(405, multiError('unsupported operation'));
+  const id = typeof ctx.body?.lease_id === 'string' ? ctx.body.lease_id : '';
+  if (!id) return errorReply(400, 'lease_id must be specified');
+  const lease = vault.liveLease(id);
+  if (!lease) return errorReply(400, 'lease not found');
+  if (!lease.renewable) return errorReply(400, 'lease is not renewable');
+  const now = Date.now();
+  const requested = ctx.body?.increment === undefined ? lease.ttl : parseDuration(ctx.body.increment);
+  if (requested === undefined) return errorReply(400, `invalid increment ${JSON.stringify(ctx.body?.increment)}`);
+  const remaining = Math.floor((lease.maxExpireMs - now) / 1000);
+  if (remaining <= 0) return errorReply(400, 'past the max TTL, cannot renew');
+  const want = requested || lease.ttl;
+  const ttl = Math.min(want, remaining);
+  const maxTtl = Math.round((lease.maxExpireMs - lease.issueMs) / 1000);
+  const warnings = want > remaining ? [`TTL of ${JSON.stringify(formatDuration(want))} exceeded the effective max_ttl of ${JSON.stringify(formatDuration(maxTtl))}; TTL value is capped accordingly`] : null;
+  lease.expireMs = now + ttl * 1000;
+  lease.renewals.push(ttl);
+  return { status: 200, envelope: vault.envelope({ lease_id: lease.id, renewable: true, lease_duration: ttl, warnings }, 'system') };
+}
+
+/** PUT/POST sys/leases/revoke {"lease_id"}: 204, also for a lease already gone. */
+function leaseRevoke(vault: FakeVault, ctx: Ctx): HandlerResult {
+  if (ctx.op !== 'update') return errorReply(405, multiError('unsupported operation'));
+  const id = typeof ctx.body?.lease_id === 'string' ? ctx.body.lease_id : '';
+  if (!id) return errorReply(400, 'lease_id must be specified');
+  const lease = vault.leases.get(id);
+  if (lease) lease.revoked = true;
+  return noContent();
 }
 
 /** POST auth/token/create: children of the caller (orphan false), for seeding over HTTP. */
@@ -1599,10 +1690,11 @@ function loginDisplayName(ns: Namespace, mount: MountBase, name?: string): strin
   return name ? `${dashed}-${name}` : dashed;
 }
 
-function issueLoginToken(vault: FakeVault, ctx: Ctx, mount: MountBase, spec: { policies: string[]; ttl: number; alias: string; name?: string; metadata: Record<string, string> }): Token {
+function issueLoginToken(vault: FakeVault, ctx: Ctx, mount: MountBase, spec: { policies: string[]; ttl: number; maxTtl?: number; alias: string; name?: string; metadata: Record<string, string> }): Token {
   return vault.issueToken(ctx.ns, {
     policies: spec.policies,
     ttl: spec.ttl || undefined,
+    explicitMaxTtl: spec.maxTtl || undefined,
     meta: spec.metadata,
     path: `auth/${ctx.path.slice('auth/'.length)}`,
     displayName: loginDisplayName(ctx.ns, mount, spec.name),
@@ -1634,7 +1726,7 @@ function appRoleLogin(vault: FakeVault, ctx: Ctx, mount: AppRoleMount): HandlerR
     if (entry.usesLeft > 0 && --entry.usesLeft === 0) role.secretIds.delete(secretId);
   }
   const metadata = { role_name: role.name };
-  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, alias: role.roleId, metadata });
+  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, maxTtl: role.tokenMaxTtl, alias: role.roleId, metadata });
   return vault.authAnswer(token, metadata, 'approle');
 }
 
@@ -1667,7 +1759,7 @@ function userpassLogin(vault: FakeVault, ctx: Ctx, mount: UserpassMount, rawName
   const user = mount.users.get(username);
   if (!user || user.password !== password) return errorReply(400, 'invalid username or password');
   const metadata = { username };
-  const token = issueLoginToken(vault, ctx, mount, { policies: user.policies, ttl: user.tokenTtl, alias: username, name: username, metadata });
+  const token = issueLoginToken(vault, ctx, mount, { policies: user.policies, ttl: user.tokenTtl, maxTtl: user.tokenMaxTtl, alias: username, name: username, metadata });
   return vault.authAnswer(token, metadata, 'userpass');
 }
 
@@ -1700,7 +1792,7 @@ function kubernetesLogin(vault: FakeVault, ctx: Ctx, mount: KubernetesMount): Ha
   if (!role.namespaces.includes('*') && !role.namespaces.includes(sa.namespace)) return errorReply(403, 'namespace not authorized');
   if (vault.revokedServiceAccounts.has(jwt)) return errorReply(403, PERMISSION_DENIED);
   const metadata = { role: roleName, service_account_name: sa.name, service_account_namespace: sa.namespace, service_account_secret_name: sa.secretName, service_account_uid: sa.uid };
-  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, alias: sa.uid || `${sa.namespace}/${sa.name}`, metadata });
+  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, maxTtl: role.tokenMaxTtl, alias: sa.uid || `${sa.namespace}/${sa.name}`, metadata });
   return vault.authAnswer(token, metadata, 'kubernetes');
 }
 
@@ -1730,7 +1822,7 @@ function jwtLogin(vault: FakeVault, ctx: Ctx, mount: JwtMount): HandlerResult {
   const user = claims[role.userClaim];
   if (user === undefined) return errorReply(400, `claim ${JSON.stringify(role.userClaim)} not found in token`);
   const metadata = { role: roleName };
-  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, alias: String(user), metadata });
+  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, maxTtl: role.tokenMaxTtl, alias: String(user), metadata });
   return vault.authAnswer(token, metadata, 'jwt');
 }
 
@@ -1761,7 +1853,7 @@ function certLogin(vault: FakeVault, ctx: Ctx, mount: CertMount): HandlerResult 
     serial_number: BigInt(`0x${client.serialNumber}`).toString(10),
     subject_key_id: keyIdentifier(client.raw, 'subject'),
   };
-  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, alias: client.serialNumber, metadata });
+  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, maxTtl: role.tokenMaxTtl, alias: client.serialNumber, metadata });
   return vault.authAnswer(token, metadata, 'cert');
 }
 
@@ -1908,7 +2000,7 @@ class Scope implements VaultScope {
       secretIdTtl: durationOption(options.secretIdTtl, 0, 'secretIdTtl'),
       secretIdNumUses: options.secretIdNumUses ?? 0,
       policies: options.policies ?? [],
-      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'),
+      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl'),
       secretIds: new Map(),
     };
     mount.roles.set(role.name, role);
@@ -1942,7 +2034,7 @@ class Scope implements VaultScope {
 
   addUserpass(username: string, password: string, options: LoginRoleOptions = {}): void {
     if (!/^\w(([\w.-]+)?\w)?$/.test(username)) throw new Error(`vault-server: Vault refuses the username ${JSON.stringify(username)} (letters, digits, _ . - only)`);
-    authMount(this.ns, 'userpass', options.mount).users.set(username.toLowerCase(), { password, policies: options.policies ?? [], tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl') });
+    authMount(this.ns, 'userpass', options.mount).users.set(username.toLowerCase(), { password, policies: options.policies ?? [], tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl') });
   }
 
   addKubernetesRole(role: string, options: KubernetesRoleOptions): void {
@@ -1950,7 +2042,7 @@ class Scope implements VaultScope {
       names: options.serviceAccountNames,
       namespaces: options.namespaces,
       policies: options.policies ?? [],
-      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'),
+      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl'),
     });
   }
 
@@ -1960,7 +2052,7 @@ class Scope implements VaultScope {
     // OpenBao: "must have at least one bound constraint when creating/updating a role".
     if (boundAudiences.length === 0 && !boundSubject) throw new Error('vault-server: a JWT role needs boundAudiences or boundSubject (Vault refuses one without)');
     const mount = authMount(this.ns, 'jwt', options.mount);
-    mount.roles.set(role, { boundAudiences, boundSubject, userClaim: options.userClaim ?? 'sub', policies: options.policies ?? [], tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl') });
+    mount.roles.set(role, { boundAudiences, boundSubject, userClaim: options.userClaim ?? 'sub', policies: options.policies ?? [], tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl') });
     if (options.defaultRole) mount.defaultRole = role;
   }
 
@@ -1969,7 +2061,7 @@ class Scope implements VaultScope {
       certificate: new X509Certificate(options.certificate),
       allowedCommonNames: options.allowedCommonNames ?? [],
       policies: options.policies ?? [],
-      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'),
+      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl'),
     });
   }
   private engine(type: EngineMount['type'], mount: string | undefined, unknown: EngineMount['unknown']): EngineMount {
@@ -2007,20 +2099,28 @@ class Scope implements VaultScope {
     engine.reads.set('ca/pem', () => ({ status: 200, raw: pem, headers: { 'Content-Type': 'application/pem-certificate-chain' } }));
   }
 
-  addDatabaseRole(name: string, options: { mount?: string; ttl?: Duration } = {}): { issued: Array<{ username: string; password: string; leaseId: string }> } {
+  addDatabaseRole(name: string, options: { mount?: string; ttl?: Duration; maxTtl?: Duration; renewable?: boolean } = {}): { issued: Array<{ username: string; password: string; leaseId: string }> } {
     // Not checked against a real server (that needs a database): api-docs/secret/databases.
     const engine = this.engine('database', options.mount, (rest) => {
       const creds = /^creds\/(.+)$/.exec(rest);
       return creds ? errorReply(400, `unknown role: ${creds[1]}`) : errorReply(404, 'unsupported path');
     });
     const ttl = durationOption(options.ttl, 3600, 'ttl');
+    const maxTtl = durationOption(options.maxTtl, 86_400, 'maxTtl');
+    const renewable = options.renewable ?? true;
     const issued: Array<{ username: string; password: string; leaseId: string }> = [];
-    engine.reads.set(`creds/${name}`, () => {
+    engine.reads.set(`creds/${name}`, (token) => {
       const username = `v-token-${name}-${base62(20)}`;
       const password = base62(20);
       const leaseId = `${engine.path}creds/${name}/${base62(24)}`;
       issued.push({ username, password, leaseId });
-      return { data: { password, username }, lease: { id: leaseId, ttl, renewable: true } };
+      // The lease belongs to the token that read it: revoke-self and its expiry end it.
+      const now = Date.now();
+      this.vault.leases.set(leaseId, {
+        id: leaseId, path: `${engine.path}creds/${name}`, token: token.id, issueMs: now, expireMs: now + ttl * 1000, maxExpireMs: now + maxTtl * 1000,
+        renewable, revoked: false, renewals: [], data: { username, password }, ttl,
+      });
+      return { data: { password, username }, lease: { id: leaseId, ttl, renewable } };
     });
     return { issued };
   }
@@ -2613,6 +2713,16 @@ class VaultServerApi extends Scope implements VaultServer {
 
   auditSequence(): string[] {
     return this.audit.filter((e) => e.type === 'request').map((e) => `${e.request.operation} ${e.request.path}`);
+  }
+
+  leases(): VaultLease[] {
+    return [...this.vault.leases.values()].map((l) => ({
+      id: l.id, path: l.path, live: this.vault.liveLease(l.id) !== undefined, revoked: l.revoked, renewals: [...l.renewals], data: { ...l.data },
+    }));
+  }
+
+  tokenLive(token: string): boolean {
+    return this.vault.lookupToken(token) !== undefined;
   }
 
   requestCount(filter: { method?: string; path?: string | RegExp } = {}): number {

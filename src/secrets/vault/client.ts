@@ -13,7 +13,7 @@ import type { Log } from '../../log';
 import { denied, invalid, SecretError, unavailable } from '../errors';
 import { CONNECTION_ERRORS, DeadlineExceeded, withRetries } from '../retry';
 import type { VaultSettings } from './settings';
-import { transport, TransportError } from './transport';
+import { RETRY_AFTER, transport, TransportError } from './transport';
 
 interface NodeVaultClient {
   token?: string;
@@ -28,6 +28,8 @@ export class VaultHttpError extends Error {
     readonly status: number,
     readonly errors: string[],
     readonly body: unknown,
+    /** A 429's or 503's Retry-After, in ms, when the server sent one. */
+    readonly retryAfterMs?: number,
   ) {
     super(errors.length ? errors.join('; ').replace(/\s+/g, ' ').trim() : `HTTP ${status}`);
   }
@@ -91,6 +93,11 @@ export class VaultClient {
     }
   }
 
+  /** The token calls are made with (a lifetime tells the leases of one token from another's). */
+  get currentToken(): string | undefined {
+    return this.token;
+  }
+
   setToken(token: string): void {
     this.token = token;
     this.sensitive(token);
@@ -113,13 +120,17 @@ export class VaultClient {
    * to /v1/ and already encoded. `withToken: false` for unauthenticated calls (logins,
    * wrapping lookup). Returns the parsed body (undefined for 204).
    */
-  async call(method: 'GET' | 'POST', path: string, options: { body?: object; withToken?: boolean; headers?: Record<string, string> } = {}): Promise<unknown> {
+  async call(method: 'GET' | 'POST', path: string, options: { body?: object; withToken?: boolean; headers?: Record<string, string>; deadline?: number } = {}): Promise<unknown> {
+    // After start each call has its own (short) deadline; the start-up lines about waiting
+    // for Vault are for --secrets-timeout only.
+    const deadline = options.deadline ?? this.deadline;
+    const atStart = options.deadline === undefined;
     const headers: Record<string, string> = { 'X-Vault-Request': 'true', ...options.headers };
     if (options.withToken !== false && this.token && !headers['X-Vault-Token']) headers['X-Vault-Token'] = this.token;
     if (this.settings.namespace) headers['X-Vault-Namespace'] = this.settings.namespace;
     const attempt = async () => {
       // A socket timeout past 2^31 ms would become 1 ms (a --secrets-timeout of a month).
-      const timeout = Math.min(MAX_TIMER_MS, Math.max(1, this.deadline - Date.now()));
+      const timeout = Math.min(MAX_TIMER_MS, Math.max(1, deadline - Date.now()));
       try {
         return await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, httpsAgent: this.agent, timeout });
       } catch (error) {
@@ -127,7 +138,8 @@ export class VaultClient {
         if (response && typeof response.statusCode === 'number') {
           const body = response.body as { errors?: unknown } | undefined;
           const errors = Array.isArray(body?.errors) ? body.errors.map((e) => this.redact(String(e))) : [];
-          throw new VaultHttpError(response.statusCode, errors, body);
+          const after = (body as { [RETRY_AFTER]?: string } | undefined)?.[RETRY_AFTER];
+          throw new VaultHttpError(response.statusCode, errors, body, retryAfter(after));
         }
         throw error;
       }
@@ -137,8 +149,12 @@ export class VaultClient {
         const again = retryable(error);
         if (again) this.log.debug(`vault: ${method} /v1/${path}: ${this.describe(error)}; retrying`);
         return again;
-      }, { deadline: this.deadline, onRetry: (error) => this.waiting(error) });
-      if (this.waitingSince !== undefined && !this.answeredSaid) {
+      }, {
+        deadline,
+        minWaitMs: (error) => (error instanceof VaultHttpError ? error.retryAfterMs : undefined),
+        onRetry: (error) => { if (atStart) this.waiting(error); },
+      });
+      if (atStart && this.waitingSince !== undefined && !this.answeredSaid) {
         this.answeredSaid = true;
         this.log.warn(`Vault at ${this.settings.address} answered after ${((Date.now() - this.waitingSince) / 1000).toFixed(1)} s`);
       }
@@ -234,6 +250,14 @@ export class VaultClient {
     const auth = this.settings.auth;
     return auth.method === 'token' ? `from ${auth.source}` : `from the ${auth.method} login`;
   }
+}
+
+/** Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3), in ms from now. */
+export function retryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** Node's codes for a certificate chain that does not end at a trusted CA. */

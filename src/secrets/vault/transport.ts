@@ -48,6 +48,12 @@ export interface TransportResponse {
   request: { path: string };
 }
 
+/**
+ * The Retry-After header of an answer, kept on its parsed body under this key (node-vault
+ * passes only the status and the body of an error on), for the client's backoff.
+ */
+export const RETRY_AFTER = Symbol('Retry-After');
+
 interface NodeVaultOptions {
   method: string;
   uri: string;
@@ -129,6 +135,8 @@ function send(options: NodeVaultOptions): Promise<TransportResponse> {
           finish(error as Error);
           return;
         }
+        const after = res.headers['retry-after'];
+        if (typeof after === 'string' && body !== null && typeof body === 'object') Object.defineProperty(body, RETRY_AFTER, { value: after });
         finish(undefined, { statusCode: status, body, request: { path: url.pathname } });
       });
     });
