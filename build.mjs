@@ -41,8 +41,7 @@ await step('addon', () => {
 
 // Builtins that a library requires at load time but uses only in code init never runs get a
 // stand-in that loads the real one on first use: commander's child_process (for executable
-// subcommands; it drags in net and streams, ~3 ms of every start) and axios's http2 (in the
-// node-vault chunk; ~13 ms of every Vault start, for HTTP/2 that Vault requests never use).
+// subcommands; it drags in net and streams, ~3 ms of every start).
 const lazyBuiltins = (importer, modules) => ({
   name: 'lazy-builtins',
   setup(b) {
@@ -56,25 +55,39 @@ const lazyBuiltins = (importer, modules) => ({
   },
 });
 const lazyForCommander = lazyBuiltins(/[\\/]node_modules[\\/]commander[\\/]/, ['child_process']);
-const lazyForAxios = lazyBuiltins(/[\\/]node_modules[\\/]axios[\\/]/, ['http2']);
 // liquidjs requires stream and crypto at load for features templates here never use
 // (streamed rendering, the md5 filter): ~6 ms of every start that renders Liquid.
 const lazyForLiquid = lazyBuiltins(/[\\/]node_modules[\\/]liquidjs[\\/]/, ['stream', 'crypto']);
-// axios warms its fetch adapter at load (a top-level getFetch() call): reading the Request
-// and Response globals makes Node load undici and build test Requests, ~22 ms of every
-// Vault start, for an adapter it never picks in Node (http comes first). Drop that one
-// call; the adapter is still built on first use. Fails loudly if axios changes.
-const axiosNoFetchWarmup = {
-  name: 'axios-no-fetch-warmup',
+
+// ---- node-vault without what init does not use (the node-vault chunk only).
+// VaultClient (src/secrets/vault/client.ts) hands node-vault its own transport (node:http
+// or node:https, one keep-alive agent), its commands (none), a tv4 that checks the two
+// fields request() checks, and a no-op debug. node-vault's fallbacks for those are then
+// dead code, but it requires them at load: axios (with form-data, mime-db, follow-redirects,
+// proxy-from-env), tv4, mustache, debug and its 1,400 lines of command definitions were
+// ~95% of the chunk and most of the ~60 ms a start with a vault: reference spent
+// evaluating it. Each is replaced by a stand-in that throws on use, so a node-vault that
+// starts using one of them fails loudly in the tests instead of quietly reaching for it.
+// https is a stand-in that loads the real one on first use (node-vault requires it at
+// load for its own default agent, which is never made): tls costs an http start ~4 ms.
+const NODE_VAULT_UNUSED = ['axios', 'tv4', 'mustache', 'debug', './commands.js'];
+const nodeVaultSlim = {
+  name: 'node-vault-slim',
   setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/ }, (args) => {
-      const source = readFileSync(args.path, 'utf8');
-      const patched = source.replace(/\ngetFetch\(\);\n/, '\n');
-      if (patched === source) throw new Error(`${args.path}: no top-level getFetch() call to drop; check axios-no-fetch-warmup`);
-      return { contents: patched, loader: 'js' };
-    });
+    const fromNodeVault = /[\\/]node_modules[\\/]node-vault[\\/]src[\\/]index\.js$/;
+    b.onResolve({ filter: /.*/ }, (args) =>
+      fromNodeVault.test(args.importer) && NODE_VAULT_UNUSED.includes(args.path) ? { path: args.path, namespace: 'node-vault-unused' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'node-vault-unused' }, (args) => ({
+      // debug is called at load (require('debug')('node-vault')) and gives the logger: that
+      // logger throws; the others throw on any property read.
+      contents: `const unused = () => { throw new Error(${JSON.stringify(`node-vault used ${args.path}, which build.mjs leaves out of the bundle (see node-vault-slim)`)}); };
+module.exports = ${args.path === 'debug' ? '() => unused' : 'new Proxy({}, { get: unused })'};`,
+      loader: 'js',
+    }));
   },
 };
+const lazyForNodeVault = lazyBuiltins(/[\\/]node_modules[\\/]node-vault[\\/]/, ['https']);
+// ---- end of node-vault without what init does not use.
 
 // 2. The bundle. Two variants of one source: the executable's (SESAME_SEA=true: looks for
 //    its addon as an embedded asset and beside process.execPath) and init.cjs.
@@ -96,7 +109,7 @@ const chunk = (name) => build({
   ...esbuildOptions,
   stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, sourcefile: `${name}-chunk.js` },
   outfile: chunkFile(name),
-  plugins: [lazyForAxios, axiosNoFetchWarmup, lazyForLiquid],
+  plugins: [nodeVaultSlim, lazyForNodeVault, lazyForLiquid],
 });
 await step('bundle', async () => {
   await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);

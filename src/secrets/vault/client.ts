@@ -2,14 +2,15 @@
 // or lacks (reference/secrets.md §4): it sends X-Vault-Request, the token and namespace as
 // fresh headers on every call (a shared headers object freezes the first token), never
 // lets node-vault read VAULT_* from the environment (it treats VAULT_SKIP_VERIFY=false as
-// "skip"), takes TLS from the CLI's variables through our own https.Agent, encodes paths
+// "skip"), takes TLS from the CLI's variables through our own agent (transport.ts: one
+// keep-alive agent per server, node:http or node:https instead of axios), encodes paths
 // itself (node-vault drops anything after '#'), and retries with backoff.
-import type { Agent } from 'node:https';
 import { loadChunk } from '../../chunks';
 import type { Log } from '../../log';
 import { denied, SecretError, unavailable } from '../errors';
 import { CONNECTION_ERRORS, DeadlineExceeded, withRetries } from '../retry';
 import type { VaultSettings } from './settings';
+import { VaultTransport } from './transport';
 
 interface NodeVaultClient {
   token?: string;
@@ -34,8 +35,8 @@ export function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
 
-/** Connection failures, an unknown host (DNS may come up late), and axios's names for a timeout, a bad body and a lost connection. */
-const RETRY_CODES = new Set([...CONNECTION_ERRORS, 'ENOTFOUND', 'ECONNABORTED', 'ERR_BAD_RESPONSE', 'ERR_NETWORK']);
+/** Connection failures (a timeout is ETIMEDOUT), an unknown host (DNS may come up late), and an answer that is not JSON. */
+const RETRY_CODES = new Set([...CONNECTION_ERRORS, 'ENOTFOUND', 'ERR_BAD_RESPONSE']);
 
 /** The Go client's policy: 412, 429 and 5xx except 501; connection failures. */
 export function retryable(error: unknown): boolean {
@@ -43,10 +44,27 @@ export function retryable(error: unknown): boolean {
   return RETRY_CODES.has((error as NodeJS.ErrnoException)?.code ?? '');
 }
 
+/**
+ * What of node-vault's optional dependencies a client made here uses: none. Its request()
+ * validates two fields with tv4, node-vault's generated commands (built from ~1,400 lines
+ * of definitions with mustache and tv4) are never called (every call here goes through
+ * request(), with paths built and encoded here), and it logs through debug. Passing these
+ * is what lets the bundle leave tv4, mustache, debug and the commands out (build.mjs).
+ */
+const NODE_VAULT_PARTS = {
+  commands: {},
+  debug: () => {},
+  mustache: {},
+  tv4: {
+    error: new Error('a request needs a path and a method'),
+    validate: (options: { path?: unknown; method?: unknown }) => typeof options.path === 'string' && typeof options.method === 'string',
+  },
+};
+
 export class VaultClient {
   private token?: string;
   private readonly vault: NodeVaultClient;
-  private readonly agent?: Agent;
+  private readonly transport: VaultTransport;
 
   constructor(
     private readonly settings: VaultSettings,
@@ -54,24 +72,24 @@ export class VaultClient {
     private readonly deadline: number,
     private readonly log: Log,
   ) {
-    // Loaded here, on the one path that needs it: evaluating node-vault and axios costs
-    // ~90 ms of start-up (reference/node-runtime.md §2.1).
+    // Loaded here, on the one path that needs it (a chunk of its own: src/chunks.ts).
     const nodeVault = loadChunk<(config: Record<string, unknown>) => NodeVaultClient>('node-vault');
-    this.vault = nodeVault({ endpoint: settings.address, rpDefaults: { strictSSL: settings.tls.rejectUnauthorized } });
+    this.transport = new VaultTransport(settings.address, settings.tls);
+    this.vault = nodeVault({ endpoint: settings.address, 'request-promise': this.transport.forNodeVault(), ...NODE_VAULT_PARTS });
     // node-vault falls back to VAULT_TOKEN/VAULT_NAMESPACE/VAULT_PREFIX from the environment
     // for anything not given: the headers below are the only source of these.
     this.vault.token = undefined;
     this.vault.namespace = undefined;
     this.vault.pathPrefix = '';
-    if (settings.address.startsWith('https:')) {
-      const { ca, cert, key, servername, rejectUnauthorized } = settings.tls;
-      const { Agent } = require('node:https') as typeof import('node:https');
-      this.agent = new Agent({ ca, cert, key, servername, rejectUnauthorized, minVersion: 'TLSv1.2', keepAlive: true });
-    }
   }
 
   setToken(token: string): void {
     this.token = token;
+  }
+
+  /** Closes the kept-alive connections; a later call opens new ones. */
+  close(): void {
+    this.transport.close();
   }
 
   /**
@@ -87,7 +105,7 @@ export class VaultClient {
       const timeout = Math.max(1, this.deadline - Date.now());
       let body: unknown;
       try {
-        body = await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, httpsAgent: this.agent, timeout });
+        body = await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, timeout });
       } catch (error) {
         const response = (error as { response?: { statusCode: number; body: unknown } }).response;
         if (response && typeof response.statusCode === 'number') {
@@ -97,8 +115,8 @@ export class VaultClient {
         }
         throw error;
       }
-      // axios parses JSON "silently": a body that is not JSON (truncated, or a proxy's page)
-      // comes back as a string, which would read as a secret without data. Retry it instead.
+      // A body that is not JSON (truncated, or a proxy's page) comes back as text (transport.ts),
+      // which would read as a secret without data. Retry it instead.
       if (typeof body === 'string' && body.trim() !== '') throw Object.assign(new Error('the answer is not JSON'), { code: 'ERR_BAD_RESPONSE' });
       return body;
     };
@@ -126,10 +144,9 @@ const TLS_HINTS: Record<string, string> = {
 
 function describe(error: unknown): string {
   if (error instanceof VaultHttpError) return `${error.status} ${error.message}`;
-  const e = error as NodeJS.ErrnoException & { reason?: string; cause?: { reason?: string } };
-  // OpenSSL's messages span lines and name its source files; its reason is the useful part
-  // (on the original error: axios keeps it as the cause).
-  const reason = e?.reason ?? e?.cause?.reason;
+  const e = error as NodeJS.ErrnoException & { reason?: string };
+  // OpenSSL's messages span lines and name its source files; its reason is the useful part.
+  const reason = e?.reason;
   const text = (e?.code?.startsWith('ERR_SSL_') && reason ? reason : String(e?.message ?? error)).replace(/\s+/g, ' ').trim();
   const hint = TLS_HINTS[e?.code ?? ''];
   const detail = [text && !text.includes(e?.code ?? '\0') ? text : '', hint].filter(Boolean).join(': ');

@@ -22,14 +22,23 @@ export async function resolveVault(
   const out = new Map<SecretRequest, Resolved | SecretError>();
   const client = new VaultClient(settings, deadline, log);
   try {
-    log.debug(`vault: ${settings.address}: ${await login(client, settings.auth, log)}`);
-  } catch (error) {
-    // Without a token nothing can be read: every reference fails with the login's cause.
-    const failure = error instanceof SecretError ? error : unavailable(String((error as Error).message));
-    for (const request of requests) out.set(request, failure);
+    try {
+      log.debug(`vault: ${settings.address}: ${await login(client, settings.auth, log)}`);
+    } catch (error) {
+      // Without a token nothing can be read: every reference fails with the login's cause.
+      const failure = error instanceof SecretError ? error : unavailable(String((error as Error).message));
+      for (const request of requests) out.set(request, failure);
+      return out;
+    }
+    await readAll(requests, new KvReader(client), out);
     return out;
+  } finally {
+    // Nothing is read after start: no connection stays open, nothing keeps the client alive.
+    client.close();
   }
-  const kv = new KvReader(client);
+}
+
+async function readAll(requests: SecretRequest[], kv: KvReader, out: Map<SecretRequest, Resolved | SecretError>): Promise<void> {
   await Promise.all(requests.map(async (request) => {
     if (request.ref.scheme !== 'vault') return;
     const { path, key, version } = request.ref;
@@ -47,6 +56,5 @@ export async function resolveVault(
           : unavailable((error as Error).message));
     }
   }));
-  return out;
 }
 
