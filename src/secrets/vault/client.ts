@@ -1,9 +1,9 @@
 // The Vault adapter: node-vault does the HTTP, this class fixes what node-vault gets wrong
-// or lacks (reference/secrets.md §4): it sends X-Vault-Request, the token and namespace as
+// or lacks: it sends X-Vault-Request, the token and namespace as
 // fresh headers on every call (a shared headers object freezes the first token), never
 // lets node-vault read VAULT_* from the environment (it treats VAULT_SKIP_VERIFY=false as
-// "skip"), takes TLS from the CLI's variables through our own agent (transport.ts: one
-// keep-alive agent per server, node:http or node:https instead of axios), encodes paths
+// "skip"), takes TLS from the CLI's variables through our own transport (transport.ts: a
+// few kept-alive connections per server, our HTTP/1.1 client instead of axios), encodes paths
 // itself (node-vault drops anything after '#'), and retries with backoff.
 import { loadChunk } from '../../chunks';
 import type { Log } from '../../log';
