@@ -145,11 +145,20 @@ export function childrenOf(pid) {
   return pids;
 }
 
-/** VmRSS, RssAnon, RssFile (kB) and Threads of a process. */
+/** VmRSS, RssAnon, RssFile, RssShmem (kB) and Threads of a process; private = RssAnon + RssShmem, what it alone costs. */
 export function memoryOf(pid) {
   const fields = Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').map((l) => l.split(/:\s+/)));
   const kb = (name) => parseInt(fields[name], 10);
-  return { vmRssKb: kb('VmRSS'), rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), threads: kb('Threads') };
+  return { vmRssKb: kb('VmRSS'), rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), rssShmemKb: kb('RssShmem'), privateKb: kb('RssAnon') + kb('RssShmem'), threads: kb('Threads') };
+}
+
+/** Timeslices run by all threads of a process (the third field of /proc/PID/task/TID/schedstat): each wake-up is at least one. */
+export function timeslicesOf(pid) {
+  let sum = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try { sum += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[2]); } catch { /* thread gone */ }
+  }
+  return sum;
 }
 
 /** Polls `test` every `every` ms until it returns something truthy (returned), or undefined after `ms`. */

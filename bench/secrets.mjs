@@ -15,13 +15,13 @@
 //    (RssAnon + RssShmem) 1 s after start and once at rest, and timer wake-ups (timeslices
 //    run, /proc/PID/task/*/schedstat, summed over threads) per minute at rest.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import {
-  CACHE, INIT, NODE, ROOT, childrenOf, commandLine, compile, describeMachine, findInPath, fixed, median, mib, parseCli, progress, sleep,
-  startSession, stopSession, stopSessionsOnExit, table, until,
+  CACHE, INIT, NODE, ROOT, childrenOf, commandLine, compile, describeMachine, findInPath, fixed, median, memoryOf, mib, parseCli, progress, sleep,
+  startSession, stopSession, stopSessionsOnExit, table, timeslicesOf, until,
 } from './common.mjs';
 
 const cli = parseCli('usage: node bench/secrets.mjs [--quick] [--json FILE]');
@@ -134,12 +134,6 @@ for (const f of ['liquid', 'envsubst']) {
 const ms = Object.fromEntries(startupEntries.map((e, i) => [e.id, median(times[i])]));
 
 // ---- 2. At rest as PID 1.
-const status = (pid) => Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').map((l) => l.split(/:\s+/)).map(([k, v]) => [k, parseInt(v, 10)]));
-const memory = (pid) => { const s = status(pid); return { vmRssKb: s.VmRSS, privateKb: s.RssAnon + s.RssShmem, threads: s.Threads }; };
-/** Timeslices run by every thread of `pid`: each wake-up is at least one. */
-const timeslices = (pid) => readdirSync(`/proc/${pid}/task`).reduce((sum, tid) => {
-  try { return sum + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[2]); } catch { return sum; }
-}, 0);
 const idleEntries = [
   { id: 'none', name: 'sesame, no secrets', argv: sesame([], ['sleep', '1000']) },
   { id: 'vault1', name: 'sesame, 1 Vault secret', argv: sesame([...vaultEnv(), ...refs(1)], ['sleep', '1000']), target: 14 },
@@ -162,16 +156,16 @@ for (let round = 0; round < IDLE.rounds; round++) {
       const isSleep = (pid) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep'; } catch { return false; } };
       s.ready = Boolean(s.init) && Boolean(await until(() => childrenOf(s.init).find(isSleep), 15_000));
     }));
-    const read = (what) => running.forEach((s, i) => { try { if (s.ready) idle[i][what].push(memory(s.init)); } catch { /* gone */ } });
+    const read = (what) => running.forEach((s, i) => { try { if (s.ready) idle[i][what].push(memoryOf(s.init)); } catch { /* gone */ } });
     await sleep(Math.max(0, t0 + 1000 - performance.now()));
     read('early');
     await sleep(Math.max(0, t0 + IDLE.restMs - performance.now()));
     read('rest');
-    const before = running.map((s) => (s.ready ? timeslices(s.init) : NaN));
+    const before = running.map((s) => (s.ready ? timeslicesOf(s.init) : NaN));
     await sleep(IDLE.windowMs);
     running.forEach((s, i) => {
       if (!s.ready) { idle[i].failures++; return; }
-      idle[i].wakeupsPerMin.push(((timeslices(s.init) - before[i]) * 60_000) / IDLE.windowMs);
+      idle[i].wakeupsPerMin.push(((timeslicesOf(s.init) - before[i]) * 60_000) / IDLE.windowMs);
     });
   } finally {
     await Promise.all(running.map(stopSession));
