@@ -19,5 +19,12 @@ export function loadChunk<T>(name: ChunkName): T {
   if (typeof SESAME_BUNDLED !== 'boolean') return require(name) as T;
   if (!(typeof SESAME_SEA === 'boolean' && SESAME_SEA)) return require(join(__dirname, chunkFile(name))) as T;
   const sea = require('node:sea') as typeof import('node:sea');
-  return runCommonJs<T>(sea.getAsset(chunkFile(name), 'utf8'), `${process.execPath}/${chunkFile(name)}`).exports;
+  // A V8 code cache made at build time after a training use, for the chunks that have one.
+  let cache: Buffer | undefined;
+  try {
+    cache = Buffer.from(sea.getAsset(`init-${name}.cache`));
+  } catch {
+    cache = undefined;
+  }
+  return runCommonJs<T>(sea.getAsset(chunkFile(name), 'utf8'), `${process.execPath}/${chunkFile(name)}`, cache).exports;
 }
