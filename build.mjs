@@ -118,39 +118,65 @@ await step('bundle', async () => {
 
 // 3. A code cache made after a training start (src/sea-loader.ts says why): run the
 //    executable's bundle under the pinned Node exactly as the loader will wrap it, start
-//    `-- /bin/true` with the native helper, and save V8's cache at process.exit.
+//    `-- /bin/true` with the native helper (with a Vault and a file secret and two
+//    templates), and save V8's cache at the helper's exit.
 const WRAP = ['(function (exports, require, module, __filename, __dirname) {', '\n})'];
 const loader = join(cache, 'sea-loader.cjs');
 const codeCache = join(cache, 'init.cache');
 const trainer = `
-const vm = require('node:vm'), fs = require('node:fs');
-const [bundle, out] = process.argv.slice(1); // node -e: argv[1] is the first argument
+const vm = require('node:vm'), fs = require('node:fs'), path = require('node:path'), os = require('node:os');
+const [bundle, out, chunkDir] = process.argv.slice(1); // node -e: argv[1] is the first argument
 const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(bundle, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: bundle });
-process.argv = [process.argv[0], bundle, '--', '/bin/true'];
+// The training start takes the paths most starts take besides the bare one: a vault: and a
+// file: reference, a Liquid and an envsubst template. Vault is a stand-in answering the two
+// requests a KV v2 read makes; the chunks come from files where the executable has assets.
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sesame-training-'));
+fs.writeFileSync(path.join(dir, 'secret'), 'training');
+fs.writeFileSync(path.join(dir, 'a.liquid'), '{{ env.S | default: "x" }} {{ env.F }}');
+fs.writeFileSync(path.join(dir, 'a.template'), '\${S} \${F}');
+process.argv = [process.argv[0], bundle, '--template', dir + '/a.liquid:' + dir + '/a.out', '--template', dir + '/a.template:' + dir + '/b.out', '--', '/bin/true'];
+const sea = { isSea: () => false, getAsset: (name, encoding) => {
+  const file = path.join(chunkDir, name);
+  if (!name.endsWith('.cjs') || !fs.existsSync(file)) throw new Error('no asset ' + name);
+  return encoding ? fs.readFileSync(file, encoding) : fs.readFileSync(file).buffer;
+} };
+const requireForBundle = (id) => (id === 'node:sea' ? sea : require(id));
 // init ends through the native helper's exit(): save the cache then. Ending through
 // process.exit means the helper did not load and the start took the wrong path: fail.
-const save = () => fs.writeFileSync(out, script.createCachedData());
+const save = () => { fs.writeFileSync(out, script.createCachedData()); fs.rmSync(dir, { recursive: true, force: true }); };
 const exit = process.exit;
-process.exit = () => { console.error('the training start ran without the native helper'); exit(99); };
+process.exit = (code) => { console.error('the training start ran without the native helper (exit ' + code + ')'); fs.rmSync(dir, { recursive: true, force: true }); exit(99); };
 const dlopen = process.dlopen;
 process.dlopen = (target, ...rest) => {
   dlopen(target, ...rest);
   // The addon's properties are read-only: define exit() on an object inheriting the rest
   // (assigning it would throw, and the training would quietly take the no-addon path).
   const nativeExit = target.exports.exit;
-  if (nativeExit) target.exports = Object.create(target.exports, { exit: { value: (code) => { save(); nativeExit(code); } } });
+  if (nativeExit) target.exports = Object.create(target.exports, { exit: { value: (code) => {
+    if (code !== 0) { console.error('the training start failed (exit ' + code + ')'); fs.rmSync(dir, { recursive: true, force: true }); nativeExit(99); }
+    save(); nativeExit(code);
+  } } });
 };
-const mod = { exports: {} };
-script.runInThisContext()(mod.exports, require, mod, bundle, '/');
+const vault = require('node:http').createServer((req, res) => {
+  const body = req.url.startsWith('/v1/sys/internal/ui/mounts/') ? { data: { path: 'secret/', type: 'kv', options: { version: '2' } } }
+    : { data: { data: { value: 'training' }, metadata: { version: 1 } } };
+  res.setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify(body));
+});
+vault.listen(0, '127.0.0.1', () => {
+  Object.assign(process.env, { VAULT_ADDR: 'http://127.0.0.1:' + vault.address().port, VAULT_TOKEN: 'training', S: 'vault:secret/app#value', F: 'file:' + dir + '/secret' });
+  const mod = { exports: {} };
+  script.runInThisContext()(mod.exports, requireForBundle, mod, bundle, '/');
+});
 `;
 await step('code cache', async () => {
   await build({ ...esbuildOptions, entryPoints: [join(root, 'src/sea-loader.ts')], outfile: loader });
   if (!existsSync(nodeBin)) return false;
   const source = readFileSync(join(root, 'src/commonjs.ts'), 'utf8');
   if (!source.includes(JSON.stringify(WRAP[0]).slice(1, -1)) || !source.includes(JSON.stringify(WRAP[1]).slice(1, -1))) throw new Error('build.mjs and src/commonjs.ts must wrap the bundle the same way');
-  if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon])) return false;
+  if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon, ...CHUNKS.map(chunkFile)])) return false;
   rmSync(codeCache, { force: true });
-  run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer, seaBundle, codeCache], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
+  run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer, seaBundle, codeCache, dist], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
   if (!existsSync(codeCache)) throw new Error('the training start wrote no code cache');
 });
 
