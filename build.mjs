@@ -60,8 +60,8 @@ const lazyForCommander = lazyBuiltins(/[\\/]node_modules[\\/]commander[\\/]/, ['
 const lazyForLiquid = lazyBuiltins(/[\\/]node_modules[\\/]liquidjs[\\/]/, ['stream', 'crypto']);
 
 // ---- node-vault without what init does not use (the node-vault chunk only).
-// VaultClient (src/secrets/vault/client.ts) hands node-vault its own transport (node:http
-// or node:https, one keep-alive agent), its commands (none), a tv4 that checks the two
+// VaultClient (src/secrets/vault/client.ts) hands node-vault its own transport (our HTTP/1.1
+// client, src/secrets/http.ts), its commands (none), a tv4 that checks the two
 // fields request() checks, and a no-op debug. node-vault's fallbacks for those are then
 // dead code, but it requires them at load: axios (with form-data, mime-db, follow-redirects,
 // proxy-from-env), tv4, mustache, debug and its 1,400 lines of command definitions were

@@ -152,11 +152,16 @@ export function memoryOf(pid) {
   return { vmRssKb: kb('VmRSS'), rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), rssShmemKb: kb('RssShmem'), privateKb: kb('RssAnon') + kb('RssShmem'), threads: kb('Threads') };
 }
 
-/** Timeslices run by all threads of a process (the third field of /proc/PID/task/TID/schedstat): each wake-up is at least one. */
-export function timeslicesOf(pid) {
+/**
+ * Wake-ups of a process: voluntary context switches summed over its threads
+ * (/proc/PID/task/TID/status). Each time a thread sleeps again after being woken (a timer,
+ * a signal, I/O) counts once; being preempted on a busy machine does not, unlike the
+ * timeslice count of schedstat.
+ */
+export function wakeupsOf(pid) {
   let sum = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try { sum += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[2]); } catch { /* thread gone */ }
+    try { sum += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0); } catch { /* thread gone */ }
   }
   return sum;
 }

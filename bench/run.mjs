@@ -14,7 +14,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import {
   CACHE, INIT, MIB, NODE, ROOT, STOP_SIGNALS, UNSHARE, aptGetInstall, childrenOf, commandLine, compile,
-  describeMachine, dropPageCache, exitInterrupted, findInPath, fixed, initIdentity, median, memoryOf, mib, parseCli, progress, quantile, timeslicesOf,
+  describeMachine, dropPageCache, exitInterrupted, findInPath, fixed, initIdentity, median, memoryOf, mib, parseCli, progress, quantile, wakeupsOf,
   rel, sleep, startSession, stopSession, stopSessionsOnExit, table, until, unshareWorks,
 } from './common.mjs';
 
@@ -110,14 +110,14 @@ async function measureIdle(entries) {
         try {
           if (!s.ready) throw new Error('not started');
           results[i].samples.push(memoryOf(s.init));
-          before.set(i, timeslicesOf(s.init));
+          before.set(i, wakeupsOf(s.init));
         } catch {
           results[i].failures++;
         }
       }
       await sleep(WAKE_MS);
       for (const [i, n] of before) {
-        try { results[i].wakeupsPerMin.push(((timeslicesOf(running.get(i).init) - n) * 60_000) / WAKE_MS); } catch { /* gone */ }
+        try { results[i].wakeupsPerMin.push(((wakeupsOf(running.get(i).init) - n) * 60_000) / WAKE_MS); } catch { /* gone */ }
       }
     } finally {
       await Promise.all([...running.values()].map(stopSession));
@@ -232,8 +232,8 @@ if (idle) {
     return [rowOf(e) + (idle[i].failures ? ` (FAILED ${idle[i].failures}×)` : ''), fixed(mib(med('vmRssKb')), 1), fixed(mib(med('privateKb')), 1), fixed(mib(med('rssAnonKb')), 1), fixed(mib(med('rssShmemKb')), 1), fixed(mib(med('rssFileKb')), 1), fixed(med('threads'), 0), fixed(median(idle[i].wakeupsPerMin), 1)];
   })), '');
   out.push('private = RssAnon + RssShmem: what the process alone costs. RssFile depends on how much of the binary is in the');
-  out.push(`page cache (shared with every process running it); private memory does not. wake-ups: timeslices run by all`);
-  out.push(`threads (/proc/PID/task/*/schedstat) over the ${WAKE_MS / 1000} s after the reading, per minute.`, '');
+  out.push(`page cache (shared with every process running it); private memory does not. wake-ups: voluntary context`);
+  out.push(`switches of all threads (/proc/PID/task/TID/status) over the ${WAKE_MS / 1000} s after the reading, per minute.`, '');
 
   out.push(`## Signal forwarding as PID 1: ${SIGNAL} sent to init → received by its child (${N.signals} per init, ${SIGNAL_GAP_MS} ms apart, interleaved)`, '');
   out.push(table(['PID 1', '>median µs', '>p10 µs', '>p90 µs', '>max µs', '>lost'], peers.map((p, i) => {
