@@ -28,15 +28,20 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-/** An error of the exchange, with a code as Node's own (ECONNRESET, ETIMEDOUT, ERR_SSL_...). */
-export type HttpError = Error & { code?: string; reason?: string; duringHandshake?: boolean };
+/**
+ * An error of the exchange, with a code as Node's own (ECONNRESET, ETIMEDOUT, ERR_SSL_...),
+ * or TOO_LARGE (the body is over MAX_BODY), NOT_HTTP (the answer does not start as HTTP:
+ * `start` holds its first bytes), ERR_BAD_RESPONSE (HTTP, but malformed).
+ */
+export type HttpError = Error & { code?: string; reason?: string; duringHandshake?: boolean; start?: Buffer };
 
 const fail = (code: string, message: string): HttpError => Object.assign(new Error(message), { code });
 
 /** Longest status line and headers accepted; Node's default is 16 KiB. */
 const MAX_HEAD = 64 * 1024;
-/** Largest body accepted: far above any secret, well below what would hurt PID 1. */
-const MAX_BODY = 32 * 1024 * 1024;
+/** Largest body accepted: Vault's own request limit (max_request_size), far above any secret. */
+export const MAX_BODY = 32 * 1024 * 1024;
+const tooLarge = () => fail('TOO_LARGE', `the answer is larger than ${MAX_BODY / 1024 / 1024} MiB`);
 
 /** One origin (scheme, host, port), with its own connections; TLS options for https. */
 export class HttpClient {
@@ -131,12 +136,15 @@ interface Exchanged {
 /** One connection and the response being read from it (one at a time: no pipelining). */
 class Connection {
   private data: Buffer = Buffer.alloc(0);
+  /** Bytes of the current answer received so far, for messages. */
+  private received = 0;
   private wake: (() => void) | null = null;
   private ended = false;
   private error: HttpError | null = null;
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
+      this.received += chunk.length;
       this.data = this.data.length ? Buffer.concat([this.data, chunk]) : chunk;
       this.poke();
     });
@@ -205,8 +213,9 @@ class Connection {
   async exchange(head: string, body: Buffer | undefined, deadline: number, isHead: boolean): Promise<Exchanged> {
     if (this.error || this.ended) throw this.error ?? fail('ECONNRESET', 'the server closed the connection');
     this.socket.ref();
+    this.received = this.data.length;
     const timer = setTimeout(() => {
-      this.error ??= fail('ETIMEDOUT', 'no answer within the time limit');
+      this.error ??= fail('ETIMEDOUT', this.received ? `the answer was incomplete at the time limit (${this.received} bytes received)` : 'no answer within the time limit');
       this.poke();
     }, Math.max(1, deadline - Date.now()));
     try {
@@ -223,6 +232,7 @@ class Connection {
         else if (chunked) bodyBytes = await this.readChunked();
         else if (length !== undefined) {
           if (!/^\d+$/.test(length)) throw fail('ERR_BAD_RESPONSE', `bad Content-Length "${length}"`);
+          if (Number(length) > MAX_BODY) throw tooLarge();
           bodyBytes = await this.readExactly(Number(length));
         } else {
           bodyBytes = await this.readToEnd();
@@ -245,7 +255,9 @@ class Connection {
   /** Waits for more data, the end, or an error; throws if the connection ended or failed. */
   private async more(what: string): Promise<void> {
     if (this.error) throw this.error;
-    if (this.ended) throw fail('ECONNRESET', `the server closed the connection before the end of ${what}`);
+    if (this.ended) {
+      throw fail('ECONNRESET', this.received ? `the connection closed in the middle of the answer (${this.received} bytes received)` : `the server closed the connection before ${what}`);
+    }
     await new Promise<void>((resolve) => { this.wake = resolve; });
     if (this.error) throw this.error;
   }
@@ -253,13 +265,18 @@ class Connection {
   private async readHead(): Promise<{ status: number; version: string; headers: Record<string, string> }> {
     let end: number;
     while ((end = this.data.indexOf('\r\n\r\n')) < 0) {
+      // Not even the start of a status line: not HTTP (a TLS listener answers with an alert).
+      if (this.data.length >= 5 && !this.data.subarray(0, 5).equals(Buffer.from('HTTP/'))) {
+        throw Object.assign(fail('NOT_HTTP', 'the answer is not HTTP'), { start: this.data.subarray(0, 16) });
+      }
       if (this.data.length > MAX_HEAD) throw fail('ERR_BAD_RESPONSE', 'the response headers are too long');
-      await this.more('the response headers');
+      await this.more('an answer');
     }
-    const lines = this.data.subarray(0, end).toString('latin1').split('\r\n');
+    const head = this.data.subarray(0, end);
+    const lines = head.toString('latin1').split('\r\n');
     this.data = this.data.subarray(end + 4);
     const m = /^HTTP\/(1\.[01]) (\d{3})(?: .*)?$/.exec(lines[0]);
-    if (!m) throw fail('ERR_BAD_RESPONSE', 'the answer is not HTTP/1.1');
+    if (!m) throw Object.assign(fail('NOT_HTTP', 'the answer is not HTTP'), { start: head.subarray(0, 16) });
     const headers: Record<string, string> = {};
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(':');
@@ -272,7 +289,6 @@ class Connection {
   }
 
   private async readExactly(n: number): Promise<Buffer> {
-    if (n > MAX_BODY) throw fail('ERR_BAD_RESPONSE', `the response body is larger than ${MAX_BODY} bytes`);
     while (this.data.length < n) await this.more('the response body');
     const out = this.data.subarray(0, n);
     this.data = this.data.subarray(n);
@@ -301,7 +317,7 @@ class Connection {
       const size = parseInt(m[1], 16);
       if (size === 0) break;
       total += size;
-      if (total > MAX_BODY) throw fail('ERR_BAD_RESPONSE', `the response body is larger than ${MAX_BODY} bytes`);
+      if (total > MAX_BODY) throw tooLarge();
       parts.push(await this.readExactly(size));
       if ((await this.readLine('a chunk')) !== '') throw fail('ERR_BAD_RESPONSE', 'a chunk longer than its size');
     }
@@ -312,7 +328,7 @@ class Connection {
   /** No length given (HTTP/1.0 style): the body ends with the connection. */
   private async readToEnd(): Promise<Buffer> {
     while (!this.ended && !this.error) {
-      if (this.data.length > MAX_BODY) throw fail('ERR_BAD_RESPONSE', `the response body is larger than ${MAX_BODY} bytes`);
+      if (this.data.length > MAX_BODY) throw tooLarge();
       await new Promise<void>((resolve) => { this.wake = resolve; });
     }
     if (this.error) throw this.error;

@@ -98,14 +98,21 @@ describe('framing', () => {
     expect([r.status, r.body.toString()]).toEqual([404, '{}']);
   });
 
-  it('a response that is not HTTP fails with ERR_BAD_RESPONSE', async () => {
+  it('an answer that is not HTTP fails with NOT_HTTP and its first bytes', async () => {
     const { url } = await serve((s) => { s.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'); });
-    await expect(get(client(url))).rejects.toMatchObject({ code: 'ERR_BAD_RESPONSE' });
+    const error = (await get(client(url)).catch((e: HttpError) => e)) as HttpError;
+    expect(error.code).toBe('NOT_HTTP');
+    expect(error.start?.toString()).toBe('SSH-2.0-OpenSSH_');
+  });
+
+  it('a body over 32 MiB is refused as TOO_LARGE, by its Content-Length or as it arrives', async () => {
+    const { url } = await serve((s) => { s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${33 * 1024 * 1024}\r\n\r\n`); });
+    await expect(get(client(url))).rejects.toMatchObject({ code: 'TOO_LARGE' });
   });
 
   it('a connection closed in the middle of a body fails with ECONNRESET', async () => {
     const { url } = await serve((s) => { s.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"cut'); });
-    await expect(get(client(url))).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await expect(get(client(url))).rejects.toMatchObject({ code: 'ECONNRESET', message: expect.stringMatching(/^the connection closed in the middle of the answer \(\d+ bytes received\)$/) });
   });
 
   it('refuses a header value with a line break (no header injection)', async () => {
