@@ -44,8 +44,7 @@ await step('addon', () => {
 
 // Builtins that a library requires at load time but uses only in code init never runs get a
 // stand-in that loads the real one on first use: commander's child_process (for executable
-// subcommands; it drags in net and streams, ~3 ms of every start) and axios's http2 (in the
-// node-vault chunk; ~13 ms of every Vault start, for HTTP/2 that Vault requests never use).
+// subcommands; it drags in net and streams, ~3 ms of every start).
 const lazyBuiltins = (importer, modules) => ({
   name: 'lazy-builtins',
   setup(b) {
@@ -59,25 +58,39 @@ const lazyBuiltins = (importer, modules) => ({
   },
 });
 const lazyForCommander = lazyBuiltins(/[\\/]node_modules[\\/]commander[\\/]/, ['child_process']);
-const lazyForAxios = lazyBuiltins(/[\\/]node_modules[\\/]axios[\\/]/, ['http2']);
 // liquidjs requires stream and crypto at load for features templates here never use
 // (streamed rendering, the md5 filter): ~6 ms of every start that renders Liquid.
 const lazyForLiquid = lazyBuiltins(/[\\/]node_modules[\\/]liquidjs[\\/]/, ['stream', 'crypto']);
-// axios warms its fetch adapter at load (a top-level getFetch() call): reading the Request
-// and Response globals makes Node load undici and build test Requests, ~22 ms of every
-// Vault start, for an adapter it never picks in Node (http comes first). Drop that one
-// call; the adapter is still built on first use. Fails loudly if axios changes.
-const axiosNoFetchWarmup = {
-  name: 'axios-no-fetch-warmup',
+
+// ---- node-vault without what init does not use (the node-vault chunk only).
+// VaultClient (src/secrets/vault/client.ts) hands node-vault its own transport (our HTTP/1.1
+// client, src/secrets/http.ts), its commands (none), a tv4 that checks the two
+// fields request() checks, and a no-op debug. node-vault's fallbacks for those are then
+// dead code, but it requires them at load: axios (with form-data, mime-db, follow-redirects,
+// proxy-from-env), tv4, mustache, debug and its 1,400 lines of command definitions were
+// ~95% of the chunk and most of the ~60 ms a start with a vault: reference spent
+// evaluating it. Each is replaced by a stand-in that throws on use, so a node-vault that
+// starts using one of them fails loudly in the tests instead of quietly reaching for it.
+// https is a stand-in that loads the real one on first use (node-vault requires it at
+// load for its own default agent, which is never made): tls costs an http start ~4 ms.
+const NODE_VAULT_UNUSED = ['axios', 'tv4', 'mustache', 'debug', './commands.js'];
+const nodeVaultSlim = {
+  name: 'node-vault-slim',
   setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/ }, (args) => {
-      const source = readFileSync(args.path, 'utf8');
-      const patched = source.replace(/\ngetFetch\(\);\n/, '\n');
-      if (patched === source) throw new Error(`${args.path}: no top-level getFetch() call to drop; check axios-no-fetch-warmup`);
-      return { contents: patched, loader: 'js' };
-    });
+    const fromNodeVault = /[\\/]node_modules[\\/]node-vault[\\/]src[\\/]index\.js$/;
+    b.onResolve({ filter: /.*/ }, (args) =>
+      fromNodeVault.test(args.importer) && NODE_VAULT_UNUSED.includes(args.path) ? { path: args.path, namespace: 'node-vault-unused' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'node-vault-unused' }, (args) => ({
+      // debug is called at load (require('debug')('node-vault')) and gives the logger: that
+      // logger throws; the others throw on any property read.
+      contents: `const unused = () => { throw new Error(${JSON.stringify(`node-vault used ${args.path}, which build.mjs leaves out of the bundle (see node-vault-slim)`)}); };
+module.exports = ${args.path === 'debug' ? '() => unused' : 'new Proxy({}, { get: unused })'};`,
+      loader: 'js',
+    }));
   },
 };
+const lazyForNodeVault = lazyBuiltins(/[\\/]node_modules[\\/]node-vault[\\/]/, ['https']);
+// ---- end of node-vault without what init does not use.
 
 // 2. The bundle. Two variants of one source: the executable's (SESAME_SEA=true: looks for
 //    its addon as an embedded asset and beside process.execPath) and init.cjs.
@@ -108,7 +121,7 @@ const chunk = (name) => build({
   metafile: true,
   stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, sourcefile: `${name}-chunk.js` },
   outfile: chunkFile(name),
-  plugins: [lazyForAxios, axiosNoFetchWarmup, lazyForLiquid],
+  plugins: [nodeVaultSlim, lazyForNodeVault, lazyForLiquid],
 });
 // The npm packages whose code is inside the bundles (for the SBOM), from esbuild's metafiles.
 const bundledNpm = join(cache, 'bundled-npm.json');
@@ -122,41 +135,95 @@ await step('bundle', async () => {
 
 // 3. A code cache made after a training start (src/sea-loader.ts says why): run the
 //    executable's bundle under the pinned Node exactly as the loader will wrap it, start
-//    `-- /bin/true` with the native helper, and save V8's cache at process.exit.
+//    `-- /bin/true` with the native helper (with a Vault and a file secret and two
+//    templates), and save V8's cache at the helper's exit.
 const WRAP = ['(function (exports, require, module, __filename, __dirname) {', '\n})'];
 const loader = join(cache, 'sea-loader.cjs');
 const codeCache = join(cache, 'init.cache');
 const trainer = `
-const vm = require('node:vm'), fs = require('node:fs');
-const [bundle, out] = process.argv.slice(1); // node -e: argv[1] is the first argument
+const vm = require('node:vm'), fs = require('node:fs'), path = require('node:path'), os = require('node:os');
+const [bundle, out, chunkDir] = process.argv.slice(1); // node -e: argv[1] is the first argument
 const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(bundle, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: bundle });
-process.argv = [process.argv[0], bundle, '--', '/bin/true'];
+// The training start takes the paths most starts take besides the bare one: a vault: and a
+// file: reference, a Liquid and an envsubst template. Vault is a stand-in answering the two
+// requests a KV v2 read makes; the chunks come from files where the executable has assets.
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sesame-training-'));
+fs.writeFileSync(path.join(dir, 'secret'), 'training');
+fs.writeFileSync(path.join(dir, 'a.liquid'), '{{ env.S | default: "x" }} {{ env.F }}');
+fs.writeFileSync(path.join(dir, 'a.template'), '\${S} \${F}');
+process.argv = [process.argv[0], bundle, '--template', dir + '/a.liquid:' + dir + '/a.out', '--template', dir + '/a.template:' + dir + '/b.out', '--', '/bin/true'];
+const sea = { isSea: () => false, getAsset: (name, encoding) => {
+  const file = path.join(chunkDir, name);
+  if (!name.endsWith('.cjs') || !fs.existsSync(file)) throw new Error('no asset ' + name);
+  return encoding ? fs.readFileSync(file, encoding) : fs.readFileSync(file).buffer;
+} };
+const requireForBundle = (id) => (id === 'node:sea' ? sea : require(id));
 // init ends through the native helper's exit(): save the cache then. Ending through
 // process.exit means the helper did not load and the start took the wrong path: fail.
-const save = () => fs.writeFileSync(out, script.createCachedData());
+const save = () => { fs.writeFileSync(out, script.createCachedData()); fs.rmSync(dir, { recursive: true, force: true }); };
 const exit = process.exit;
-process.exit = () => { console.error('the training start ran without the native helper'); exit(99); };
+process.exit = (code) => { console.error('the training start ran without the native helper (exit ' + code + ')'); fs.rmSync(dir, { recursive: true, force: true }); exit(99); };
 const dlopen = process.dlopen;
 process.dlopen = (target, ...rest) => {
   dlopen(target, ...rest);
   // The addon's properties are read-only: define exit() on an object inheriting the rest
   // (assigning it would throw, and the training would quietly take the no-addon path).
   const nativeExit = target.exports.exit;
-  if (nativeExit) target.exports = Object.create(target.exports, { exit: { value: (code) => { save(); nativeExit(code); } } });
+  if (nativeExit) target.exports = Object.create(target.exports, { exit: { value: (code) => {
+    if (code !== 0) { console.error('the training start failed (exit ' + code + ')'); fs.rmSync(dir, { recursive: true, force: true }); nativeExit(99); }
+    save(); nativeExit(code);
+  } } });
 };
-const mod = { exports: {} };
-script.runInThisContext()(mod.exports, require, mod, bundle, '/');
+const vault = require('node:http').createServer((req, res) => {
+  const body = req.url.startsWith('/v1/sys/internal/ui/mounts/') ? { data: { path: 'secret/', type: 'kv', options: { version: '2' } } }
+    : { data: { data: { value: 'training' }, metadata: { version: 1 } } };
+  res.setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify(body));
+});
+vault.listen(0, '127.0.0.1', () => {
+  Object.assign(process.env, { VAULT_ADDR: 'http://127.0.0.1:' + vault.address().port, VAULT_TOKEN: 'training', S: 'vault:secret/app#value', F: 'file:' + dir + '/secret' });
+  const mod = { exports: {} };
+  script.runInThisContext()(mod.exports, requireForBundle, mod, bundle, '/');
+});
 `;
 await step('code cache', async () => {
   await build({ ...esbuildOptions, entryPoints: [join(root, 'src/sea-loader.ts')], outfile: loader });
   if (!existsSync(nodeBin)) return false;
   const source = readFileSync(join(root, 'src/commonjs.ts'), 'utf8');
   if (!source.includes(JSON.stringify(WRAP[0]).slice(1, -1)) || !source.includes(JSON.stringify(WRAP[1]).slice(1, -1))) throw new Error('build.mjs and src/commonjs.ts must wrap the bundle the same way');
-  if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon])) return false;
+  if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon, ...CHUNKS.map(chunkFile)])) return false;
   rmSync(codeCache, { force: true });
-  run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer, seaBundle, codeCache], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
+  run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer, seaBundle, codeCache, dist], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
   if (!existsSync(codeCache)) throw new Error('the training start wrote no code cache');
 });
+
+// 3b. Code caches for the chunks that are worth it, each made after a training use (the
+//     same wrapping as src/commonjs.ts): liquidjs renders a template, yaml parses a config.
+//     Without one, compiling liquidjs was ~8 of the ~12 ms its load costs a start that
+//     renders Liquid. node-vault (7 KB) needs none.
+const CHUNK_TRAINING = {
+  liquidjs: `const l = new lib.Liquid({ strictVariables: true, strictFilters: true, lenientIf: true, ownPropertyOnly: true, jsTruthy: true, locale: 'en-US', templates: {} });
+    l.parseAndRenderSync('{% assign x = env.A | default: "b" %}{% if x %}{{ x | upcase }}{% endif %}{% for k in env %}{{ k }}{% endfor %} {{ env.A }}', { env: { A: '1' } });`,
+  yaml: `lib.parseDocument('services:\\n  app:\\n    command: [a, "b"]\\n    environment: { A: 1 }\\n', { version: '1.1' }).toJS();`,
+};
+const chunkCacheFile = (name) => join(cache, `init-${name}.cache`);
+await step('chunk code caches', async () => {
+  if (!existsSync(nodeBin)) return false;
+  const stale = Object.keys(CHUNK_TRAINING).filter((c) => newer(chunkCacheFile(c), [chunkFile(c)]));
+  if (!stale.length) return false;
+  for (const name of stale) {
+    const trainer = `
+const vm = require('node:vm'), fs = require('node:fs');
+const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(${JSON.stringify(chunkFile(name))}, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: 'chunk' });
+const mod = { exports: {} };
+script.runInThisContext()(mod.exports, require, mod, 'chunk', '/');
+const lib = mod.exports;
+${CHUNK_TRAINING[name]}
+fs.writeFileSync(${JSON.stringify(chunkCacheFile(name))}, script.createCachedData());`;
+    run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer]);
+  }
+});
+const chunkCaches = () => Object.keys(CHUNK_TRAINING).filter((c) => existsSync(chunkCacheFile(c)));
 
 // 4. The single executable (Node's SEA form; step 5 makes it one file): strip a copy of the pinned Node *before* injecting (stripping
 //    after corrupts it), generate the blob with that same Node, inject with postject.
@@ -175,7 +242,7 @@ await step('executable', () => {
   }
   const out = seaExecutable;
   const stamp = join(cache, 'init-sea.stamp');
-  const key = hash(version, readFileSync(seaBundle), readFileSync(loader), readFileSync(codeCache), readFileSync(addon), ...CHUNKS.map((c) => readFileSync(chunkFile(c))), readFileSync(fileURLToPath(import.meta.url)));
+  const key = hash(version, readFileSync(seaBundle), readFileSync(loader), readFileSync(codeCache), readFileSync(addon), ...CHUNKS.map((c) => readFileSync(chunkFile(c))), ...chunkCaches().map((c) => readFileSync(chunkCacheFile(c))), readFileSync(fileURLToPath(import.meta.url)));
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return false;
   const blob = join(cache, 'init.blob');
   const config = join(cache, 'sea.json');
@@ -194,9 +261,10 @@ await step('executable', () => {
     assets: {
       'init.js': seaBundle,
       'init.cache': codeCache,
-      // The chunks carry no code cache of their own: 0.5 MB more of assets made every start
-      // ~3 ms slower (bench runner, n=40), to save ~20 ms of the starts that use Vault.
+      // Code caches only for liquidjs and yaml (step 3b): all of them, 0.5 MB more of
+      // assets when node-vault carried axios, made every start ~3 ms slower.
       ...Object.fromEntries(CHUNKS.map((c) => [`init-${c}.cjs`, chunkFile(c)])),
+      ...Object.fromEntries(chunkCaches().map((c) => [`init-${c}.cache`, chunkCacheFile(c)])),
     },
   }));
   run(nodeBin, ['--experimental-sea-config', config]);

@@ -145,11 +145,25 @@ export function childrenOf(pid) {
   return pids;
 }
 
-/** VmRSS, RssAnon, RssFile (kB) and Threads of a process. */
+/** VmRSS, RssAnon, RssFile, RssShmem (kB) and Threads of a process; private = RssAnon + RssShmem, what it alone costs. */
 export function memoryOf(pid) {
   const fields = Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').map((l) => l.split(/:\s+/)));
   const kb = (name) => parseInt(fields[name], 10);
-  return { vmRssKb: kb('VmRSS'), rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), rssShmemKb: kb('RssShmem'), threads: kb('Threads') };
+  return { vmRssKb: kb('VmRSS'), rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), rssShmemKb: kb('RssShmem'), privateKb: kb('RssAnon') + kb('RssShmem'), threads: kb('Threads') };
+}
+
+/**
+ * Wake-ups of a process: voluntary context switches summed over its threads
+ * (/proc/PID/task/TID/status). Each time a thread sleeps again after being woken (a timer,
+ * a signal, I/O) counts once; being preempted on a busy machine does not, unlike the
+ * timeslice count of schedstat.
+ */
+export function wakeupsOf(pid) {
+  let sum = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try { sum += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0); } catch { /* thread gone */ }
+  }
+  return sum;
 }
 
 /** Polls `test` every `every` ms until it returns something truthy (returned), or undefined after `ms`. */

@@ -17,7 +17,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import {
   CACHE, INIT, MIB, NODE, ROOT, STOP_SIGNALS, UNSHARE, aptGetInstall, childrenOf, commandLine, compile,
-  describeMachine, dropPageCache, exitInterrupted, findInPath, fixed, initIdentity, median, memoryOf, mib, parseCli, progress, quantile,
+  describeMachine, dropPageCache, exitInterrupted, findInPath, fixed, initIdentity, median, memoryOf, mib, parseCli, progress, quantile, wakeupsOf,
   rel, sleep, startSession, stopSession, stopSessionsOnExit, table, until, unshareWorks,
 } from './common.mjs';
 
@@ -27,6 +27,8 @@ const ORPHANS_EXIT = 7;
 const SIGNAL = 'SIGUSR2'; // not TERM/INT: those start init's grace-period timer
 const SIGNAL_GAP_MS = 20;
 const SETTLE_MS = 1000;
+/** Wake-ups are counted over this window, right after the memory reading. */
+const WAKE_MS = 5000;
 
 const cli = parseCli('usage: node bench/run.mjs [--quick] [--json FILE] [--previous FILE]');
 const PREVIOUS = cli.previous ? realpathSync(cli.previous) : null;
@@ -96,7 +98,7 @@ function measureStartup(entries) {
 // ---- 2. Idle memory as PID 1: all inits of a round start together and are read together.
 async function measureIdle(entries) {
   progress(`idle RSS as PID 1: ${N.idleRounds} rounds, ${SETTLE_MS} ms settle`);
-  const results = entries.map(() => ({ samples: [], failures: 0 }));
+  const results = entries.map(() => ({ samples: [], wakeupsPerMin: [], failures: 0 }));
   for (let round = 0; round < N.idleRounds; round++) {
     const order = entries.map((_, k) => (round + k) % entries.length);
     const running = new Map(order.map((i) => [i, startSession(entries[i].argv)]));
@@ -107,13 +109,19 @@ async function measureIdle(entries) {
         s.ready = Boolean(s.init) && (!entries[i].hasChild || Boolean(await until(() => childrenOf(s.init).length)));
       }
       await sleep(SETTLE_MS);
+      const before = new Map();
       for (const [i, s] of running) {
         try {
           if (!s.ready) throw new Error('not started');
           results[i].samples.push(memoryOf(s.init));
+          before.set(i, wakeupsOf(s.init));
         } catch {
           results[i].failures++;
         }
+      }
+      await sleep(WAKE_MS);
+      for (const [i, n] of before) {
+        try { results[i].wakeupsPerMin.push(((wakeupsOf(running.get(i).init) - n) * 60_000) / WAKE_MS); } catch { /* gone */ }
       }
     } finally {
       await Promise.all([...running.values()].map(stopSession));
@@ -226,14 +234,15 @@ out.push('peak RSS: median ru_maxrss from wait4, the max over the command and th
 
 if (idle) {
   out.push(`## Idle as PID 1: \`unshare --pid --fork --mount-proc X -- sleep 60\`, read after ${SETTLE_MS / 1000} s (median of ${N.idleRounds})`, '');
-  out.push(table(['PID 1', '>VmRSS MiB', '>RssAnon MiB', '>RssShmem MiB', '>private MiB', '>RssFile MiB', '>threads'], idleEntries.map((e, i) => {
+  out.push(table(['PID 1', '>VmRSS MiB', '>private MiB', '>RssAnon MiB', '>RssShmem MiB', '>RssFile MiB', '>threads', '>wake-ups/min'], idleEntries.map((e, i) => {
     const s = idle[i].samples;
     const med = (key) => median(s.map((x) => x[key]));
-    return [rowOf(e) + (idle[i].failures ? ` (FAILED ${idle[i].failures}×)` : ''), fixed(mib(med('vmRssKb')), 1), fixed(mib(med('rssAnonKb')), 1), fixed(mib(med('rssShmemKb')), 1),
-      fixed(mib(median(s.map((x) => x.rssAnonKb + x.rssShmemKb))), 1), fixed(mib(med('rssFileKb')), 1), fixed(med('threads'), 0)];
+    return [rowOf(e) + (idle[i].failures ? ` (FAILED ${idle[i].failures}×)` : ''), fixed(mib(med('vmRssKb')), 1), fixed(mib(med('privateKb')), 1), fixed(mib(med('rssAnonKb')), 1), fixed(mib(med('rssShmemKb')), 1), fixed(mib(med('rssFileKb')), 1), fixed(med('threads'), 0), fixed(median(idle[i].wakeupsPerMin), 1)];
   })), '');
   out.push('private = RssAnon + RssShmem: what each container costs on its own (the one-file /init keeps its libraries in');
-  out.push('memory files, which count as shmem). RssFile depends on how much of the binary is in the page cache; the others do not.', '');
+  out.push('memory files, which count as shmem). RssFile depends on how much of the binary is in the page cache; the others do');
+  out.push(`not. wake-ups: voluntary context`);
+  out.push(`switches of all threads (/proc/PID/task/TID/status) over the ${WAKE_MS / 1000} s after the reading, per minute.`, '');
 
   out.push(`## Signal forwarding as PID 1: ${SIGNAL} sent to init → received by its child (${N.signals} per init, ${SIGNAL_GAP_MS} ms apart, interleaved)`, '');
   out.push(table(['PID 1', '>median µs', '>p10 µs', '>p90 µs', '>max µs', '>lost'], peers.map((p, i) => {
@@ -268,6 +277,7 @@ const target = (name, value, reference, unit, digits, limit) => {
 };
 const targets = [
   target('startup median vs `node -e 0`', ms(median(startup[sesameStartup].wallNs)), ms(median(startup[nodeStartup].wallNs)), 'ms', 2, 1.2),
+  target('idle private memory vs 12 MiB', mib(median(idle?.[sesameIdx].samples.map((s) => s.privateKb) ?? [])), 12, 'MiB', 1, 1),
   target('idle VmRSS vs idle node', mib(median(idle?.[sesameIdx].samples.map((s) => s.vmRssKb) ?? [])), mib(median(idle?.[nodeIdle].samples.map((s) => s.vmRssKb) ?? [])), 'MiB', 1, 1.1),
   target('forwarding median vs tini', median(signals?.[sesameIdx].latencyNs ?? []) / 1e3, tiniIdx < 0 ? NaN : median(signals?.[tiniIdx].latencyNs ?? []) / 1e3, 'µs', 0, 2.5),
   target(`${bytes(ORPHANS)} orphans median vs tini`, median(orphans?.[sesameIdx].reapUs ?? []) / 1e3, tiniIdx < 0 ? NaN : median(orphans?.[tiniIdx].reapUs ?? []) / 1e3, 'ms', 1, 2),

@@ -2,11 +2,11 @@
 // (Keywhiz's SecretDeliveryResource): one POST /batchsecret for all of them; because a batch is
 // all-or-nothing (one missing secret fails it with 404), any failure falls back to one
 // GET /secret/{name} each, which says which secret failed and why.
-import type { Agent } from 'node:https';
 import { EXIT, InitError } from '../exit-codes';
 import { MAX_TIMER_MS } from '../lifetime/clock';
 import type { Log } from '../log';
 import { denied, invalid, notFound, SecretError, unavailable } from './errors';
+import { HttpClient, type HttpError } from './http';
 import { readSettingFile } from './settings-file';
 import type { SecretRequest } from './plan';
 import type { Resolved } from './resolve';
@@ -59,44 +59,33 @@ class KeywhizHttpError extends Error {
 /** keysync retries only 5xx (client.go shouldRetry); and connection failures. */
 const retryable = (e: unknown) => (e instanceof KeywhizHttpError ? e.status >= 500 : CONNECTION_ERRORS.has((e as NodeJS.ErrnoException).code ?? ''));
 
-function call(settings: KeywhizSettings, agent: Agent, method: 'GET' | 'POST', path: string, body: object | undefined, deadline: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const payload = body ? Buffer.from(JSON.stringify(body)) : undefined;
-    const { request } = require('node:https') as typeof import('node:https');
-    const req = request(new URL(path, settings.server), {
+async function call(client: HttpClient, method: 'GET' | 'POST', path: string, body: object | undefined, deadline: number): Promise<unknown> {
+  let res;
+  try {
+    res = await client.request({
       method,
-      agent,
+      path,
+      body: body ? Buffer.from(JSON.stringify(body)) : undefined,
+      headers: { Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}) },
       // Past 2^31 ms a socket timeout would become 1 ms.
-      timeout: Math.min(MAX_TIMER_MS, Math.max(1, deadline - Date.now())),
-      headers: { Accept: 'application/json', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new KeywhizHttpError(res.statusCode ?? 0));
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        } catch {
-          reject(Object.assign(new Error('the answer is not JSON'), { code: 'EBADJSON' }));
-        }
-      });
-      res.on('error', reject);
+      timeoutMs: Math.min(MAX_TIMER_MS, Math.max(1, deadline - Date.now())),
     });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+  } catch (error) {
     // Connected but not yet through the TLS handshake: a reset now is the server refusing
     // the client certificate (Keywhiz and Node-based servers may drop the connection without
     // an alert), not a network failure worth retrying until the deadline.
-    let handshaking = false;
-    req.on('socket', (socket) => {
-      if (!socket.connecting) return; // a kept-alive socket, through its handshake long ago
-      socket.once('connect', () => { handshaking = true; });
-      socket.once('secureConnect', () => { handshaking = false; });
-    });
-    req.on('error', (error: NodeJS.ErrnoException) => reject(handshaking && error.code === 'ECONNRESET'
-      ? Object.assign(new Error('the TLS handshake with Keywhiz failed: the server closed the connection (it may not accept the client certificate in SESAME_KEYWHIZ_CERT: another CA, or expired)'), { code: 'ETLSHANDSHAKE' })
-      : error));
-    req.end(payload);
-  });
+    const e = error as HttpError;
+    if (e.duringHandshake && e.code === 'ECONNRESET') {
+      throw Object.assign(new Error('the TLS handshake with Keywhiz failed: the server closed the connection (it may not accept the client certificate in SESAME_KEYWHIZ_CERT: another CA, or expired)'), { code: 'ETLSHANDSHAKE' });
+    }
+    throw error;
+  }
+  if (res.status !== 200) throw new KeywhizHttpError(res.status);
+  try {
+    return JSON.parse(res.body.toString('utf8'));
+  } catch {
+    throw Object.assign(new Error('the answer is not JSON'), { code: 'EBADJSON' });
+  }
 }
 
 function failure(error: unknown, name: string): SecretError {
@@ -131,27 +120,25 @@ function toResolved(d: Delivery): Resolved | SecretError {
 
 export async function resolveKeywhiz(requests: SecretRequest[], env: NodeJS.ProcessEnv, deadline: number, log: Log): Promise<Map<SecretRequest, Resolved | SecretError>> {
   const settings = keywhizSettings(env);
-  // node:https (tls, OpenSSL) loads only when a reference needs it: it costs start-up time.
-  const { Agent } = require('node:https') as typeof import('node:https');
   // rejectUnauthorized explicitly: NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment is the application's
   // business and must not turn off init's check of the server that hands out its secrets.
-  const agent = new Agent({ cert: settings.cert, key: settings.key, ca: settings.ca, rejectUnauthorized: true, minVersion: 'TLSv1.2', keepAlive: true });
+  const client = new HttpClient(settings.server, { cert: settings.cert, key: settings.key, ca: settings.ca, rejectUnauthorized: true, minVersion: 'TLSv1.2' });
   const names = [...new Set(requests.map((r) => (r.ref.scheme === 'keywhiz' ? r.ref.name : '')).filter(Boolean))];
   const byName = new Map<string, Resolved | SecretError>();
   const attempt = (f: () => Promise<unknown>) => withRetries(f, retryable, { deadline });
   try {
-    const batch = (await attempt(() => call(settings, agent, 'POST', '/batchsecret', { secrets: names }, deadline))) as Delivery[];
+    const batch = (await attempt(() => call(client, 'POST', '/batchsecret', { secrets: names }, deadline))) as Delivery[];
     for (const d of Array.isArray(batch) ? batch : []) byName.set(d.name, toResolved(d));
   } catch (error) {
     log.debug(`keywhiz: POST /batchsecret: ${(error as Error).message}; asking for each secret`);
   }
   await Promise.all(names.filter((n) => !byName.has(n)).map(async (name) => {
     try {
-      byName.set(name, toResolved((await attempt(() => call(settings, agent, 'GET', `/secret/${encodeURIComponent(name)}`, undefined, deadline))) as Delivery));
+      byName.set(name, toResolved((await attempt(() => call(client, 'GET', `/secret/${encodeURIComponent(name)}`, undefined, deadline))) as Delivery));
     } catch (error) {
       byName.set(name, failure(error, name));
     }
   }));
-  agent.destroy();
+  client.close();
   return new Map(requests.map((r) => [r, byName.get(r.ref.scheme === 'keywhiz' ? r.ref.name : '') ?? notFound('not returned by Keywhiz')]));
 }

@@ -237,7 +237,7 @@ describe('keywhiz: references, through init as PID 1', () => {
     await server({ faults: [{ delayMs: 60_000 }] });
     const r = await run(['--secrets-timeout', '1s', '--', 'sh', '-c', 'echo started'], { A: 'keywhiz:db-password' });
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('sesame: error: A: keywhiz:db-password: Keywhiz did not answer in time (1 attempts; last: timed out)\n');
+    expect(r.stderr).toBe('sesame: error: A: keywhiz:db-password: Keywhiz did not answer in time (1 attempts; last: no answer within the time limit)\n');
     expect(r.code).toBe(EXIT.UNAVAILABLE);
     expect((kw as KeywhizServer).requests[0]).toMatchObject({ method: 'POST', path: '/batchsecret' });
   });

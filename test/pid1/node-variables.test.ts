@@ -55,7 +55,7 @@ describe('NODE_* variables of the application', () => {
     const base = { PATH, VAULT_ADDR: vault.url, VAULT_TOKEN: 'root', DB: 'vault:secret/app#password' };
     const without = await runAsPid1(['--', 'true'], { env: base });
     const withExtra = await runAsPid1(['--', 'true'], { env: { ...base, NODE_EXTRA_CA_CERTS: pki.ca.certPath } });
-    expect(without.code).toBe(69);
+    expect(without.code).toBe(78); // an untrusted certificate is a configuration error (docs/secrets.md)
     expect(without.stderr).toMatch(/certificate/);
     expect(withExtra.code).toBe(without.code);
     expect(withExtra.stderr).toBe(without.stderr);

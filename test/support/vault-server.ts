@@ -2573,6 +2573,8 @@ function readBody(req: IncomingMessage): Promise<string> {
  * Headers of every Vault answer (checked against OpenBao): Cache-Control no-store, JSON content
  * type even on 204, HSTS even over plain HTTP, and X-Vault-Namespace echoed when it was sent.
  */
+const GO_CHUNKING_SIZE = 2048;
+
 function write(res: ServerResponse, req: IncomingMessage, reply: Reply): void {
   const headers: Record<string, string | number> = {
     'Cache-Control': 'no-store',
@@ -2588,7 +2590,10 @@ function write(res: ServerResponse, req: IncomingMessage, reply: Reply): void {
     return;
   }
   const body = 'json' in reply ? `${goJson(reply.json)}\n` : reply.raw;
-  headers['Content-Length'] = Buffer.byteLength(body);
+  // Go's net/http sets Content-Length itself only for a body that fits its 2,048-byte buffer
+  // (bufferBeforeChunkingSize in net/http/server.go; Vault's respondOk never sets one):
+  // a larger answer, such as a secret with many keys, arrives with chunked transfer coding.
+  if (Buffer.byteLength(body) <= GO_CHUNKING_SIZE) headers['Content-Length'] = Buffer.byteLength(body);
   res.writeHead(reply.status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
 }

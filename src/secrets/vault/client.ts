@@ -3,17 +3,16 @@
 // lacks: it sends X-Vault-Request, the token and namespace as
 // fresh headers on every call (a shared headers object freezes the first token), never
 // lets node-vault read VAULT_* from the environment (it treats VAULT_SKIP_VERIFY=false as
-// "skip"), takes TLS from the CLI's variables through our own https.Agent, encodes paths
+// "skip"), takes TLS from the CLI's variables into our own connections, encodes paths
 // itself (node-vault drops anything after '#'), and retries with backoff. No Vault text reaches a
 // log line without the secrets init holds (token, secret_id, password, JWT) taken out.
-import type { Agent } from 'node:https';
 import { loadChunk } from '../../chunks';
 import { MAX_TIMER_MS } from '../../lifetime/clock';
 import type { Log } from '../../log';
 import { denied, invalid, SecretError, unavailable } from '../errors';
 import { CONNECTION_ERRORS, DeadlineExceeded, withRetries } from '../retry';
 import type { VaultSettings } from './settings';
-import { RETRY_AFTER, transport, TransportError } from './transport';
+import { RETRY_AFTER, TransportError, VaultTransport } from './transport';
 
 interface NodeVaultClient {
   token?: string;
@@ -61,10 +60,27 @@ export function retryable(error: unknown): boolean {
 /** Token shapes of Vault (hvs., hvb., hvr.) and OpenBao (s., b., r.), whoever's they are. */
 const TOKEN_SHAPE = /\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9]+)?/g;
 
+/**
+ * What of node-vault's optional dependencies a client made here uses: none. Its request()
+ * validates two fields with tv4, node-vault's generated commands (built from ~1,400 lines
+ * of definitions with mustache and tv4) are never called (every call here goes through
+ * request(), with paths built and encoded here), and it logs through debug. Passing these
+ * is what lets the bundle leave tv4, mustache, debug and the commands out (build.mjs).
+ */
+const NODE_VAULT_PARTS = {
+  commands: {},
+  debug: () => {},
+  mustache: {},
+  tv4: {
+    error: new Error('a request needs a path and a method'),
+    validate: (options: { path?: unknown; method?: unknown }) => typeof options.path === 'string' && typeof options.method === 'string',
+  },
+};
+
 export class VaultClient {
   private token?: string;
   private readonly vault: NodeVaultClient;
-  private readonly agent?: Agent;
+  private readonly transport: VaultTransport;
   /** Values that must never be printed: the token, and what a login sent. */
   private readonly secrets = new Set<string>();
   /** The one "waiting for Vault" line has been said, and when. */
@@ -77,20 +93,15 @@ export class VaultClient {
     private readonly deadline: number,
     private readonly log: Log,
   ) {
-    // Loaded here, on the one path that needs it: evaluating node-vault and axios costs
-    // ~90 ms of start-up.
+    // Loaded here, on the one path that needs it (a chunk of its own: src/chunks.ts).
     const nodeVault = loadChunk<(config: Record<string, unknown>) => NodeVaultClient>('node-vault');
-    this.vault = nodeVault({ endpoint: settings.address, 'request-promise': transport() });
+    this.transport = new VaultTransport(settings.address, settings.tls);
+    this.vault = nodeVault({ endpoint: settings.address, 'request-promise': this.transport.forNodeVault(), ...NODE_VAULT_PARTS });
     // node-vault falls back to VAULT_TOKEN/VAULT_NAMESPACE/VAULT_PREFIX from the environment
     // for anything not given: the headers below are the only source of these.
     this.vault.token = undefined;
     this.vault.namespace = undefined;
     this.vault.pathPrefix = '';
-    if (settings.address.startsWith('https:')) {
-      const { ca, cert, key, servername, rejectUnauthorized } = settings.tls;
-      const { Agent } = require('node:https') as typeof import('node:https');
-      this.agent = new Agent({ ca, cert, key, servername, rejectUnauthorized, minVersion: 'TLSv1.2', keepAlive: true });
-    }
   }
 
   /** The token calls are made with (a lifetime tells the leases of one token from another's). */
@@ -101,6 +112,11 @@ export class VaultClient {
   setToken(token: string): void {
     this.token = token;
     this.sensitive(token);
+  }
+
+  /** Closes the kept-alive connections; a later call opens new ones. */
+  close(): void {
+    this.transport.close();
   }
 
   /** A value that must not appear in any message (a secret_id, a password, a wrapping token). */
@@ -132,7 +148,7 @@ export class VaultClient {
       // A socket timeout past 2^31 ms would become 1 ms (a --secrets-timeout of a month).
       const timeout = Math.min(MAX_TIMER_MS, Math.max(1, deadline - Date.now()));
       try {
-        return await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, httpsAgent: this.agent, timeout });
+        return await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, timeout });
       } catch (error) {
         const response = (error as { response?: { statusCode: number; body: unknown } }).response;
         if (response && typeof response.statusCode === 'number') {

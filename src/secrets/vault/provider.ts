@@ -33,6 +33,7 @@ export async function resolveVault(
     // Without a token nothing can be read: every reference fails with the login's cause.
     const failure = error instanceof SecretError ? error : unavailable(String((error as Error).message));
     for (const request of requests) out.set(request, failure);
+    client.close();
     return out;
   }
   const kv = new KvReader(client);
@@ -64,6 +65,9 @@ export async function resolveVault(
   if (session && keep) {
     session.reads.push(...reads.values());
     keep(session);
+  } else {
+    // Nothing is read after start: no connection stays open, nothing keeps the client alive.
+    client.close();
   }
   return out;
 }

@@ -1,7 +1,9 @@
 // The HTTP under node-vault. node-vault accepts a request function of its own (its
-// `request-promise` option); this is ours, on node:http/https, because what a hostile or
-// mistaken server can do to PID 1 has to be bounded here and axios (node-vault's default)
-// bounds none of it:
+// `request-promise` option); this is ours, on the secret sources' HTTP/1.1 client
+// (../http.ts: node:net or node:tls, at most MAX_CONNECTIONS kept-alive connections per
+// server, requests queued for them), because what a hostile or mistaken server can do to
+// PID 1 has to be bounded here and axios (node-vault's default) bounds none of it, and
+// because axios and node:http cost more start-up than everything else in a Vault read:
 // - one deadline for the whole answer, not an idle timeout (a server answering one byte a
 //   second never goes idle);
 // - a size limit on the body (a server sending 100 MB would sit in PID 1's memory);
@@ -9,11 +11,11 @@
 //   Authorization header is dropped on a host change);
 // - the body as it came, so that a 200 that is not JSON (a wrong VAULT_ADDR) is seen, and
 //   an http:// address pointed at a TLS listener is recognised from the answer.
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Agent } from 'node:https';
+import { HttpClient, MAX_BODY, type HttpError } from '../http';
+import type { VaultTls } from './settings';
 
 /** Larger answers are refused: Vault's own request limit (max_request_size) is 32 MiB. */
-export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+export const MAX_ANSWER_BYTES = MAX_BODY;
 
 /** What a failed exchange was; `code` says what the retry policy and the messages need. */
 export class TransportError extends Error {
@@ -61,7 +63,6 @@ interface NodeVaultOptions {
   json?: unknown;
   /** Milliseconds for the whole exchange. */
   timeout?: number;
-  httpsAgent?: Agent;
 }
 
 /** Go's net/http answer to plain HTTP on a TLS port (crypto/tls RecordHeaderError). */
@@ -70,88 +71,71 @@ const GO_PLAIN_ON_TLS = 'Client sent an HTTP request to an HTTPS server';
 /** A TLS record header: alert (21) or handshake (22), protocol major version 3. */
 const looksLikeTls = (bytes: Buffer | undefined) => !!bytes && bytes.length >= 2 && (bytes[0] === 0x15 || bytes[0] === 0x16) && bytes[1] === 0x03;
 
-/** node-vault's `request-promise` option: `{ defaults: () => request }`. */
-export function transport(): { defaults: () => (options: NodeVaultOptions) => Promise<TransportResponse> } {
-  return { defaults: () => send };
+/**
+ * Connections kept per server. Vault answers one request per connection at a time, so a
+ * few connections carry many reads in flight; more would each cost a TCP (and TLS)
+ * handshake for little gain (200 paths: about the same from 8 to 16, slower from 64).
+ */
+export const MAX_CONNECTIONS = 8;
+
+/** One server's connections, and node-vault's way in to them. */
+export class VaultTransport {
+  private readonly client: HttpClient;
+
+  constructor(address: string, tls: VaultTls) {
+    const { ca, cert, key, servername, rejectUnauthorized } = tls;
+    this.client = new HttpClient(new URL(address), address.startsWith('https:')
+      ? { ca, cert, key, servername, rejectUnauthorized, minVersion: 'TLSv1.2' }
+      : undefined, MAX_CONNECTIONS);
+  }
+
+  /** node-vault's `request-promise` option: `{ defaults: () => request }`. */
+  forNodeVault(): { defaults: () => (options: NodeVaultOptions) => Promise<TransportResponse> } {
+    return { defaults: () => (options) => this.send(options) };
+  }
+
+  /** Closes the kept-alive connections: nothing is left open once no request needs them. */
+  close(): void {
+    this.client.close();
+  }
+
+  private async send(options: NodeVaultOptions): Promise<TransportResponse> {
+    const url = new URL(options.uri);
+    const body = options.json !== undefined && typeof options.json === 'object' ? Buffer.from(JSON.stringify(options.json)) : undefined;
+    const headers: Record<string, string> = { ...options.headers, Accept: 'application/json' };
+    if (body) headers['Content-Type'] = 'application/json';
+    let res;
+    try {
+      res = await this.client.request({ method: options.method, path: `${url.pathname}${url.search}`, headers, body, timeoutMs: Math.max(1, options.timeout ?? 60_000) });
+    } catch (error) {
+      throw transportError(error as HttpError);
+    }
+    if (res.status >= 300 && res.status < 400) throw new TransportError('REDIRECT', redirectText(res.status, res.headers.location, url));
+    const text = res.body.toString('utf8');
+    const parsed = parse(res.status, text, res.headers['content-type'] ?? '');
+    // 429 and 503 may say when to come back: the lifetime stage's retries honour it.
+    const after = res.headers['retry-after'];
+    if (typeof after === 'string' && parsed !== null && typeof parsed === 'object') Object.defineProperty(parsed, RETRY_AFTER, { value: after });
+    return { statusCode: res.status, body: parsed, request: { path: url.pathname } };
+  }
 }
 
-function send(options: NodeVaultOptions): Promise<TransportResponse> {
-  const url = new URL(options.uri);
-  const https = url.protocol === 'https:';
-  const { request } = (https ? require('node:https') : require('node:http')) as typeof import('node:https');
-  const payload = options.json !== undefined && typeof options.json === 'object' ? Buffer.from(JSON.stringify(options.json)) : undefined;
-  const headers: Record<string, string | number> = { ...options.headers, Accept: 'application/json' };
-  if (payload) {
-    headers['Content-Type'] = 'application/json';
-    headers['Content-Length'] = payload.length;
+/** The client's failures in this file's terms; TLS and socket errors pass as they are. */
+function transportError(error: HttpError): Error {
+  switch (error.code) {
+    case 'ETIMEDOUT':
+      return new TransportError('ETIMEDOUT', error.message);
+    case 'ECONNRESET':
+      return /in the middle of the answer/.test(error.message) ? new TransportError('ECONNRESET', error.message) : error;
+    case 'TOO_LARGE':
+      return tooLarge();
+    case 'NOT_HTTP':
+      return looksLikeTls(error.start) ? new TransportError('SPEAKS_TLS', 'the server answered in TLS') : new TransportError('NOT_HTTP', 'the answer is not HTTP');
+    case 'ERR_BAD_RESPONSE':
+      return new TransportError('NOT_HTTP', error.message);
+    default:
+      return error;
   }
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    let req: ClientRequest | undefined;
-    const finish = (error: Error | undefined, value?: TransportResponse) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (error) {
-        req?.destroy();
-        reject(error);
-      } else {
-        resolve(value as TransportResponse);
-      }
-    };
-    let received = 0;
-    const timer = setTimeout(() => {
-      finish(new TransportError('ETIMEDOUT', received ? `the answer was incomplete at the time limit (${received} bytes received)` : 'no answer within the time limit'));
-    }, Math.max(1, options.timeout ?? 60_000));
-    req = request(url, { method: options.method, headers, agent: https ? options.httpsAgent : undefined }, (res: IncomingMessage) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400) {
-        finish(new TransportError('REDIRECT', redirectText(status, res.headers.location, url)));
-        return;
-      }
-      const declared = Number(res.headers['content-length']);
-      if (declared > MAX_ANSWER_BYTES) {
-        finish(tooLarge());
-        return;
-      }
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (received > MAX_ANSWER_BYTES) finish(tooLarge());
-        else chunks.push(chunk);
-      });
-      res.on('aborted', () => finish(new TransportError('ECONNRESET', `the connection closed in the middle of the answer (${received} bytes received)`)));
-      res.on('error', (error) => finish(res.complete ? error : new TransportError('ECONNRESET', `the connection closed in the middle of the answer (${received} bytes received)`)));
-      res.on('end', () => {
-        if (!res.complete) {
-          finish(new TransportError('ECONNRESET', `the connection closed in the middle of the answer (${received} bytes received)`));
-          return;
-        }
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        try {
-          body = parse(status, text, String(res.headers['content-type'] ?? ''));
-        } catch (error) {
-          finish(error as Error);
-          return;
-        }
-        const after = res.headers['retry-after'];
-        if (typeof after === 'string' && body !== null && typeof body === 'object') Object.defineProperty(body, RETRY_AFTER, { value: after });
-        finish(undefined, { statusCode: status, body, request: { path: url.pathname } });
-      });
-    });
-    req.on('error', (error: NodeJS.ErrnoException & { rawPacket?: Buffer }) => {
-      // Node's HTTP parser failed on the answer: a TLS record means http:// to a TLS port.
-      if (error.code?.startsWith('HPE_')) {
-        finish(looksLikeTls(error.rawPacket)
-          ? new TransportError('SPEAKS_TLS', 'the server answered in TLS')
-          : new TransportError('NOT_HTTP', 'the answer is not HTTP'));
-        return;
-      }
-      finish(error);
-    });
-    req.end(payload);
-  });
 }
 
 function tooLarge(): TransportError {

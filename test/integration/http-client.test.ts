@@ -1,0 +1,200 @@
+// The secret sources' HTTP/1.1 client (src/secrets/http.ts) against raw TCP servers on
+// loopback that answer byte for byte as written here: each framing a server may use
+// (Content-Length, chunked in pieces with extensions and trailers, to the end of the
+// connection), interim 1xx answers, kept-alive connections and servers that close them,
+// time limits, and a TLS server that drops the client during the handshake.
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HttpClient, type HttpError } from '../../src/secrets/http';
+import { makePki } from '../support/certs';
+
+type Handler = (socket: Socket, request: string) => void;
+const servers: Server[] = [];
+const clients: HttpClient[] = [];
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+  for (const s of servers.splice(0)) s.close();
+});
+
+/** A server that calls `handle` once per request head it reads, with the connection. */
+async function serve(handle: Handler): Promise<{ url: URL; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    let data = '';
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1');
+      let end: number;
+      while ((end = data.indexOf('\r\n\r\n')) >= 0) {
+        const head = data.slice(0, end);
+        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (data.length < end + 4 + length) return;
+        data = data.slice(end + 4 + length);
+        handle(socket, head);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: new URL(`http://127.0.0.1:${port}`), connections: () => connections };
+}
+
+function client(url: URL, max = 8): HttpClient {
+  const c = new HttpClient(url, undefined, max);
+  clients.push(c);
+  return c;
+}
+
+const get = (c: HttpClient, path = '/v1/x', timeoutMs = 5000) => c.request({ method: 'GET', path, headers: { 'X-Vault-Token': 't' }, timeoutMs });
+const text = async (c: HttpClient, path?: string) => (await get(c, path)).body.toString();
+
+describe('framing', () => {
+  it('a Content-Length body; the request carries Host, the headers given and no body', async () => {
+    let seen = '';
+    const { url } = await serve((s, head) => { seen = head; s.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"a":"bcd"}'); });
+    const r = await get(client(url), '/v1/secret/data/app?version=2');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('application/json');
+    expect(r.body.toString()).toBe('{"a":"bcd"}');
+    expect(seen).toBe(`GET /v1/secret/data/app?version=2 HTTP/1.1\r\nHost: ${url.host}\r\nX-Vault-Token: t`);
+  });
+
+  it('a POST carries its body with its length', async () => {
+    let seen = '';
+    const { url } = await serve((s, head) => { seen = head; s.write('HTTP/1.1 204 No Content\r\n\r\n'); });
+    const r = await client(url).request({ method: 'POST', path: '/v1/auth/x/login', body: Buffer.from('{"k":1}'), timeoutMs: 5000 });
+    expect(r.status).toBe(204);
+    expect(r.body.length).toBe(0);
+    expect(seen).toContain('\r\nContent-Length: 7');
+  });
+
+  it('chunked transfer coding, split at every byte, with chunk extensions and trailers', async () => {
+    const answer = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: yes\r\n\r\n';
+    const { url, connections } = await serve((s) => {
+      let i = 0;
+      const drip = () => { if (i < answer.length) { s.write(answer[i++]); setImmediate(drip); } };
+      drip();
+    });
+    const c = client(url);
+    expect(await text(c)).toBe('hello, world');
+    expect(await text(c)).toBe('hello, world'); // the same connection, read to its end exactly
+    expect(connections()).toBe(1);
+  });
+
+  it('a body that ends with the connection (no length given); that connection is not reused', async () => {
+    const { url, connections } = await serve((s) => { s.end('HTTP/1.1 200 OK\r\n\r\nuntil the end'); });
+    const c = client(url);
+    expect(await text(c)).toBe('until the end');
+    expect(await text(c)).toBe('until the end');
+    expect(connections()).toBe(2);
+  });
+
+  it('skips a 100 Continue before the answer', async () => {
+    const { url } = await serve((s) => { s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}'); });
+    const r = await get(client(url));
+    expect([r.status, r.body.toString()]).toEqual([404, '{}']);
+  });
+
+  it('an answer that is not HTTP fails with NOT_HTTP and its first bytes', async () => {
+    const { url } = await serve((s) => { s.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'); });
+    const error = (await get(client(url)).catch((e: HttpError) => e)) as HttpError;
+    expect(error.code).toBe('NOT_HTTP');
+    expect(error.start?.toString()).toBe('SSH-2.0-OpenSSH_');
+  });
+
+  it('a body over 32 MiB is refused as TOO_LARGE, by its Content-Length or as it arrives', async () => {
+    const { url } = await serve((s) => { s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${33 * 1024 * 1024}\r\n\r\n`); });
+    await expect(get(client(url))).rejects.toMatchObject({ code: 'TOO_LARGE' });
+  });
+
+  it('a connection closed in the middle of a body fails with ECONNRESET', async () => {
+    const { url } = await serve((s) => { s.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"cut'); });
+    await expect(get(client(url))).rejects.toMatchObject({ code: 'ECONNRESET', message: expect.stringMatching(/^the connection closed in the middle of the answer \(\d+ bytes received\)$/) });
+  });
+
+  it('refuses a header value with a line break (no header injection)', async () => {
+    const { url, connections } = await serve(() => {});
+    await expect(client(url).request({ method: 'GET', path: '/', headers: { 'X-Vault-Token': 'a\r\nX-Evil: 1' }, timeoutMs: 1000 })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    expect(connections()).toBe(0);
+  });
+});
+
+describe('connections', () => {
+  it('many requests in flight share at most maxConnections kept-alive connections', async () => {
+    const { url, connections } = await serve((s, head) => {
+      const path = head.split(' ')[1];
+      setTimeout(() => s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`), 2);
+    });
+    const c = client(url, 3);
+    const bodies = await Promise.all(Array.from({ length: 30 }, (_, i) => text(c, `/p${i}`)));
+    expect(bodies).toEqual(Array.from({ length: 30 }, (_, i) => `/p${i}`));
+    expect(connections()).toBe(3);
+  });
+
+  it('Connection: close is honoured: the next request opens a new connection', async () => {
+    const { url, connections } = await serve((s) => { s.write('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok'); s.end(); });
+    const c = client(url);
+    expect(await text(c)).toBe('ok');
+    expect(await text(c)).toBe('ok');
+    expect(connections()).toBe(2);
+  });
+
+  it('a kept-alive connection the server closed while idle is replaced, not failed', async () => {
+    const { url, connections } = await serve((s) => { s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); setTimeout(() => s.end(), 5); });
+    const c = client(url);
+    expect(await text(c)).toBe('ok');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await text(c)).toBe('ok');
+    expect(connections()).toBe(2);
+  });
+
+  it('no answer within the time limit: ETIMEDOUT', async () => {
+    const { url } = await serve(() => {});
+    await expect(get(client(url), '/', 200)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+  });
+
+  it('nothing listening: ECONNREFUSED', async () => {
+    const { url } = await serve(() => {});
+    servers.pop()?.close();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await expect(get(client(url))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
+
+describe('TLS', () => {
+  const pki = makePki();
+  const server = pki.server;
+
+  it('verifies the server against the CA given, and sends SNI for a host name', async () => {
+    let sni: string | undefined;
+    const tlsServer = createTlsServer({ cert: server.cert, key: server.key }, (s) => {
+      sni = (s as unknown as { servername?: string }).servername;
+      s.on('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    });
+    servers.push(tlsServer as unknown as Server);
+    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+    const { port } = tlsServer.address() as { port: number };
+    const c = new HttpClient(new URL(`https://localhost:${port}`), { ca: pki.ca.cert, rejectUnauthorized: true }, 2);
+    clients.push(c);
+    expect(await text(c)).toBe('ok');
+    expect(sni).toBe('localhost');
+    const other = new HttpClient(new URL(`https://localhost:${port}`), { ca: pki.otherCa.cert, rejectUnauthorized: true }, 2);
+    clients.push(other);
+    await expect(get(other)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+  });
+
+  it('a server that drops the connection during the handshake: the error says so', async () => {
+    const raw = createServer((s) => { s.once('data', () => s.resetAndDestroy()); });
+    servers.push(raw);
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const { port } = raw.address() as { port: number };
+    const c = new HttpClient(new URL(`https://127.0.0.1:${port}`), { ca: pki.ca.cert, rejectUnauthorized: true }, 1);
+    clients.push(c);
+    const error = (await get(c).catch((e: HttpError) => e)) as HttpError;
+    expect(error.code).toBe('ECONNRESET');
+    expect(error.duringHandshake).toBe(true);
+  });
+});
