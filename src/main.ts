@@ -1,13 +1,14 @@
 // Entry point of /init. The first import installs the signal listeners: nothing may run
 // before them (see early-signals.ts). Then the flow of DESIGN.md: options -> plan ->
 // secrets -> env -> supervise -> exit code.
-import { pendingTermination, termination } from './supervisor/early-signals';
+import { pendingTermination, setStopSignals, termination } from './supervisor/early-signals';
 import { constants } from 'node:os';
+import { basename } from 'node:path';
 import { NO_COMMAND, parseCommandLine, type InitOptions } from './cli';
 import { childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
-import { loadNative, sidecarPath } from './native/binding';
+import { loadNative, type Native, sidecarPath } from './native/binding';
 import { loadConfig } from './config/file';
 import { mergePlans, planFromConfig, planFromEnv } from './secrets/plan';
 import { secretFiles, writeSecretFiles } from './secrets/write';
@@ -27,18 +28,18 @@ type Launch = { kind: 'command'; spec: ChildSpec } | { kind: 'services'; prepare
 
 /**
  * Everything up to the children: plan the secrets, take init's credentials out of its own
- * environment, resolve the secrets (racing SIGTERM), render the templates, then write the
+ * environment, resolve the secrets (racing the stop signals), render the templates, then write the
  * secret files and rendered files and build each child's environment. Returns the signal
- * instead when SIGTERM/SIGINT came first, or an exit code for --check and --render.
+ * instead when a stop signal came first, or an exit code for --check and --render.
  */
-async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): Promise<Launch | NodeJS.Signals | number> {
+async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log, native: Native | null): Promise<Launch | NodeJS.Signals | number> {
   const config = options.config ? loadConfig(options.config) : undefined;
   if (!options.command.length && !config?.services && !options.check && !options.render) throw new InitError(NO_COMMAND, EXIT.USAGE);
   const plan = config ? mergePlans(planFromEnv(env), planFromConfig(config)) : planFromEnv(env);
   const user = options.user ? resolveUser(options.user) : undefined;
   // Services, their users and dependencies are checked before any secret is fetched.
   const services = config?.services ? planServices(config, options, user) : undefined;
-  scrubOwnEnvironment(removedNames(env, plan), log);
+  scrubOwnEnvironment(removedNames(env, plan), log, native);
   let resolution: Resolution = new Map();
   if (plan.requests.length) {
     const resolved = await Promise.race([resolvePlan(plan, { env, timeoutMs: options.secretsTimeoutMs, log }), termination()]);
@@ -73,15 +74,20 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
 /** How init ends: Node's exit, or the helper's _exit once it is loaded (~2 ms faster). */
 let exit: (code: number) => never = (code) => process.exit(code);
 
-function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
+function processTable(env: NodeJS.ProcessEnv, log: Log): { table: ProcessTable; native: Native | null } {
   const load = loadNative(env, isSea);
   if (!load.native) {
+    // Docker's --tmpfs is 0755 root unless told otherwise: /run and the like help root only.
+    const tmpfs = process.getuid?.() === 0 ? '--tmpfs /run:exec' : '--tmpfs /tmp:exec (or --tmpfs /run:exec,mode=1777)';
     log.warn(`native helper not loaded (${load.reason}): orphans will not be reaped, the child gets no terminal job control, `
       + `--user sets no supplementary groups${isSea ? ', SIGUSR1 is not forwarded' : ''}; `
-      + `ship ${sidecarPath(isSea)} or mount an exec-capable tmpfs (see README)`);
-    return new LibuvProcessTable(log);
+      + `ship ${sidecarPath(isSea)} or mount an exec-capable tmpfs, e.g. ${tmpfs} (see docs/images.md)`);
+    return { table: new LibuvProcessTable(log), native: null };
   }
   log.debug(`native helper loaded from ${load.from}`);
+  // Node calls its main thread "MainThread": that is what ps, docker top and /proc/1/comm
+  // would show for PID 1. The executable's name instead, as tini's shows "tini".
+  load.native.setName(processName());
   // Everything init writes is written synchronously, so nothing is left to flush.
   exit = load.native.exit;
   // The executable runs with --disable-sigusr1, which leaves SIGUSR1 blocked (build.mjs).
@@ -93,7 +99,13 @@ function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
   // Not PID 1 (e.g. under `docker run --init` or a shell): become a subreaper so orphans
   // come to init, not to whoever is PID 1.
   if (process.pid !== 1) load.native.setSubreaper();
-  return new NativeProcessTable(load.native, log);
+  return { table: new NativeProcessTable(load.native, log), native: load.native };
+}
+
+/** "init" for /init (or dist/init.cjs), whatever the image calls it otherwise. */
+function processName(): string {
+  const file = isSea ? process.execPath : (process.argv[1] ?? 'sesame');
+  return basename(file).replace(/\.c?js$/, '') || 'sesame';
 }
 
 async function main(log: { current: Log }): Promise<number> {
@@ -107,12 +119,13 @@ async function main(log: { current: Log }): Promise<number> {
   // The application's, not init's: Node would read it in every TLS connection init makes to
   // a secret source (and print a warning). The child still gets it from env.
   delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-  const table = processTable(env, log.current);
-  const prepared = await prepare(options, env, log.current);
+  setStopSignals(options.stopSignals);
+  const { table, native } = processTable(env, log.current);
+  const prepared = await prepare(options, env, log.current, native);
   if (typeof prepared === 'number') return prepared;
   // With services, start, ready, exit and restart lines are worth seeing by default.
   if (typeof prepared === 'object' && prepared.kind === 'services' && !options.logLevel) log.current = createLog('info', options.logFormat);
-  // SIGTERM/SIGINT any time before the child exists (prepare stops early when one
+  // A stop signal any time before the child exists (prepare stops early when one
   // comes during the secrets): the container is being stopped, so the child is not started
   // at all. One turn of the event loop first, so that one that came during synchronous
   // work is seen too.

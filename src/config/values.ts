@@ -27,6 +27,11 @@ export function signalName(n: number): string {
   return `signal ${n}`;
 }
 
+/** "TERM,QUIT" or "15, 3" -> {15, 3}. */
+export function parseSignalList(text: string): Set<number> {
+  return new Set(text.split(',').map((s) => s.trim()).filter(Boolean).map(parseSignal));
+}
+
 /**
  * "FROM:TO" pairs such as "TERM:QUIT" or "15:3", separated by commas; TO may be 0 to drop
  * the signal (dumb-init's --rewrite semantics).

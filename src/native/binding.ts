@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
-const ABI = 4;
+const ABI = 5;
 export const ASSET_NAME = 'init.node';
 
 export interface SpawnRequest {
@@ -36,14 +36,21 @@ export interface Native {
   setSubreaper(): void;
   ignoreSignal(signal: number): void;
   unblockSignal(signal: number): void;
-  /** Forward `signal` as `sendAs` (0: not at all) from the handler, then SIGCONT if `cont`. */
-  interceptSignal(signal: number, sendAs: number, cont: boolean): void;
+  /** Forward `signal` as `sendAs` (0: not at all) from the handler. */
+  interceptSignal(signal: number, sendAs: number): void;
   /** Where the handler sends: a pid, -pgid, or 0 (nowhere: JavaScript delivers). */
   setForwardTarget(target: number): void;
   /** True if the handler already sent one occurrence of `signal` (and counts it as taken). */
   takeForwarded(signal: number): boolean;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /** prctl(PR_SET_NAME): what ps, docker top and /proc/PID/comm show (15 bytes at most). */
+  setName(name: string): void;
+  /**
+   * Pack what is left of the environment block (/proc/PID/environ) after unsetenv, NULs
+   * after it, and point environ at the new places; returns the number of NULs at the end.
+   */
+  compactEnvironment(): number;
   /** _exit(code) after restoring the terminal modes saved at load; skips Node's teardown. */
   exit(code: number): never;
 }
@@ -108,7 +115,11 @@ export function loadNative(env: NodeJS.ProcessEnv, isSea: boolean): NativeLoad {
   }
   const bytes = isSea ? embeddedAddon() : null;
   if (bytes) {
-    const dirs = [env.SESAME_NATIVE_DIR, '/dev/shm', env.TMPDIR, '/run', '/tmp'].filter((d): d is string => !!d);
+    // Root can write /run (Docker's --tmpfs /run:exec); a non-root user cannot (that tmpfs
+    // is 0755 root) but can write /tmp (--tmpfs /tmp:exec), its own /run/user/UID and $HOME.
+    const uid = process.getuid?.();
+    const dirs = [env.SESAME_NATIVE_DIR, '/dev/shm', env.TMPDIR, '/run', '/tmp', uid ? `/run/user/${uid}` : undefined, env.HOME]
+      .filter((d): d is string => !!d);
     for (const dir of [...new Set(dirs)]) {
       // Not crypto: loading node:crypto costs ~4 ms of start-up (OpenSSL). The name only has
       // to be unlikely; 'wx' below is what makes a planted file or symlink harmless.

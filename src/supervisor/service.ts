@@ -9,7 +9,7 @@ import { signalName } from '../config/values';
 import { InitError } from '../exit-codes';
 import type { Log } from '../log';
 import { relayOutput } from './output';
-import { AFTER_KILL_MS, type Child, deliver, exitCodeOf, type ExitStatus, groupGone, type ProcessTable } from './processes';
+import { AFTER_KILL_MS, type Child, continueIfStopped, deliver, exitCodeOf, type ExitStatus, groupGone, type ProcessTable } from './processes';
 import { watchReadiness } from './readiness';
 import type { ResolvedUser } from './user';
 
@@ -251,7 +251,7 @@ export class Service {
       this.ctx.log.info(`stopping (${signalName(signal)}, SIGKILL in ${formatMs(graceMs)})`);
       const target = this.ctx.groupSignals ? -child.pid : child.pid;
       deliver(target, signal);
-      if (signal !== SIGCONT) deliver(target, SIGCONT);
+      if (signal !== SIGCONT) continueIfStopped(target);
       const timer = setTimeout(() => {
         this.ctx.log.warn(`still running ${formatMs(graceMs)} after ${signalName(signal)}; sending SIGKILL`);
         deliver(-child.pid, SIGKILL);
@@ -269,7 +269,7 @@ export class Service {
     const signal = this.config.stopSignal ?? this.ctx.defaultStopSignal;
     this.ctx.log.info(`sending ${signalName(signal)} to the rest of its process group ${group}`);
     deliver(-group, signal);
-    deliver(-group, SIGCONT);
+    continueIfStopped(-group);
     const graceUntil = Date.now() + (this.config.stopGracePeriodMs ?? LEFTOVER_GRACE_MS);
     // A shutdown that starts meanwhile brings the end forward to its deadline.
     if (await groupGone(this.ctx.table, group, () => Math.min(graceUntil, this.deadline))) return;

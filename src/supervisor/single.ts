@@ -6,9 +6,9 @@ import type { InitOptions } from '../cli';
 import type { Log } from '../log';
 import { signalName } from '../config/values';
 import { FORWARDED_SIGNALS, routeSignals } from './early-signals';
-import { AFTER_KILL_MS, type Child, type ChildSpec, deliver, exitCodeOf, groupGone, type ProcessTable } from './processes';
+import { AFTER_KILL_MS, type Child, type ChildSpec, continueIfStopped, deliver, exitCodeOf, groupGone, type ProcessTable } from './processes';
 
-const { SIGTERM, SIGINT, SIGKILL, SIGCONT } = constants.signals;
+const { SIGTERM, SIGKILL } = constants.signals;
 
 export async function runChild(spec: ChildSpec, options: InitOptions, table: ProcessTable, log: Log): Promise<number> {
   const sendAs = (received: number) => options.rewrites.get(received) ?? received;
@@ -19,13 +19,16 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
   // the handler could not (before the target is set, after the child exits).
   for (const name of FORWARDED_SIGNALS) {
     const n = constants.signals[name];
-    fast?.interceptSignal(n, sendAs(n), n === SIGTERM || n === SIGINT);
+    fast?.interceptSignal(n, sendAs(n));
   }
   const child = await table.spawn(spec);
   log.debug(`started ${spec.argv[0]} as pid ${child.pid}`);
   const deadline = new KillDeadline(child, table, options.gracePeriodMs, log);
   let running = true;
   const target = () => ((options.groupSignals || !running) && child.processGroup !== null ? -child.processGroup : child.pid);
+  // What the rest of the group gets once the child has exited: the signal that began the
+  // shutdown (as rewritten), or SIGTERM's rewrite when the child ended on its own.
+  let stopWith = sendAs(SIGTERM) || SIGTERM;
 
   routeSignals((signal) => {
     const received = constants.signals[signal];
@@ -34,15 +37,20 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
     // Once the child is gone only its leftover group can receive anything.
     if (!running && child.processGroup === null) return;
     const to = target();
-    if (!fast?.takeForwarded(received)) {
-      deliver(to, send);
-      // A stopped child (^Z, SIGSTOP) keeps every signal but SIGKILL pending until it is
-      // continued, so `docker stop` would wait out the grace period: continue it, as the
-      // shell's kill and systemd do.
-      if (received === SIGTERM || received === SIGINT) deliver(to, SIGCONT);
-    }
-    if (received === SIGTERM || received === SIGINT) deadline.arm();
+    const stop = options.stopSignals.has(received);
+    if (!fast?.takeForwarded(received)) deliver(to, send);
     log.debug(`forwarded ${signal}${send !== received ? ` as ${signalName(send)}` : ''} to ${to < 0 ? `process group ${-to}` : `pid ${to}`}`);
+    if (!stop) return;
+    // The container is being stopped (`docker stop` sends the image's STOPSIGNAL): the
+    // child has had the signal it is meant to get; the grace period starts, SIGKILL ends it.
+    // A stopped child (^Z, SIGSTOP) would keep it pending: continue that one only, as the
+    // shell's kill does.
+    if (!deadline.armed) {
+      stopWith = send;
+      log.info(`${signal} received: stopping; SIGKILL in ${options.gracePeriodMs} ms`);
+    }
+    continueIfStopped(to);
+    deadline.arm();
   });
   fast?.setForwardTarget(target());
 
@@ -50,13 +58,13 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
   running = false;
   fast?.setForwardTarget(0);
   log.debug(`pid ${child.pid} exited with ${status.signal ? signalName(status.signal) : `code ${status.code}`}`);
-  await stopLeftovers(child, options, table, deadline, log);
+  await stopLeftovers(child, stopWith, table, deadline, log);
   deadline.cancel();
   return exitCodeOf(status);
 }
 
 /**
- * One grace period per shutdown: it starts with the first SIGTERM/SIGINT forwarded, or when
+ * One grace period per shutdown: it starts with the first stop signal forwarded, or when
  * the child exits, whichever comes first, and everything after shares what is left of it,
  * so the whole shutdown fits inside `docker stop`'s window. When it runs out, SIGKILL goes
  * to the child's process group (or to the child, if it has none).
@@ -73,6 +81,10 @@ class KillDeadline {
     private readonly graceMs: number,
     private readonly log: Log,
   ) {}
+
+  get armed(): boolean {
+    return this.at !== null;
+  }
 
   arm(): void {
     if (this.at !== null) return;
@@ -101,15 +113,14 @@ class KillDeadline {
   }
 }
 
-/** After the child exits: SIGTERM (or its rewrite) to the rest of its group, grace, SIGKILL. */
-async function stopLeftovers(child: Child, options: InitOptions, table: ProcessTable, deadline: KillDeadline, log: Log): Promise<void> {
+/** After the child exits: the stop signal to the rest of its group, grace, SIGKILL. */
+async function stopLeftovers(child: Child, stopSignal: number, table: ProcessTable, deadline: KillDeadline, log: Log): Promise<void> {
   const group = child.processGroup;
   deadline.childExited = true;
   if (group === null || !table.groupAlive(group)) return;
-  const stopSignal = options.rewrites.get(SIGTERM) || SIGTERM;
   log.info(`pid ${child.pid} exited; sending ${signalName(stopSignal)} to the rest of its process group`);
   deliver(-group, stopSignal);
-  deliver(-group, SIGCONT); // the stopped ones would not see it otherwise (see above)
+  continueIfStopped(-group); // the stopped ones would not see it otherwise (see above)
   // The deadline's timer sends SIGKILL when the grace period is over; wait a little past it.
   const until = Date.now() + deadline.remainingMs() + AFTER_KILL_MS;
   if (!(await groupGone(table, group, () => until))) {
