@@ -18,7 +18,7 @@ function dockerfile(sidecar: boolean): string {
     'COPY sigrecord orphans /usr/local/bin/',
     'COPY init /init',
     ...(sidecar ? ['COPY init.node /init.node'] : []),
-    'ENTRYPOINT ["/init", "--"]',
+    'ENTRYPOINT ["/init"]',
     '',
   ].join('\n');
 }
