@@ -61,8 +61,12 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log, n
     return 0;
   }
   if (options.check) {
+    // One line on stdout, so that a CI log shows what was checked; the optional secrets that
+    // were missing are counted apart (each also had its warning on stderr).
+    const missing = plan.requests.length - resolution.size;
+    const optional = missing ? `, ${missing} optional one(s) missing` : '';
     const checked = services ? `, ${services.configs.length} service(s) checked` : '';
-    writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered${checked}\n`);
+    writeFully(1, `sesame: check passed: ${resolution.size} secret reference(s) resolved${optional}, ${rendered.length} template(s) rendered${checked}\n`);
     return 0;
   }
   writeSecretFiles(files, log);
