@@ -17,7 +17,7 @@ const PROGRAMS = {
 
 const WARNING = 'sesame: warning: native helper not loaded (/dev/shm: noexec; /run: noexec; /tmp: noexec): '
   + 'orphans will not be reaped, the child gets no terminal job control, --user sets no supplementary groups, '
-  + 'SIGUSR1 is not forwarded; ship /init.node or mount an exec-capable tmpfs (see README)\n';
+  + 'SIGUSR1 is not forwarded; ship /init.node or mount an exec-capable tmpfs, e.g. --tmpfs /run:exec (see docs/images.md)\n';
 
 /**
  * Starts an orphan: `sh -c "exit 0"` under another name, whose parent (a command
@@ -128,5 +128,35 @@ describe('read-only root with noexec tmpfs mounts', () => {
     // grace period and said so ("still running ... sending SIGKILL").
     expect(r.stderr).toBe(WARNING);
     expect(r.code).toBe(4);
+  });
+
+  describe('a non-root init with Docker\'s --tmpfs /run:exec (0755 root)', () => {
+    const asUser = (setup: string) => readOnlyRoot(bare.dir, ['run'], { runMode: '0755', setup, userspec: '1000:1000' });
+
+    it('cannot use /run, and the warning names the remedies that work for a non-root user', async () => {
+      const r = await runAsPid1(['--', '/bin/sh', '-c', 'exit 3'], { init: '/init', wrap: asUser(':'), env: ENV });
+      expect(r.stderr).toBe('sesame: warning: native helper not loaded (/dev/shm: noexec; /run: EACCES; /tmp: noexec; /run/user/1000: ENOENT): '
+        + 'orphans will not be reaped, the child gets no terminal job control, --user sets no supplementary groups, '
+        + 'SIGUSR1 is not forwarded; ship /init.node or mount an exec-capable tmpfs, e.g. --tmpfs /tmp:exec (or --tmpfs /run:exec,mode=1777) (see docs/images.md)\n');
+      expect(r.code).toBe(3);
+    });
+
+    it('uses /run/user/UID when there is one', async () => {
+      const r = await runAsPid1(['-l', 'debug', '--', '/bin/orphans', '5', '6'], {
+        init: '/init', wrap: asUser('mkdir -p "$R/run/user/1000"; chown 1000:1000 "$R/run/user/1000"'), env: ENV,
+      });
+      expect(r.stderr).toContain('sesame: debug: native helper loaded from embedded, via /run/user/1000\n');
+      expect(r.stdout).toMatch(/^orphans 5 reaped in \d+ us\n$/);
+      expect(r.code).toBe(6);
+    });
+
+    it('uses $HOME when it is writable and exec-capable', async () => {
+      const r = await runAsPid1(['-l', 'debug', '--', '/bin/orphans', '5', '6'], {
+        init: '/init', wrap: asUser('mkdir -p "$R/run/home"; chown 1000:1000 "$R/run/home"'), env: { ...ENV, HOME: '/run/home' },
+      });
+      expect(r.stderr).toContain('sesame: debug: native helper loaded from embedded, via /run/home\n');
+      expect(r.stdout).toMatch(/^orphans 5 reaped in \d+ us\n$/);
+      expect(r.code).toBe(6);
+    });
   });
 });

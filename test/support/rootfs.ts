@@ -68,18 +68,30 @@ export function buildRootfs(options: RootfsOptions = {}): Rootfs {
  * /run and /dev/shm (noexec unless named in `execTmpfs`), proc, /dev/null.
  */
 const READ_ONLY_ROOT_SCRIPT = `set -e
-R=$1; EXEC=" $2 "; shift 2
+R=$1; EXEC=" $2 "; RUNMODE=$3; SETUP=$4; USERSPEC=$5; shift 5
 mount --bind "$R" "$R"
 mount -o remount,bind,ro "$R"
 for d in tmp run dev/shm; do
   case "$EXEC" in *" $d "*) o=nosuid,nodev ;; *) o=noexec,nosuid,nodev ;; esac
-  mount -t tmpfs -o "$o,mode=1777" tmpfs "$R/$d"
+  m=1777; [ "$d" = run ] && m=$RUNMODE
+  mount -t tmpfs -o "$o,mode=$m" tmpfs "$R/$d"
 done
 mount -t proc proc "$R/proc"
 mount --bind /dev/null "$R/dev/null"
-exec chroot "$R" "$@"`;
+eval "$SETUP"
+exec chroot \${USERSPEC:+--userspec=$USERSPEC} "$R" "$@"`;
+
+export interface ReadOnlyRootOptions {
+  /** The mode of the /run tmpfs: 1777 by default; Docker's --tmpfs /run makes it 0755 root. */
+  runMode?: string;
+  /** Shell commands run after the mounts, before init ($R is the root), e.g. mkdir + chown. */
+  setup?: string;
+  /** chroot --userspec: init runs as this uid:gid. */
+  userspec?: string;
+}
 
 /** A `wrap` for startAsPid1/runAsPid1 (with init: '/init') that runs init in `root`, read-only. */
-export function readOnlyRoot(root: string, execTmpfs: Array<'tmp' | 'run' | 'dev/shm'> = []): (initArgv: string[]) => string[] {
-  return (initArgv) => ['unshare', '--mount', '--pid', '--fork', 'sh', '-c', READ_ONLY_ROOT_SCRIPT, 'sh', root, execTmpfs.join(' '), ...initArgv];
+export function readOnlyRoot(root: string, execTmpfs: Array<'tmp' | 'run' | 'dev/shm'> = [], options: ReadOnlyRootOptions = {}): (initArgv: string[]) => string[] {
+  return (initArgv) => ['unshare', '--mount', '--pid', '--fork', 'sh', '-c', READ_ONLY_ROOT_SCRIPT, 'sh', root, execTmpfs.join(' '),
+    options.runMode ?? '1777', options.setup ?? ':', options.userspec ?? '', ...initArgv];
 }
