@@ -10,6 +10,8 @@ export interface RetryPolicy {
   deadline: number;
   baseMs?: number;
   capMs?: number;
+  /** Called when another attempt is coming (after a wait), not when the deadline ends it. */
+  onRetry?: (error: unknown) => void;
 }
 
 export class DeadlineExceeded extends Error {
@@ -26,7 +28,7 @@ export class DeadlineExceeded extends Error {
 export async function withRetries<T>(
   attempt: () => Promise<T>,
   retryable: (error: unknown) => boolean,
-  { deadline, baseMs = 200, capMs = 5000 }: RetryPolicy,
+  { deadline, baseMs = 200, capMs = 5000, onRetry }: RetryPolicy,
 ): Promise<T> {
   for (let n = 0; ; n++) {
     try {
@@ -35,6 +37,7 @@ export async function withRetries<T>(
       if (!retryable(error)) throw error;
       const wait = Math.random() * Math.min(capMs, baseMs * 2 ** n);
       if (Date.now() + wait >= deadline) throw new DeadlineExceeded(error, n + 1);
+      onRetry?.(error);
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }

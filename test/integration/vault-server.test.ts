@@ -803,7 +803,8 @@ describe.skipIf(!BAO)('vault test server vs a real OpenBao dev server (skipped u
   const rootCall = (target: { url: string }, method: string, path: string, body?: unknown, headers?: Record<string, string>) => call(target, method, path, { token: 'root', body, headers });
 
   beforeAll(async () => {
-    fake = await startVault({ flavor: 'openbao' });
+    // A build without release ldflags says 2.0.0-HEAD: SESAME_OPENBAO_VERSION says which release it is.
+    fake = await startVault({ flavor: 'openbao', version: process.env.SESAME_OPENBAO_VERSION });
     // The same world on both: KV v2 at secret/, KV v1 at kv1<suffix>/, a policy, userpass,
     // approle, a namespace with its own KV mount.
     const mounts = [`kv1${suffix}`, `up${suffix}`, `ar${suffix}`, `jwt${suffix}`, `k8s${suffix}`];

@@ -26,6 +26,7 @@ function loginFailed(method: string, mount: string, error: unknown): never {
 
 /** A response-wrapped secret_id: check where it was made, then unwrap it (single use). */
 async function unwrapSecretId(client: VaultClient, wrapToken: string, expectedPath: string): Promise<string> {
+  client.sensitive(wrapToken);
   let creationPath: string;
   try {
     // Unauthenticated lookup: the token goes in the body and only there (sending it as a
@@ -45,6 +46,7 @@ async function unwrapSecretId(client: VaultClient, wrapToken: string, expectedPa
     const unwrapped = (await client.call('POST', 'sys/wrapping/unwrap', { withToken: false, headers: { 'X-Vault-Token': wrapToken } })) as { data?: { secret_id?: string } };
     const secretId = unwrapped?.data?.secret_id;
     if (!secretId) throw invalid('the unwrapped response has no secret_id');
+    client.sensitive(secretId);
     return secretId;
   } catch (error) {
     if (error instanceof VaultHttpError) throw denied(`unwrapping the secret_id failed (${error.message}): it was probably used already`);
@@ -102,6 +104,8 @@ export async function login(client: VaultClient, auth: VaultAuth, log: Log): Pro
       body = auth.name ? { name: auth.name } : {};
       break;
   }
+  // The credentials, not the names (a role name in Vault's answer is worth reading).
+  for (const field of ['secret_id', 'jwt', 'password', 'role_id']) client.sensitive(body[field]);
   let response: { auth?: { client_token?: string } };
   try {
     response = (await client.call('POST', path, { body, withToken: false })) as typeof response;
