@@ -21,6 +21,8 @@ const FROM_MAP: Record<string, string> = {
   'debian:bookworm-slim': 'sesame-test/bookworm',
   'nginx:bookworm': 'sesame-test/nginx',
   'php:8.3-fpm-bookworm': 'sesame-test/php',
+  'alpine:3.20': 'sesame-test/musl',
+  scratch: 'scratch',
 };
 
 const EXAMPLES = readdirSync(join(ROOT, 'examples')).filter((e) => {
@@ -102,7 +104,7 @@ describe('every example builds', () => {
   beforeAll(() => { dir = context(); });
 
   it('found the examples', () => {
-    expect(EXAMPLES).toEqual(expect.arrayContaining(['nginx-vault', 'php-nginx', 'approle-wrapped', 'keywhiz', 'kubernetes', 'compose-dev-vault']));
+    expect(EXAMPLES).toEqual(expect.arrayContaining(['nginx-vault', 'php-nginx', 'approle-wrapped', 'keywhiz', 'kubernetes', 'compose-dev-vault', 'scratch', 'alpine']));
   });
 
   it.each(EXAMPLES)('%s', async (example) => {
@@ -216,6 +218,26 @@ describe('the other examples, run for real', () => {
     expect((await docker(['exec', '--user', 'app', name, 'cat', '/etc/app/config/app.yml'])).stdout).toContain('password: k8s-db-password');
     await docker(['stop', name]);
     expect(await exitCode(name)).toBe(0);
+  });
+
+  it('scratch: /init alone FROM scratch renders the config from the secret file and runs the static app', async () => {
+    const secrets = files('scratch', { db_password: 's3cret\n' });
+    const r = await docker(['run', '--rm', '--network', 'host', '-v', `${secrets}/db_password:/run/secrets/db_password:ro`, 'sesame-example/scratch']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^# rendered by sesame at start\nname = "scratch-demo"\npassword = "s3cret"\n-rw------- +1 0 +0 .* \/tmp\/app\.conf\n$/);
+    expect(r.code).toBe(0);
+    // Without the secret: one line naming the reference, exit 69 (a secret source unavailable), the app never starts.
+    const none = await docker(['run', '--rm', '--network', 'host', 'sesame-example/scratch']);
+    expect(none.stderr).toMatch(/^sesame: error: .*file:\/run\/secrets\/db_password.*\n$/);
+    expect(none.stdout).toBe('');
+    expect(none.code).toBe(69);
+  });
+
+  it('alpine: /init on musl renders the config owned by app and runs the command as app', async () => {
+    const r = await docker(['run', '--rm', '--network', 'host', '-e', 'GREETING=hello', 'sesame-example/alpine']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('uid=10001(app) gid=10001(app) groups=10001(app)\ngreeting = "hello"\n');
+    expect(r.code).toBe(0);
   });
 
   it('keywhiz: mTLS with the client certificate, /run/secrets written with modes and owners, the app as app', async () => {
