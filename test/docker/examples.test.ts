@@ -56,8 +56,10 @@ export function localDockerfile(text: string): string {
   return out.join('\n');
 }
 
-const workdir = mkdtempSync(join(tmpdir(), 'sesame-examples-'));
+let workdir: string;
 const servers: { stop(): Promise<void> }[] = [];
+// Made here, not at load: a file that is only collected (vitest -t) must leave nothing behind.
+beforeAll(() => { workdir = mkdtempSync(join(tmpdir(), 'sesame-examples-')); });
 afterAll(async () => {
   removeContainers();
   await Promise.all(servers.map((s) => s.stop()));
