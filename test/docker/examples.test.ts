@@ -61,10 +61,14 @@ const servers: { stop(): Promise<void> }[] = [];
 // Made here, not at load: a file that is only collected (vitest -t) must leave nothing behind.
 beforeAll(() => { workdir = mkdtempSync(join(tmpdir(), 'sesame-examples-')); });
 afterAll(async () => {
-  removeContainers();
-  await Promise.all(servers.map((s) => s.stop()));
-  for (const tag of EXAMPLES.map((e) => `sesame-example/${e}`)) await docker(['rmi', '-f', tag]);
-  rmSync(workdir, { recursive: true, force: true });
+  try {
+    removeContainers();
+    await Promise.all(servers.map((s) => s.stop()));
+    for (const tag of EXAMPLES.map((e) => `sesame-example/${e}`)) await docker(['rmi', '-f', tag]);
+  } finally {
+    rmSync(workdir, { recursive: true, force: true });
+  }
+});
 });
 
 /** A build context with examples/ and dist/{init,init.node}. */
@@ -199,6 +203,8 @@ describe('the other examples, run for real', () => {
     const secrets = files('approle', { role_id: `${role.roleId}\n`, secret_id: `${role.wrapSecretId(60).token}\n` });
     const name = await runDetached('approle', ['-e', `VAULT_ADDR=${v.url}`, '-v', `${secrets}:/run/secrets:ro`], 'sesame-example/approle-wrapped', []);
     await waitForLogs(name, /^app: running as app, connecting to db.internal with a password of 28 characters$/m);
+    // app.sh sets its TERM trap just after that line: give it a moment to, first.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     await docker(['stop', name]);
     expect(await exitCode(name)).toBe(0);
     expect(await logs(name)).toMatch(/app: stopping$/);
