@@ -69,7 +69,6 @@ afterAll(async () => {
     rmSync(workdir, { recursive: true, force: true });
   }
 });
-});
 
 /** A build context with examples/ and dist/{init,init.node}. */
 function context(): string {
