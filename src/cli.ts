@@ -6,13 +6,14 @@ import type { Command as CommandType } from 'commander';
 import { EXIT, InitError } from './exit-codes';
 import { LOG_FORMATS, LOG_LEVELS, writeFully, type LogFormat, type LogLevel } from './log';
 import type { TemplateEntry } from './config/file';
-import { parseBoolean, parseDuration, parseRewrites } from './config/values';
+import { parseBoolean, parseDuration, parseRewrites, parseSignalList, signalName } from './config/values';
 import { DEFAULT_TEMPLATE_MEMORY_LIMIT, DEFAULT_TEMPLATE_SIZE_LIMIT, DEFAULT_TEMPLATE_TIME_LIMIT, parseSize, type TemplateLimits } from './template/limits';
 import { parseOnChangeFlag, parseThreshold, parseWait } from './config/lifetime';
 import { parseRefresh } from './config/file';
 import { EXPIRY_POLICIES, type ExpiryPolicy } from './lifetime/stage';
 import { DEFAULT_LEASE_THRESHOLD } from './lifetime/timing';
 import type { Action } from './react/wiring';
+import { FORWARDED_SIGNALS } from './supervisor/signals';
 
 declare const SESAME_VERSION: string;
 /** Debian package -> version of the libraries inside the one-file /init (build.mjs); {} for init.cjs. */
@@ -39,7 +40,12 @@ export interface InitOptions {
   groupSignals: boolean;
   /** Signal number -> the number to send instead (0: do not forward). */
   rewrites: Map<number, number>;
-  /** How long the child has after SIGTERM/SIGINT (and its group after it exits) before SIGKILL. */
+  /**
+   * Signals that stop the container (init's shutdown: the child gets the signal, or each
+   * service its own stop signal, then the grace period, then SIGKILL). Others are forwarded.
+   */
+  stopSignals: Set<number>;
+  /** How long the child has after a stop signal (and its group after it exits) before SIGKILL. */
   gracePeriodMs: number;
   /** `NAME|UID[:GROUP|GID]` to run the command as. */
   user?: string;
@@ -84,6 +90,7 @@ export interface InitOptions {
 export const ENV = {
   groupSignals: 'SESAME_GROUP_SIGNALS',
   rewrite: 'SESAME_REWRITE',
+  stopSignals: 'SESAME_STOP_SIGNALS',
   gracePeriod: 'SESAME_GRACE_PERIOD',
   user: 'SESAME_USER',
   noNewPrivs: 'SESAME_NO_NEW_PRIVS',
@@ -110,6 +117,12 @@ export const ENV = {
 
 /** Said when there is nothing to run: no command, and no services in a config file. */
 export const NO_COMMAND = 'no command given (usage: init [options] [--] command [args...], or services in a --config file)';
+
+/**
+ * `docker stop` sends the image's STOPSIGNAL: SIGTERM by default, SIGQUIT in the official
+ * nginx and php-fpm images (and whatever `docker stop -s` or `--stop-signal` says).
+ */
+export const DEFAULT_STOP_SIGNALS = 'TERM,INT,QUIT';
 
 /** Fits inside `docker stop`'s 10 s, leaving init time to SIGKILL and exit. */
 export const DEFAULT_GRACE = '8s';
@@ -169,7 +182,8 @@ function program(): CommandType {
     .option('--template-memory-limit <size>', `what one template may allocate while rendering, and its largest output, in characters (${ENV.templateMemoryLimit}, default ${DEFAULT_TEMPLATE_MEMORY_LIMIT})`)
     .option('-g, --group-signals', `forward signals to the child's whole process group (${ENV.groupSignals})`)
     .option('-r, --rewrite <from:to>', `send TO when FROM arrives, e.g. TERM:QUIT; repeatable, comma-separated, TO=0 drops it (${ENV.rewrite})`, (v: string, prev: string[] = []) => [...prev, v])
-    .option('-t, --grace-period <duration>', `the whole shutdown: time the child (or all services) has after SIGTERM/SIGINT, and its process group after it exits, before SIGKILL (${ENV.gracePeriod}, default ${DEFAULT_GRACE})`)
+    .option('--stop-signals <list>', `signals that stop the container: the child gets the signal (rewritten, if -r says so), services their stop_signal in reverse order, then the grace period, then SIGKILL; other signals are only forwarded (${ENV.stopSignals}, default ${DEFAULT_STOP_SIGNALS})`)
+    .option('-t, --grace-period <duration>', `the whole shutdown: time the child (or all services) has after a stop signal, and its process group after it exits, before SIGKILL (${ENV.gracePeriod}, default ${DEFAULT_GRACE})`)
     .option('-u, --user <user[:group]>', `run the command (and services without user:) as this user (name or uid) with its groups from /etc/group (${ENV.user})`)
     .addOption(new Option('--no-new-privs', `set no_new_privs on the child: setuid binaries cannot gain privileges (${ENV.noNewPrivs})`))
     .option('-w, --workdir <dir>', `working directory of the command and of services without working_dir: (${ENV.workdir}, default: init's own)`)
@@ -230,7 +244,7 @@ function fromFlag<T>(flag: string, text: string | undefined, parse: (text: strin
  * Returns a number instead when init should exit right away (--help, --version).
  */
 interface Flags {
-  groupSignals?: boolean; rewrite?: string[]; gracePeriod?: string; user?: string;
+  groupSignals?: boolean; rewrite?: string[]; stopSignals?: string; gracePeriod?: string; user?: string;
   newPrivs?: boolean; workdir?: string; logLevel?: LogLevel; logFormat?: LogFormat; secretsTimeout?: string; config?: string;
   template?: string[]; check?: boolean; render?: boolean; showSecrets?: boolean;
   templateSizeLimit?: string; templateTimeLimit?: string; templateMemoryLimit?: string;
@@ -280,6 +294,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
     command,
     groupSignals: flags.groupSignals ?? fromEnv(env, ENV.groupSignals, parseBoolean) ?? false,
     rewrites,
+    stopSignals: fromFlag('--stop-signals', flags.stopSignals, parseStopSignals)
+      ?? fromEnv(env, ENV.stopSignals, parseStopSignals) ?? parseStopSignals(DEFAULT_STOP_SIGNALS),
     gracePeriodMs: fromFlag('--grace-period', flags.gracePeriod, parseDuration)
       ?? fromEnv(env, ENV.gracePeriod, parseDuration) ?? parseDuration(DEFAULT_GRACE),
     user: nonEmpty(flags.user, '--user') ?? (env[ENV.user] || undefined),
@@ -331,4 +347,14 @@ function nonEmpty(value: string | undefined, where: string): string | undefined 
   if (value === undefined) return undefined;
   if (value.trim() === '') throw new InitError(`${where}: must not be empty`, EXIT.USAGE);
   return value;
+}
+
+/** "TERM,INT,QUIT": signals init can receive (a stop signal it never sees would be no use). */
+function parseStopSignals(text: string): Set<number> {
+  const signals = parseSignalList(text);
+  for (const n of signals) {
+    if (!FORWARDED_SIGNALS.includes(signalName(n) as NodeJS.Signals)) throw new Error(`${signalName(n)} cannot be a stop signal (init does not handle it; e.g. TERM,INT,QUIT)`);
+  }
+  if (!signals.size) throw new Error('no signal given (e.g. TERM,INT,QUIT)');
+  return signals;
 }

@@ -5,6 +5,7 @@ import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { decodeBytes } from './bytes';
 import { EXIT, InitError } from './exit-codes';
 import type { Log } from './log';
+import type { Native } from './native/binding';
 import type { SecretPlan } from './secrets/plan';
 import type { Resolution } from './secrets/resolve';
 
@@ -59,16 +60,28 @@ export function checkEnvironmentSizes(env: Record<string, string>, who?: string)
 /**
  * Remove `names` from this process: from process.env, and from the environment block the
  * kernel shows as /proc/<pid>/environ. unsetenv() does not touch that block (the kernel
- * reads the original one on the stack), so each entry is overwritten with NULs in place
- * through /proc/self/mem. In place, not compacted: libc's
- * environ still points into the block for every variable that stays.
+ * reads the original one on the stack). With the native helper, what remains is packed at
+ * the start of the block with NULs after it (and libc's environ pointed at the new
+ * places), so /proc/1/environ shows neither the removed entries nor where or how long
+ * they were, only the block's total length. Without it, each removed entry is overwritten
+ * with NULs in place through /proc/self/mem: libc's environ still points into the block
+ * for every variable that stays, so nothing can move.
  */
-export function scrubOwnEnvironment(names: string[], log: Log, memFd = -1): void {
+export function scrubOwnEnvironment(names: string[], log: Log, memFd = -1, native?: Pick<Native, 'compactEnvironment'> | null): void {
   if (!names.length) {
     if (memFd >= 0) closeSync(memFd);
     return;
   }
   for (const name of names) delete process.env[name];
+  if (native) {
+    try {
+      native.compactEnvironment();
+      if (memFd >= 0) closeSync(memFd);
+      return;
+    } catch (error) {
+      log.debug(`could not pack /proc/${process.pid}/environ (${(error as Error).message}); clearing in place`);
+    }
+  }
   let fd: number | undefined;
   try {
     const stat = readFileSync('/proc/self/stat', 'utf8');

@@ -1,14 +1,15 @@
 // Entry point of /init. The first import installs the signal listeners: nothing may run
 // before them (see early-signals.ts). Then the flow of DESIGN.md: options -> plan ->
 // secrets -> env -> supervise -> exit code.
-import { pendingTermination, termination } from './supervisor/early-signals';
+import { pendingTermination, setStopSignals, termination } from './supervisor/early-signals';
 import { constants } from 'node:os';
+import { basename } from 'node:path';
 import { NO_COMMAND, parseCommandLine, type InitOptions } from './cli';
 import { readEnvironment } from './bytes';
 import { checkEnvironmentSizes, childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
-import { loadNative, sidecarPath } from './native/binding';
+import { loadNative, type Native, sidecarPath } from './native/binding';
 import { hiddenVariables } from './native/onefile';
 import { loadConfig } from './config/file';
 import { mergePlans, planFromConfig, planFromEnv } from './secrets/plan';
@@ -54,11 +55,11 @@ type Launch = ({ kind: 'command'; spec: ChildSpec } | { kind: 'services'; prepar
 
 /**
  * Everything up to the children: plan the secrets, take init's credentials out of its own
- * environment, resolve the secrets (racing SIGTERM), render the templates, then write the
+ * environment, resolve the secrets (racing the stop signals), render the templates, then write the
  * secret files and rendered files and build each child's environment. Returns the signal
- * instead when SIGTERM/SIGINT came first, or an exit code for --check and --render.
+ * instead when a stop signal came first, or an exit code for --check and --render.
  */
-async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): Promise<Launch | NodeJS.Signals | number> {
+async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log, native: Native | null): Promise<Launch | NodeJS.Signals | number> {
   const config = options.config ? loadConfig(options.config) : undefined;
   if (!options.command.length && !config?.services && !options.check && !options.render) throw new InitError(NO_COMMAND, EXIT.USAGE);
   const plan = config ? mergePlans(planFromEnv(env), planFromConfig(config)) : planFromEnv(env);
@@ -68,7 +69,7 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   }
   // Services, their users and dependencies are checked before any secret is fetched.
   const services = config?.services ? planServices(config, options, user) : undefined;
-  scrubOwnEnvironment(removedNames(env, plan), log, selfMemFd);
+  scrubOwnEnvironment(removedNames(env, plan), log, selfMemFd, native);
   let resolution: Resolution = new Map();
   // Kept for the lifetime stage, unless nothing will run (--check, --render).
   const sources: Sources | undefined = options.check || options.render ? undefined : {};
@@ -232,16 +233,19 @@ function checkServiceCommands(prepared: Prepared[], configPath: string | undefin
 /** How init ends: Node's exit, or the helper's _exit once it is loaded (~2 ms faster). */
 let exit: (code: number) => never = (code) => process.exit(code);
 
-function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
+function processTable(env: NodeJS.ProcessEnv, log: Log): { table: ProcessTable; native: Native | null } {
   // Only init's own SESAME_NATIVE* and TMPDIR are read from `env` here.
   const load = loadNative(env, isSea);
   if (!load.native) {
     log.warn(`native helper not loaded (${load.reason}): orphans will not be reaped, the child gets no terminal job control, `
       + `--user sets no supplementary groups${isSea ? ', SIGUSR1 is not forwarded' : `; ship ${sidecarPath()} beside init.cjs`}`);
-    return new LibuvProcessTable(log);
+    return { table: new LibuvProcessTable(log), native: null };
   }
   log.debug(`native helper loaded from ${load.from}`);
   if (load.native.undumpableErrno) log.warn(`could not make init undumpable (prctl: errno ${load.native.undumpableErrno}): a core dump of init would hold its secrets`);
+  // Node calls its main thread "MainThread": that is what ps, docker top and /proc/1/comm
+  // would show for PID 1. The executable's name instead, as tini's shows "tini".
+  load.native.setName(processName());
   // Everything init writes is written synchronously, so nothing is left to flush.
   exit = load.native.exit;
   selfMemFd = load.native.selfMemFd;
@@ -255,7 +259,13 @@ function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
   // Not PID 1 (e.g. under `docker run --init` or a shell): become a subreaper so orphans
   // come to init, not to whoever is PID 1.
   if (process.pid !== 1) load.native.setSubreaper();
-  return new NativeProcessTable(load.native, log);
+  return { table: new NativeProcessTable(load.native, log), native: load.native };
+}
+
+/** "init" for /init (or dist/init.cjs), whatever the image calls it otherwise. */
+function processName(): string {
+  const file = isSea ? process.execPath : (process.argv[1] ?? 'sesame');
+  return basename(file).replace(/\.c?js$/, '') || 'sesame';
 }
 
 async function main(log: { current: Log }): Promise<number> {
@@ -264,7 +274,8 @@ async function main(log: { current: Log }): Promise<number> {
   if (typeof options === 'number') return options;
   log.current = createLog(options.logLevel ?? 'warn', options.logFormat);
   if ((globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected) log.current.debug('V8 rejected the code cache: start-up is slower');
-  const table = processTable(process.env, log.current);
+  setStopSignals(options.stopSignals);
+  const { table, native } = processTable(process.env, log.current);
   // A copy, as bytes: process.env loses init's credentials below, the sources still need
   // them, and the children get every variable exactly as init did (bytes.ts). In the
   // one-file /init it also gets back what the entry stub hid from Node (NODE_*, UV_*,
@@ -274,11 +285,11 @@ async function main(log: { current: Log }): Promise<number> {
   // a secret source (and print a warning). The child still gets it from env.
   delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
   started = table;
-  const prepared = await prepare(options, env, log.current);
+  const prepared = await prepare(options, env, log.current, native);
   if (typeof prepared === 'number') return prepared;
   // With services, start, ready, exit and restart lines are worth seeing by default.
   if (typeof prepared === 'object' && prepared.kind === 'services' && !options.logLevel) log.current = createLog('info', options.logFormat);
-  // SIGTERM/SIGINT any time before the child exists (prepare stops early when one
+  // A stop signal any time before the child exists (prepare stops early when one
   // comes during the secrets): the container is being stopped, so the child is not started
   // at all. One turn of the event loop first, so that one that came during synchronous
   // work is seen too.

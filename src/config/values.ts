@@ -27,6 +27,11 @@ export function signalName(n: number): string {
   return `signal ${n}`;
 }
 
+/** "TERM,QUIT" or "15, 3" -> {15, 3}. */
+export function parseSignalList(text: string): Set<number> {
+  return new Set(text.split(',').map((s) => s.trim()).filter(Boolean).map(parseSignal));
+}
+
 /**
  * Why a signal cannot be the FROM of a rewrite: init never receives it as something to
  * forward (the list of what it forwards is FORWARDED_SIGNALS in supervisor/early-signals.ts;

@@ -36,8 +36,8 @@ export interface Native {
   setSubreaper(): void;
   ignoreSignal(signal: number): void;
   unblockSignal(signal: number): void;
-  /** Forward `signal` as `sendAs` (0: not at all) from the handler, then SIGCONT if `cont`. */
-  interceptSignal(signal: number, sendAs: number, cont: boolean): void;
+  /** Forward `signal` as `sendAs` (0: not at all) from the handler. */
+  interceptSignal(signal: number, sendAs: number): void;
   /** Where the handler sends: a pid, -pgid, or 0 (nowhere: JavaScript delivers). */
   setForwardTarget(target: number): void;
   /** True if the handler already sent one occurrence of `signal` (and counts it as taken). */
@@ -50,6 +50,13 @@ export interface Native {
   readonly undumpableErrno: number;
   /** /proc/self/mem opened read-write before that (-1 if it could not be), for scrubOwnEnvironment. */
   readonly selfMemFd: number;
+  /** prctl(PR_SET_NAME): what ps, docker top and /proc/PID/comm show (15 bytes at most). */
+  setName(name: string): void;
+  /**
+   * Pack what is left of the environment block (/proc/PID/environ) after unsetenv, NULs
+   * after it, and point environ at the new places; returns the number of NULs at the end.
+   */
+  compactEnvironment(): number;
   /** _exit(code) after restoring the terminal modes saved at load; skips Node's teardown. */
   exit(code: number): never;
 }

@@ -16,6 +16,11 @@
 //   interceptSignal(), setForwardTarget(), takeForwarded(): forwarding from the signal
 //                  handler itself, as tini does from its loop, instead of after a trip
 //                  through libuv's pipe and the event loop (which doubled the latency).
+//   setName()      prctl(PR_SET_NAME): Node names its main thread "MainThread", which is
+//                  what ps, docker top and /proc/1/comm would show for PID 1.
+//   compactEnvironment() after unsetenv, rewrite the environment block the kernel shows as
+//                  /proc/PID/environ so that only what remains is in it, packed, followed
+//                  by NULs: no gaps that show where and how long the removed entries were.
 //
 // Between clone and exec the child calls only async-signal-safe functions and raw system
 // calls: it shares init's memory, and the parent is multi-threaded, so anything that takes
@@ -419,7 +424,6 @@ static napi_value Environ(napi_env env, napi_callback_info info) {
 #define MAXSIG 65
 static volatile sig_atomic_t fwd_target;        // pid, or -pgid; 0: JavaScript delivers
 static volatile sig_atomic_t fwd_send[MAXSIG];  // what to send for each signal; 0: nothing
-static volatile sig_atomic_t fwd_cont[MAXSIG];  // follow with SIGCONT (SIGTERM, SIGINT)
 static int fwd_count[MAXSIG];                   // sent by the handler, not yet taken by JS
 static struct sigaction chained[MAXSIG];
 static bool intercepted[MAXSIG];
@@ -429,10 +433,8 @@ static void forward_handler(int sig, siginfo_t *info, void *context) {
   pid_t target = fwd_target;
   int send = sig > 0 && sig < MAXSIG ? fwd_send[sig] : 0;
   if (target != 0 && target != -1 && send > 0) {
-    if (kill(target, send) == 0 || errno == ESRCH) {
-      if (fwd_cont[sig]) kill(target, SIGCONT);
-      __atomic_add_fetch(&fwd_count[sig], 1, __ATOMIC_SEQ_CST);
-    }
+    // A stopped child gets SIGCONT from JavaScript, which can tell whether it is stopped.
+    if (kill(target, send) == 0 || errno == ESRCH) __atomic_add_fetch(&fwd_count[sig], 1, __ATOMIC_SEQ_CST);
   }
   errno = saved_errno;
   struct sigaction *next = &chained[sig];
@@ -443,23 +445,24 @@ static void forward_handler(int sig, siginfo_t *info, void *context) {
   }
 }
 
-// interceptSignal(signal, sendAs, continueAfter): put the forwarding handler in front of
-// the current one (installed once; later calls only change what is sent).
+// interceptSignal(signal, sendAs): put the forwarding handler in front of the current one
+// (installed once; later calls only change what is sent).
 static napi_value InterceptSignal(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value args[3];
+  size_t argc = 2;
+  napi_value args[2];
   int32_t sig = 0, send = 0;
-  bool cont = false;
   CHECK(napi_get_cb_info(env, info, &argc, args, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "interceptSignal(signal, sendAs)");
+    return NULL;
+  }
   CHECK(napi_get_value_int32(env, args[0], &sig));
   CHECK(napi_get_value_int32(env, args[1], &send));
-  CHECK(napi_get_value_bool(env, args[2], &cont));
   if (sig <= 0 || sig >= MAXSIG || sig == SIGKILL || sig == SIGSTOP || send < 0 || send >= MAXSIG) {
     napi_throw_range_error(env, NULL, "interceptSignal: signal out of range");
     return NULL;
   }
   fwd_send[sig] = send;
-  fwd_cont[sig] = cont;
   if (!intercepted[sig]) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -564,6 +567,95 @@ static napi_value Pipe(napi_env env, napi_callback_info info) {
   return pair;
 }
 
+// setName(name): the name ps, top and /proc/PID/comm show (15 bytes at most: the kernel
+// cuts it there).
+static napi_value SetName(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len = 0;
+  napi_value arg;
+  char name[16];
+  CHECK(napi_get_cb_info(env, info, &argc, &arg, NULL, NULL));
+  if (argc < 1 || napi_get_value_string_utf8(env, arg, name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setName(name) needs a string");
+    return NULL;
+  }
+  if (prctl(PR_SET_NAME, name, 0, 0, 0) < 0) return throw_errno(env, "prctl", errno, NULL);
+  return NULL;
+}
+
+// env_start and env_end (fields 50 and 51 of /proc/self/stat): the block the kernel shows
+// as /proc/PID/environ, on the main thread's stack, where execve put it.
+static bool environment_block(unsigned long *start, unsigned long *end) {
+  char buf[4096];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');  // the name may contain spaces and parentheses
+  if (!p) return false;
+  p += 2;                        // field 3 starts here
+  for (int field = 3; field < 50 && p; field++) {
+    p = strchr(p, ' ');
+    if (p) p++;
+  }
+  if (!p) return false;
+  char *rest = NULL;
+  *start = strtoul(p, &rest, 10);
+  if (rest == p || *rest != ' ') return false;
+  *end = strtoul(rest + 1, NULL, 10);
+  return *start > 0 && *end > *start;
+}
+
+extern char **environ;
+
+// compactEnvironment() -> the number of NUL bytes now at the end of the block. unsetenv
+// takes a variable out of environ but leaves its text in the block, and NULs written over
+// it in place still show where it was and how long. So: copy the entries environ still
+// points at into the block's start, in order, NULs after them, and point environ at the
+// new places. Entries environ holds outside the block (from setenv) are left alone: the
+// kernel does not show them. Called once, early, before any thread reads the environment
+// (Node's own readers go through getenv, which reads environ again each time).
+static napi_value CompactEnvironment(napi_env env, napi_callback_info info) {
+  (void)info;
+  unsigned long start = 0, end = 0;
+  napi_value result;
+  if (!environment_block(&start, &end)) return throw_errno(env, "/proc/self/stat", ENOENT, NULL);
+  char *block = (char *)start;
+  size_t size = end - start, used = 0, count = 0;
+  for (char **e = environ; e && *e; e++) count++;
+  char *packed = malloc(size);
+  size_t *offsets = calloc(count + 1, sizeof *offsets);
+  if (!packed || !offsets) {
+    free(packed);
+    free(offsets);
+    return throw_errno(env, "malloc", ENOMEM, NULL);
+  }
+  for (size_t i = 0; i < count; i++) {
+    char *entry = environ[i];
+    offsets[i] = (size_t)-1;
+    if (entry < block || entry >= block + size) continue;
+    size_t len = strnlen(entry, (size_t)(block + size - entry));
+    if (used + len + 1 > size) {  // not disjoint strings: leave the block as it was
+      free(packed);
+      free(offsets);
+      return throw_errno(env, "compact", EINVAL, NULL);
+    }
+    memcpy(packed + used, entry, len);
+    packed[used + len] = 0;
+    offsets[i] = used;
+    used += len + 1;
+  }
+  memcpy(block, packed, used);
+  memset(block + used, 0, size - used);
+  for (size_t i = 0; i < count; i++)
+    if (offsets[i] != (size_t)-1) environ[i] = block + offsets[i];
+  free(packed);
+  free(offsets);
+  napi_create_double(env, (double)(size - used), &result);
+  return result;
+}
+
 // The terminal modes of 0-2 when init started, put back at exit as Node's ResetStdio
 // would: a child that dies in raw mode must not leave the terminal that way.
 static struct termios saved_modes[3];
@@ -614,6 +706,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "setForwardTarget", NULL, SetForwardTarget, NULL, NULL, NULL, napi_default, NULL },
     { "takeForwarded", NULL, TakeForwarded, NULL, NULL, NULL, napi_default, NULL },
     { "pipe", NULL, Pipe, NULL, NULL, NULL, napi_default, NULL },
+    { "setName", NULL, SetName, NULL, NULL, NULL, napi_default, NULL },
+    { "compactEnvironment", NULL, CompactEnvironment, NULL, NULL, NULL, napi_default, NULL },
     { "exit", NULL, Exit, NULL, NULL, NULL, napi_default, NULL },
     { "environ", NULL, Environ, NULL, NULL, NULL, napi_default, NULL },
   };

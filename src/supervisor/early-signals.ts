@@ -6,20 +6,10 @@
 //   execution as PID 1 for anything in the container that can signal it.
 // Signals that arrive before there is a child to forward them to wait here in order.
 declare const SESAME_SEA: boolean;
+import { constants } from 'node:os';
+import { FORWARDED_SIGNALS } from './signals';
 
-/**
- * Every catchable signal init forwards. Left out on purpose: SIGCHLD (init's own), SIGPIPE
- * and SIGXFSZ (Node keeps them ignored; a listener would replace that), SIGTTIN and SIGTTOU
- * (ignored, as tini does, so that init writing to or handing over the terminal never stops
- * it), the synchronous fault signals (SEGV, BUS, FPE, ILL, TRAP, SYS, ABRT: they are about
- * init itself), and SIGKILL/SIGSTOP (uncatchable). Real-time signals have no name in Node
- * and cannot be listened for.
- */
-export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
-  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT',
-  'SIGCONT', 'SIGTSTP', 'SIGURG', 'SIGXCPU', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO',
-  'SIGPWR',
-];
+export { FORWARDED_SIGNALS };
 
 type SignalHandler = (signal: NodeJS.Signals) => void;
 
@@ -28,10 +18,26 @@ const pending: NodeJS.Signals[] = [];
 
 let onTermination: ((signal: NodeJS.Signals) => void) | null = null;
 
+/**
+ * The signals that stop the container (--stop-signals). Until the options are read: the
+ * default, so that a `docker stop` during start-up is seen whatever the image's STOPSIGNAL.
+ */
+let stopSignals = new Set<string>(['SIGTERM', 'SIGINT', 'SIGQUIT']);
+
+/** Take the stop signals from the options (numbers, as parsed). */
+export function setStopSignals(signals: Iterable<number>): void {
+  const names = Object.entries(constants.signals);
+  stopSignals = new Set([...signals].map((n) => names.find(([, v]) => v === n)?.[0] ?? String(n)));
+}
+
+export function isStopSignal(signal: NodeJS.Signals): boolean {
+  return stopSignals.has(signal);
+}
+
 function onSignal(signal: NodeJS.Signals): void {
   if (handler) return handler(signal);
   pending.push(signal);
-  if (onTermination && (signal === 'SIGTERM' || signal === 'SIGINT')) onTermination(signal);
+  if (onTermination && isStopSignal(signal)) onTermination(signal);
 }
 
 for (const signal of FORWARDED_SIGNALS) process.on(signal, onSignal);
@@ -49,13 +55,13 @@ export function routeSignals(next: SignalHandler): void {
   for (const signal of pending.splice(0)) next(signal);
 }
 
-/** A terminating signal (SIGTERM, SIGINT) received while nothing was routing them. */
+/** A stop signal (SIGTERM, SIGINT, SIGQUIT by default) received while nothing was routing them. */
 export function pendingTermination(): NodeJS.Signals | undefined {
-  return pending.find((s) => s === 'SIGTERM' || s === 'SIGINT');
+  return pending.find(isStopSignal);
 }
 
 /**
- * Resolves with SIGTERM or SIGINT if one arrives before signals are routed to a child:
+ * Resolves with a stop signal if one arrives before signals are routed to a child:
  * startup (fetching secrets) races against it, so `docker stop` during a slow start does
  * not wait for the time limit.
  */

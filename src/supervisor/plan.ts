@@ -82,6 +82,7 @@ export function planServices(config: ConfigFile, options: InitOptions, user?: Re
       budgetMs: options.gracePeriodMs,
       groupSignals: options.groupSignals,
       rewrites: options.rewrites,
+      stopSignals: options.stopSignals,
       noNewPrivs: options.noNewPrivs,
     },
     environments: (childEnv) => configs.map((s) => {

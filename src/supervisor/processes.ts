@@ -91,11 +91,82 @@ export function spawnFailure(error: NodeJS.ErrnoException, spec: ChildSpec): Ini
     case 'setgroups':
     case 'setgid':
     case 'setuid':
-      return new InitError(`--user ${spec.user?.spec}: ${error.syscall} failed: ${why}${error.code === 'EPERM' ? ' (init is not root)' : ''}`, EXIT.NO_PERMISSION);
+      return new InitError(`--user ${spec.user?.spec}: ${error.syscall} failed: ${why}${error.code === 'EPERM' ? ` (${whyNotPermitted()})` : ''}`, EXIT.NO_PERMISSION);
     default:
       // fork's EAGAIN (ulimit -u, pids.max), ENOMEM, a pipe's EMFILE: the system's limits.
       return new InitError(`starting ${cmd}: ${error.syscall ?? 'spawn'} failed: ${describeErrno(error.code, why)}`, EXIT.OS_ERROR);
   }
+}
+
+const CAP_SETGID = 6;
+const CAP_SETUID = 7;
+
+/**
+ * Why init may not change user: not root, or root without CAP_SETUID/CAP_SETGID (Docker's
+ * `--cap-drop ALL`, Kubernetes' `capabilities: drop: [ALL]`), read from CapEff.
+ */
+export function whyNotPermitted(status = readStatus()): string {
+  if (process.getuid?.() !== 0) return 'init is not root';
+  const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (capEff === undefined) return 'init lacks CAP_SETUID or CAP_SETGID';
+  const caps = BigInt(`0x${capEff}`);
+  const missing = [[CAP_SETUID, 'CAP_SETUID'], [CAP_SETGID, 'CAP_SETGID']]
+    .filter(([bit]) => !(caps & (1n << BigInt(bit)))).map(([, name]) => name);
+  if (!missing.length) return 'init is root with CAP_SETUID and CAP_SETGID; a security module refused';
+  const add = missing.map((name) => `--cap-add ${String(name).slice(4)}`).join(' ');
+  return `init is root but lacks ${missing.join(' and ')}: the container's capabilities were dropped (e.g. --cap-drop ALL); add ${add}, or start the container as the user (docker run --user)`;
+}
+
+function readStatus(): string {
+  try {
+    return readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * SIGCONT to `target` (a pid, or -pgid) only when a process there is stopped (^Z, SIGSTOP):
+ * a stopped process keeps every signal but SIGKILL pending until it is continued, so a stop
+ * signal would wait out the grace period. A running one must not see a SIGCONT it never
+ * asked for (a program may handle it). When /proc cannot tell (it shows another PID
+ * namespace, or none), it is sent: a stopped child that ignores the stop signal is worse.
+ */
+export function continueIfStopped(target: number): void {
+  if (stoppedAt(target) !== false) deliver(target, constants.signals.SIGCONT);
+}
+
+/** true: a process at `target` is stopped; false: none is; null: /proc does not show it. */
+export function stoppedAt(target: number): boolean | null {
+  const stateOf = (pid: string): { state: string; pgrp: number } | null => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { state, pgrp: Number(pgrp) };
+    } catch {
+      return null;
+    }
+  };
+  const stopped = (state: string) => state === 'T' || state === 't';
+  if (target > 0) {
+    const seen = stateOf(String(target));
+    return seen ? stopped(seen.state) : null;
+  }
+  let member = false;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const seen = stateOf(entry);
+    if (!seen || seen.pgrp !== -target) continue;
+    if (stopped(seen.state)) return true;
+    member = true;
+  }
+  return member ? false : null;
 }
 
 /** After SIGKILL, how long to wait for the dead to be reaped before giving up on them. */

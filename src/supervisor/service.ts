@@ -10,7 +10,7 @@ import { EXIT, InitError } from '../exit-codes';
 import { realClock } from '../lifetime/clock';
 import type { Log } from '../log';
 import { relayOutput } from './output';
-import { AFTER_KILL_MS, type Child, deliver, describeMembers, exitCodeOf, themOrIt, type ExitStatus, groupGone, groupMembers, type ProcessTable } from './processes';
+import { AFTER_KILL_MS, type Child, continueIfStopped, deliver, describeMembers, exitCodeOf, themOrIt, type ExitStatus, groupGone, groupMembers, type ProcessTable } from './processes';
 import { watchReadiness } from './readiness';
 import type { ResolvedUser } from './user';
 
@@ -306,7 +306,7 @@ export class Service {
       this.ctx.log.info(`stopping (${signalName(signal)}; SIGKILL in ${formatMs(graceMs)} if it is still running)`);
       const target = this.ctx.groupSignals ? -child.pid : child.pid;
       deliver(target, signal);
-      if (signal !== SIGCONT) deliver(target, SIGCONT);
+      if (signal !== SIGCONT) continueIfStopped(target);
       const timer = realClock.after(graceMs, () => {
         this.ctx.log.warn(`still running ${formatMs(graceMs)} after ${signalName(signal)}; sending SIGKILL`);
         deliver(-child.pid, SIGKILL);
@@ -325,7 +325,7 @@ export class Service {
     const members = groupMembers(group);
     this.ctx.log.info(`it left ${describeMembers(members)} in its process group ${group}; sending ${themOrIt(members)} ${signalName(signal)}`);
     deliver(-group, signal);
-    deliver(-group, SIGCONT);
+    continueIfStopped(-group);
     const graceUntil = Date.now() + (this.config.stopGracePeriodMs ?? LEFTOVER_GRACE_MS);
     // A shutdown that starts meanwhile brings the end forward to its deadline.
     if (await groupGone(this.ctx.table, group, () => Math.min(graceUntil, this.deadline))) return;

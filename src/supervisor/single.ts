@@ -7,9 +7,9 @@ import type { Log } from '../log';
 import { signalName } from '../config/values';
 import { realClock, type Timer } from '../lifetime/clock';
 import { FORWARDED_SIGNALS, routeSignals } from './early-signals';
-import { AFTER_KILL_MS, type Child, type ChildSpec, deliver, describeMembers, exitCodeOf, themOrIt, groupGone, groupMembers, type ProcessTable } from './processes';
+import { AFTER_KILL_MS, type Child, type ChildSpec, continueIfStopped, deliver, describeMembers, exitCodeOf, themOrIt, groupGone, groupMembers, type ProcessTable } from './processes';
 
-const { SIGTERM, SIGINT, SIGKILL, SIGCONT } = constants.signals;
+const { SIGTERM, SIGKILL } = constants.signals;
 
 /** What the react step may do to the one command (react/react.ts Reactions, minus commands). */
 export interface CommandControl {
@@ -30,7 +30,7 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
   // the handler could not (before the target is set, after the child exits).
   for (const name of FORWARDED_SIGNALS) {
     const n = constants.signals[name];
-    fast?.interceptSignal(n, sendAs(n), n === SIGTERM || n === SIGINT);
+    fast?.interceptSignal(n, sendAs(n));
   }
   let env = spec.env;
   let child = await table.spawn(spec);
@@ -42,32 +42,39 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
   let exitWith: number | null = null;
   let stopping = false;
   const target = () => ((options.groupSignals || !running) && child.processGroup !== null ? -child.processGroup : child.pid);
-  const stopSignal = options.rewrites.get(SIGTERM) || SIGTERM;
+  // What the rest of the group gets once the child has exited: the signal that began the
+  // shutdown (as rewritten), or SIGTERM's rewrite when the child ended on its own.
+  let stopWith = sendAs(SIGTERM) || SIGTERM;
 
   routeSignals((signal) => {
     const received = constants.signals[signal];
     const send = sendAs(received);
-    if (received === SIGTERM || received === SIGINT) stopping = true;
+    if (options.stopSignals.has(received)) stopping = true;
     if (send === 0) return log.debug(`${signal} not forwarded (rewritten to 0)`);
     // Once the child is gone only its leftover group can receive anything.
     if (!running && child.processGroup === null) return;
     const to = target();
-    if (!fast?.takeForwarded(received)) {
-      deliver(to, send);
-      // A stopped child (^Z, SIGSTOP) keeps every signal but SIGKILL pending until it is
-      // continued, so `docker stop` would wait out the grace period: continue it, as the
-      // shell's kill and systemd do.
-      if (received === SIGTERM || received === SIGINT) deliver(to, SIGCONT);
-    }
-    if (received === SIGTERM || received === SIGINT) deadline.arm();
+    const stop = options.stopSignals.has(received);
+    if (!fast?.takeForwarded(received)) deliver(to, send);
     log.debug(`forwarded ${signal}${send !== received ? ` as ${signalName(send)}` : ''} to ${to < 0 ? `process group ${-to}` : `pid ${to}`}`);
+    if (!stop) return;
+    // The container is being stopped (`docker stop` sends the image's STOPSIGNAL): the
+    // child has had the signal it is meant to get; the grace period starts, SIGKILL ends it.
+    // A stopped child (^Z, SIGSTOP) would keep it pending: continue that one only, as the
+    // shell's kill does.
+    if (!deadline.armed) {
+      stopWith = send;
+      log.info(`${signal} received: stopping; SIGKILL in ${options.gracePeriodMs} ms`);
+    }
+    continueIfStopped(to);
+    deadline.arm();
   });
   fast?.setForwardTarget(target());
 
   /** Ask the running child to stop, as a forwarded SIGTERM would. */
   const askToStop = () => {
-    deliver(target(), stopSignal);
-    deliver(target(), SIGCONT);
+    deliver(target(), sendAs(SIGTERM) || SIGTERM);
+    continueIfStopped(target());
     deadline.arm();
   };
   control?.({
@@ -94,7 +101,7 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
     running = false;
     fast?.setForwardTarget(0);
     log.debug(`pid ${child.pid} exited with ${status.signal ? signalName(status.signal) : `code ${status.code}`}`);
-    await stopLeftovers(child, options, table, deadline, log);
+    await stopLeftovers(child, stopWith, table, deadline, log);
     deadline.cancel();
     const again = restarting as (() => void) | null;
     restarting = null;
@@ -112,7 +119,7 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
 }
 
 /**
- * One grace period per shutdown: it starts with the first SIGTERM/SIGINT forwarded, or when
+ * One grace period per shutdown: it starts with the first stop signal forwarded, or when
  * the child exits, whichever comes first, and everything after shares what is left of it,
  * so the whole shutdown fits inside `docker stop`'s window. When it runs out, SIGKILL goes
  * to the child's process group (or to the child, if it has none).
@@ -129,6 +136,10 @@ class KillDeadline {
     private readonly graceMs: number,
     private readonly log: Log,
   ) {}
+
+  get armed(): boolean {
+    return this.at !== null;
+  }
 
   arm(): void {
     if (this.at !== null) return;
@@ -158,16 +169,15 @@ class KillDeadline {
   }
 }
 
-/** After the child exits: SIGTERM (or its rewrite) to the rest of its group, grace, SIGKILL. */
-async function stopLeftovers(child: Child, options: InitOptions, table: ProcessTable, deadline: KillDeadline, log: Log): Promise<void> {
+/** After the child exits: the stop signal to the rest of its group, grace, SIGKILL. */
+async function stopLeftovers(child: Child, stopSignal: number, table: ProcessTable, deadline: KillDeadline, log: Log): Promise<void> {
   const group = child.processGroup;
   deadline.childExited = true;
   if (group === null || !table.groupAlive(group)) return;
-  const stopSignal = options.rewrites.get(SIGTERM) || SIGTERM;
   const members = groupMembers(group);
   log.info(`pid ${child.pid} exited and left ${describeMembers(members)} in its process group ${group}; sending ${themOrIt(members)} ${signalName(stopSignal)}`);
   deliver(-group, stopSignal);
-  deliver(-group, SIGCONT); // the stopped ones would not see it otherwise (see above)
+  continueIfStopped(-group); // the stopped ones would not see it otherwise (see above)
   // The deadline's timer sends SIGKILL when the grace period is over; wait a little past it.
   const until = Date.now() + deadline.remainingMs() + AFTER_KILL_MS;
   if (!(await groupGone(table, group, () => until))) {

@@ -1,10 +1,10 @@
 // Several services in one container, supervisord's job done the way its users asked for
 // (reference: stop the container when a program dies, start in order after readiness,
 // output on the container's stdout, real exit codes, grace periods that hold):
-//   start each service once its depends_on conditions hold -> forward signals -> on
-//   SIGTERM/SIGINT, the main service's exit, or a failure: stop everything in reverse
-//   dependency order inside one time budget -> exit with the main service's code, or with
-//   the code of the failure that ended the container.
+//   start each service once its depends_on conditions hold -> forward signals -> on a
+//   stop signal (SIGTERM, SIGINT, SIGQUIT), the main service's exit, or a failure: stop
+//   everything in reverse dependency order inside one time budget -> exit with the main
+//   service's code, or with the code of the failure that ended the container.
 import { constants } from 'node:os';
 import type { ServiceConfig } from '../config/services';
 import { signalName } from '../config/values';
@@ -17,7 +17,7 @@ import { AFTER_KILL_MS, type ProcessTable } from './processes';
 import { formatMs, type Outcome, Service } from './service';
 import type { ResolvedUser } from './user';
 
-const { SIGTERM, SIGINT } = constants.signals;
+const { SIGTERM } = constants.signals;
 
 export interface SuperviseOptions {
   /** The main service (its exit ends the container and gives the code); undefined: any service's. */
@@ -28,6 +28,8 @@ export interface SuperviseOptions {
   budgetMs: number;
   groupSignals: boolean;
   rewrites: Map<number, number>;
+  /** Signals that start the shutdown (init's --stop-signals); the rest are forwarded. */
+  stopSignals: Set<number>;
   noNewPrivs: boolean;
 }
 
@@ -80,7 +82,10 @@ export async function supervise(prepared: Prepared[], options: SuperviseOptions,
 
   routeSignals((name) => {
     const received = constants.signals[name];
-    if (received === SIGTERM || received === SIGINT) {
+    // `docker stop` sends the image's STOPSIGNAL (SIGQUIT in the official nginx and php
+    // images): every stop signal starts the ordered stop, in which each service gets its
+    // own stop_signal; forwarding it to all services at once would stop them unordered.
+    if (options.stopSignals.has(received)) {
       if (end) return log.debug(`${name} received while stopping`);
       log.info(`${name} received; stopping`);
       return finish({ kind: 'signal', signal: received });
@@ -193,7 +198,7 @@ async function stopAll(services: Map<string, Service>, deadline: number, log: Lo
 
 /**
  * The main service's code when there is one and it ran; the code of the failure or the
- * service that ended the container; after SIGTERM/SIGINT with no main service, 0 if every
+ * service that ended the container; after a stop signal with no main service, 0 if every
  * service stopped cleanly (exit 0, or the signal it was sent), else the first one's code.
  */
 function exitCode(end: End, outcomes: Map<string, Outcome>, options: SuperviseOptions, log: Log): number {

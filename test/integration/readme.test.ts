@@ -21,7 +21,8 @@ function helpOptions(): Map<string, Row> {
     const description = block.replace(/\s+/g, ' ');
     options.set(flag, {
       variable: /\b(SESAME_[A-Z_]+)\b/.exec(description)?.[1],
-      defaultValue: /default:? ([^;),]+)/.exec(description)?.[1].trim(),
+      // A list default (TERM,INT,QUIT) has commas without spaces; ", " ends a default.
+      defaultValue: /default:? ((?:[^;),]|,(?! ))+)/.exec(description)?.[1].trim(),
     });
   }
   return options;
@@ -60,7 +61,7 @@ describe('the option tables and --help', () => {
 
   it('give the same defaults where --help states one', () => {
     const stated = [...help].filter(([, row]) => row.defaultValue && !row.defaultValue.startsWith('init'));
-    expect(stated.map(([flag]) => flag).sort()).toEqual(['--grace-period', '--lease-threshold', '--log-format', '--log-level', '--on-change', '--on-expiry', '--refresh', '--secrets-timeout', '--splay', '--template-memory-limit', '--template-size-limit', '--template-time-limit', '--wait']);
+    expect(stated.map(([flag]) => flag).sort()).toEqual(['--grace-period', '--lease-threshold', '--log-format', '--log-level', '--on-change', '--on-expiry', '--refresh', '--secrets-timeout', '--splay', '--stop-signals', '--template-memory-limit', '--template-size-limit', '--template-time-limit', '--wait']);
     for (const [flag, row] of stated) expect(readme.get(flag)?.defaultValue, flag).toBe((row.defaultValue as string).split(' ')[0]);
   });
 

@@ -2,7 +2,8 @@
 // where a reference asked for them, and nowhere else: not in /proc/1/environ once init has
 // started, not in a child that was not told to receive them, not in init's own output at
 // debug level, not on any command line.
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/temp';
@@ -57,6 +58,29 @@ describe('leave no trace', () => {
       expect(r.stderr).not.toContain(value);
     }
     expect(r.stderr).toContain('sesame: debug:'); // debug logging was really on
+  });
+
+  it('packs what is left of /proc/1/environ: no NUL gaps that show where or how long the removed entries were', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sesame-environ-'));
+    writeFileSync(join(dir, 'db'), `${CANARY.fileValue}\n`);
+    const env: Record<string, string> = {
+      A_FIRST: 'kept-1',
+      VAULT_TOKEN: CANARY.token,
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      DB_PASSWORD: `file:${dir}/db`,
+      SESAME_VAULT_SECRET_ID: CANARY.secretId,
+      Z_LAST: 'kept-2',
+    };
+    const r = await runAsPid1(['--', 'sh', '-c', `cat /proc/1/environ > ${dir}/environ`], { env });
+    expect(r.code).toBe(0);
+    const block = readFileSync(join(dir, 'environ'));
+    const original = Object.entries(env).reduce((n, [k, v]) => n + Buffer.byteLength(`${k}=${v}`) + 1, 0);
+    // The block keeps its length (it is where the kernel put it), so only that shows...
+    expect(block.length).toBe(original);
+    // ...and what remains comes first, in order, packed; then NULs only.
+    let end = block.length;
+    while (end > 0 && block[end - 1] === 0) end--;
+    expect(block.subarray(0, end + 1).toString('latin1').split('\0').slice(0, -1)).toEqual(['A_FIRST=kept-1', `PATH=${env.PATH}`, 'Z_LAST=kept-2']);
   });
 
   it('keeps SESAME_PASSTHROUGH variables for the child, but still clears them from PID 1', async () => {

@@ -156,6 +156,21 @@ describe('--user', () => {
     expect(r.code).toBe(77);
   });
 
+  it('exits 77 naming CAP_SETUID and CAP_SETGID when init is root without them (docker run --cap-drop ALL)', async () => {
+    const r = await run(['--user', 'app', '--', 'sh', '-c', 'echo ran'],
+      { before: ['setpriv', '--bounding-set=-setuid,-setgid', '--inh-caps=-setuid,-setgid', '--'] });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('sesame: error: --user app: setgroups failed: Operation not permitted (init is root but lacks CAP_SETUID and CAP_SETGID: '
+      + 'the container\'s capabilities were dropped (e.g. --cap-drop ALL); add --cap-add SETUID --cap-add SETGID, or start the container as the user (docker run --user))\n');
+    expect(r.code).toBe(77);
+  });
+
+  it('names only the one that is missing (CAP_SETUID here: setgroups and setgid pass)', async () => {
+    const r = await run(['--user', 'app', '--', 'sh', '-c', 'echo ran'], { before: ['setpriv', '--bounding-set=-setuid', '--'] });
+    expect(r.stderr).toMatch(/^sesame: error: --user app: setuid failed: Operation not permitted \(init is root but lacks CAP_SETUID: .*add --cap-add SETUID, or/);
+    expect(r.code).toBe(77);
+  });
+
   it('supplementary groups really apply: app reads a root:audio2 0640 file, not a root 0600 one', async () => {
     const script = `cat ${dir}/secret; echo "secret $?"; cat ${dir}/shared; echo "shared $?"; exit 5`;
     const member = await run(['--user', 'app', '--', 'sh', '-c', script]);

@@ -15,6 +15,14 @@ describe('parseCommandLine', () => {
     const o = parse(['app']);
     expect(o).toMatchObject({ groupSignals: false, gracePeriodMs: 8000, noNewPrivs: false, logLevel: undefined, logFormat: 'text', user: undefined, workdir: undefined });
     expect(o.rewrites.size).toBe(0);
+    // docker stop sends the image's STOPSIGNAL: SIGQUIT in the official nginx and php images.
+    expect([...o.stopSignals].sort((a, b) => a - b)).toEqual([2, 3, 15]);
+  });
+
+  it('takes the stop signals from --stop-signals or SESAME_STOP_SIGNALS', () => {
+    expect([...parse(['--stop-signals', 'TERM,INT', 'x']).stopSignals]).toEqual([15, 2]);
+    expect([...parse(['x'], { SESAME_STOP_SIGNALS: 'SIGTERM, 10' }).stopSignals]).toEqual([15, 10]);
+    expect([...parse(['--stop-signals', 'HUP', 'x'], { SESAME_STOP_SIGNALS: 'TERM' }).stopSignals]).toEqual([1]);
   });
 
   it('reads every option from its environment variable', () => {
@@ -71,6 +79,9 @@ describe('parseCommandLine', () => {
     [['x'], { SESAME_NO_NEW_PRIVS: 'maybe' }, /^SESAME_NO_NEW_PRIVS: "maybe" is not a boolean/],
     [['x'], { SESAME_REWRITE: 'TERM' }, /^SESAME_REWRITE: "TERM" is not FROM:TO/],
     [['-w', '', 'x'], {}, /^--workdir: must not be empty$/],
+    [['--stop-signals', 'TERM,KILL', 'x'], {}, /^--stop-signals: SIGKILL cannot be a stop signal/],
+    [['x'], { SESAME_STOP_SIGNALS: ',' }, /^SESAME_STOP_SIGNALS: no signal given/],
+    [['x'], { SESAME_STOP_SIGNALS: 'TERM,BOGUS' }, /^SESAME_STOP_SIGNALS: unknown signal "BOGUS"/],
   ])('rejects %j %j with a usage error', (argv, env, message) => {
     try {
       parseCommandLine(argv, env);

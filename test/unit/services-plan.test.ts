@@ -15,6 +15,7 @@ function options(command: string[] = [], extra: Partial<InitOptions> = {}): Init
     command,
     groupSignals: false,
     rewrites: new Map(),
+    stopSignals: new Set([15, 2, 3]),
     gracePeriodMs: 8000,
     noNewPrivs: false,
     secretsTimeoutMs: 60_000,
@@ -191,8 +192,9 @@ describe('planServices: signals and prefix', () => {
 
   it('passes the command line\'s supervision options through', () => {
     const rewrites = new Map([[15, 3]]);
-    expect(plan('services:\n  a: {command: a}\n', [], { gracePeriodMs: 20_000, groupSignals: true, rewrites, noNewPrivs: true }).options).toEqual({
-      main: 'a', signals: 'all', prefix: false, budgetMs: 20_000, groupSignals: true, rewrites, noNewPrivs: true,
+    const stopSignals = new Set([15]);
+    expect(plan('services:\n  a: {command: a}\n', [], { gracePeriodMs: 20_000, groupSignals: true, rewrites, stopSignals, noNewPrivs: true }).options).toEqual({
+      main: 'a', signals: 'all', prefix: false, budgetMs: 20_000, groupSignals: true, rewrites, stopSignals, noNewPrivs: true,
     });
   });
 });
