@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { loadChunk } from '../chunks';
 import { EXIT, InitError } from '../exit-codes';
+import { certificateEntry, type CertificateEntry } from './certificates';
 import { parseServices, type ServicesSection } from './services';
 import { checkKeys, type Fail, isMap, str } from './keys';
 
@@ -40,9 +41,11 @@ export interface ConfigFile {
   templates: TemplateEntry[];
   /** Several programs to supervise (services.ts), if the file has a `services:` map. */
   services?: ServicesSection;
+  /** Certificates issued by Vault's PKI engine and kept valid (certificates.ts). */
+  certificates: CertificateEntry[];
 }
 
-const TOP_LEVEL = ['secrets', 'templates', 'services', 'main', 'signals', 'prefix'] as const;
+const TOP_LEVEL = ['secrets', 'templates', 'services', 'main', 'signals', 'prefix', 'certificates'] as const;
 const SECRET_KEYS = ['ref', 'env', 'file', 'name', 'mode', 'owner', 'group', 'optional'] as const;
 const TEMPLATE_KEYS = ['src', 'dest', 'engine', 'mode', 'owner', 'group'] as const;
 
@@ -136,6 +139,19 @@ function textAsWritten(YAML: typeof import('yaml'), document: import('yaml').Doc
   }
 }
 
+/** The `certificates:` list; a name (for lines and on_change) is used once. */
+function certificates(items: unknown[], modeSource: (key: string, i: number) => string | undefined, fail: Fail): CertificateEntry[] {
+  const seen = new Set<string>();
+  return items.map((item, i) => {
+    const at = `certificates[${i}]`;
+    const keyMode = mode(isMap(item) ? item.mode : undefined, modeSource('certificates', i), `${at}.mode`, fail);
+    const entry = certificateEntry(item, at, fail, keyMode);
+    if (seen.has(entry.name)) fail(`${at}.name`, `"${entry.name}" is already the name of another certificate (set name:)`);
+    seen.add(entry.name);
+    return entry;
+  });
+}
+
 export function parseConfig(text: string, path: string): ConfigFile {
   const fail: Fail = (at, why) => {
     throw new InitError(`${path}: ${at}: ${why}`, EXIT.CONFIG);
@@ -154,11 +170,11 @@ export function parseConfig(text: string, path: string): ConfigFile {
     const pos = e.linePos?.[0];
     throw new InitError(`${path}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, EXIT.CONFIG);
   }
-  if (doc === null || doc === undefined) return { path, secrets: [], templates: [] };
+  if (doc === null || doc === undefined) return { path, secrets: [], templates: [], certificates: [] };
   if (!isMap(doc)) fail('(top level)', 'must be a map');
   const top = doc as Record<string, unknown>;
   checkKeys(top, TOP_LEVEL, '', fail);
-  const list = (key: 'secrets' | 'templates'): unknown[] => {
+  const list = (key: 'secrets' | 'templates' | 'certificates'): unknown[] => {
     const value = top[key] ?? [];
     if (!Array.isArray(value)) fail(key, 'must be a list');
     return value as unknown[];
@@ -170,6 +186,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
     secrets,
     templates: list('templates').map((t, i) => templateEntry(t, `templates[${i}]`, fail, modeSource('templates', i))),
     services: parseServices(top, secrets.flatMap((s) => (s.env ? [s.env] : [])), fail),
+    certificates: certificates(list('certificates'), modeSource, fail),
   };
 }
 
