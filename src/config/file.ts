@@ -42,7 +42,7 @@ export interface ConfigFile {
   /** Several programs to supervise (services.ts), if the file has a `services:` map. */
   services?: ServicesSection;
   /** Certificates issued by Vault's PKI engine and kept valid (certificates.ts). */
-  certificates: CertificateEntry[];
+  certificates?: CertificateEntry[];
 }
 
 const TOP_LEVEL = ['secrets', 'templates', 'services', 'main', 'signals', 'prefix', 'certificates'] as const;
@@ -170,7 +170,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
     const pos = e.linePos?.[0];
     throw new InitError(`${path}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, EXIT.CONFIG);
   }
-  if (doc === null || doc === undefined) return { path, secrets: [], templates: [], certificates: [] };
+  if (doc === null || doc === undefined) return { path, secrets: [], templates: [] };
   if (!isMap(doc)) fail('(top level)', 'must be a map');
   const top = doc as Record<string, unknown>;
   checkKeys(top, TOP_LEVEL, '', fail);
@@ -186,7 +186,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
     secrets,
     templates: list('templates').map((t, i) => templateEntry(t, `templates[${i}]`, fail, modeSource('templates', i))),
     services: parseServices(top, secrets.flatMap((s) => (s.env ? [s.env] : [])), fail),
-    certificates: certificates(list('certificates'), modeSource, fail),
+    ...(top.certificates !== undefined ? { certificates: certificates(list('certificates'), modeSource, fail) } : {}),
   };
 }
 
