@@ -26,11 +26,11 @@ describe('certificates: in the config file', () => {
       name: 'web-tls', path: 'pki/issue/web', commonName: 'web.example.com', altNames: ['api.example.com', 'www.example.com'], ipSans: ['127.0.0.1'],
       ttlSeconds: 259_200, certFile: '/tls/web.crt', keyFile: '/tls/web.key', caFile: '/tls/ca.crt', keyMode: 0o640, owner: '101', group: '102', rotateAt: 0.8, at: 'certificates[0]',
     }]);
-    const minimal = parse(entry('')).certificates[0];
+    const minimal = parse(entry('')).certificates?.[0];
     expect(minimal).toMatchObject({ name: 'web.example.com', keyMode: 0o600, rotateAt: 2 / 3, altNames: [], ipSans: [], ttlSeconds: undefined, caFile: undefined });
-    expect(parse(entry('    rotate_at: 2/3\n')).certificates[0].rotateAt).toBeCloseTo(2 / 3);
-    expect(parse(entry('    rotate_at: 0.5\n')).certificates[0].rotateAt).toBe(0.5);
-    expect(parse(entry('    alt_names: "a.example.com, b.example.com"\n')).certificates[0].altNames).toEqual(['a.example.com', 'b.example.com']);
+    expect(parse(entry('    rotate_at: 2/3\n')).certificates?.[0].rotateAt).toBeCloseTo(2 / 3);
+    expect(parse(entry('    rotate_at: 0.5\n')).certificates?.[0].rotateAt).toBe(0.5);
+    expect(parse(entry('    alt_names: "a.example.com, b.example.com"\n')).certificates?.[0].altNames).toEqual(['a.example.com', 'b.example.com']);
     expect(parse('secrets: []\n').certificates).toBeUndefined();
   });
 
