@@ -7,6 +7,11 @@ import { EXIT, InitError } from './exit-codes';
 import { LOG_FORMATS, LOG_LEVELS, writeFully, type LogFormat, type LogLevel } from './log';
 import type { TemplateEntry } from './config/file';
 import { parseBoolean, parseDuration, parseRewrites } from './config/values';
+import { parseOnChangeFlag, parseThreshold, parseWait } from './config/lifetime';
+import { parseRefresh } from './config/file';
+import { EXPIRY_POLICIES, type ExpiryPolicy } from './lifetime/stage';
+import { DEFAULT_LEASE_THRESHOLD } from './lifetime/timing';
+import type { Action } from './react/wiring';
 
 declare const SESAME_VERSION: string;
 
@@ -41,6 +46,20 @@ export interface InitOptions {
   /** As given; unset means warn with a command only, info when the config has services. */
   logLevel?: LogLevel;
   logFormat: LogFormat;
+  /** Static secrets are read again this often after start (ms), or never. */
+  refresh: number | 'never';
+  /** The single command's (and the command beside services') reaction to a changed secret. */
+  onChange: Action;
+  /** A secret that expires with no replacement: stop the container (69), or run on. */
+  onExpiry: ExpiryPolicy;
+  /** Revoke the leases and the token init created, at shutdown (and an unneeded token at once). */
+  revoke: boolean;
+  /** Changes are acted on once none came for quietMs, at the latest maxWaitMs after the first. */
+  wait: { quietMs: number; maxWaitMs: number };
+  /** Then after a random delay up to this. */
+  splayMs: number;
+  /** Non-renewable leases are read again at this share of their duration. */
+  leaseThreshold: number;
 }
 
 /** What `--help` and the README both list: flag, variable, default, meaning. */
@@ -59,6 +78,13 @@ export const ENV = {
   check: 'SESAME_CHECK',
   render: 'SESAME_RENDER',
   showSecrets: 'SESAME_SHOW_SECRETS',
+  refresh: 'SESAME_REFRESH',
+  onChange: 'SESAME_ON_CHANGE',
+  onExpiry: 'SESAME_ON_EXPIRY',
+  revoke: 'SESAME_REVOKE',
+  wait: 'SESAME_WAIT',
+  splay: 'SESAME_SPLAY',
+  leaseThreshold: 'SESAME_LEASE_THRESHOLD',
 } as const;
 
 /** Said when there is nothing to run: no command, and no services in a config file. */
@@ -66,6 +92,10 @@ export const NO_COMMAND = 'no command given (usage: init [options] [--] command 
 
 /** Fits inside `docker stop`'s 10 s, leaving init time to SIGKILL and exit. */
 export const DEFAULT_GRACE = '8s';
+/** Vault Agent's static_secret_render_interval. */
+export const DEFAULT_REFRESH = '5m';
+/** Vault PR #20940's debounce; consul-template's wait.max is 4 x its min. */
+export const DEFAULT_WAIT = '2s:8s';
 /** Long enough to ride out a Vault restart or leader election, short enough to fail visibly. */
 export const DEFAULT_SECRETS_TIMEOUT = '30s';
 
@@ -88,6 +118,13 @@ function program(): CommandType {
     .option('-u, --user <user[:group]>', `run the command (and services without user:) as this user (name or uid) with its groups from /etc/group (${ENV.user})`)
     .addOption(new Option('--no-new-privs', `set no_new_privs on the child: setuid binaries cannot gain privileges (${ENV.noNewPrivs})`))
     .option('-w, --workdir <dir>', `working directory of the command and of services without working_dir: (${ENV.workdir}, default: init's own)`)
+    .option('--refresh <duration>', `read secrets without a lease (KV v2, Keywhiz) again this often after start, or "never" (${ENV.refresh}, default ${DEFAULT_REFRESH})`)
+    .option('--on-change <action>', `when a secret in the command's environment changes: restart, exit (69), none, or signal:NAME (${ENV.onChange}, default restart)`)
+    .addOption(new Option('--on-expiry <policy>', `when a secret, lease or token expires with no replacement: exit (stop, 69) or keep (run on, warn) (${ENV.onExpiry}, default exit)`).choices(EXPIRY_POLICIES))
+    .addOption(new Option('--no-revoke', `do not revoke the Vault leases and token init created when it exits (${ENV.revoke}=false)`))
+    .option('--wait <min[:max]>', `act on changed secrets once none changed for MIN, at the latest after MAX (${ENV.wait}, default ${DEFAULT_WAIT})`)
+    .option('--splay <duration>', `then wait a random time up to this, so that many containers do not restart at once (${ENV.splay}, default 0)`)
+    .option('--lease-threshold <share>', `read a non-renewable lease again at this share of its duration, ±0.05 (${ENV.leaseThreshold}, default ${DEFAULT_LEASE_THRESHOLD})`)
     .option('--secrets-timeout <duration>', `time limit for fetching secrets, retries included (${ENV.secretsTimeout}, default ${DEFAULT_SECRETS_TIMEOUT})`)
     .addOption(new Option('-l, --log-level <level>', `init's own messages on stderr (${ENV.logLevel}, default warn; info with services)`).choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', `init's own messages as text lines or JSON objects (${ENV.logFormat}, default text)`).choices(LOG_FORMATS))
@@ -139,6 +176,7 @@ interface Flags {
   groupSignals?: boolean; rewrite?: string[]; gracePeriod?: string; user?: string;
   newPrivs?: boolean; workdir?: string; logLevel?: LogLevel; logFormat?: LogFormat; secretsTimeout?: string; config?: string;
   template?: string[]; check?: boolean; render?: boolean; showSecrets?: boolean;
+  refresh?: string; onChange?: string; onExpiry?: ExpiryPolicy; revoke?: boolean; wait?: string; splay?: string; leaseThreshold?: string;
 }
 
 /** The flags before the command, and the command; a number to exit with for --help/--version. */
@@ -195,6 +233,13 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): InitOp
       ?? fromEnv(env, ENV.secretsTimeout, parseDuration) ?? parseDuration(DEFAULT_SECRETS_TIMEOUT),
     logLevel,
     logFormat: flags.logFormat ?? fromEnv(env, ENV.logFormat, oneOf(LOG_FORMATS)) ?? 'text',
+    refresh: fromFlag('--refresh', flags.refresh, parseRefresh) ?? fromEnv(env, ENV.refresh, parseRefresh) ?? parseRefresh(DEFAULT_REFRESH),
+    onChange: fromFlag('--on-change', flags.onChange, parseOnChangeFlag) ?? fromEnv(env, ENV.onChange, parseOnChangeFlag) ?? { kind: 'restart' },
+    onExpiry: flags.onExpiry ?? fromEnv(env, ENV.onExpiry, oneOf(EXPIRY_POLICIES)) ?? 'exit',
+    revoke: flags.revoke === false ? false : (fromEnv(env, ENV.revoke, parseBoolean) ?? true),
+    wait: fromFlag('--wait', flags.wait, parseWait) ?? fromEnv(env, ENV.wait, parseWait) ?? parseWait(DEFAULT_WAIT),
+    splayMs: fromFlag('--splay', flags.splay, parseDuration) ?? fromEnv(env, ENV.splay, parseDuration) ?? 0,
+    leaseThreshold: fromFlag('--lease-threshold', flags.leaseThreshold, parseThreshold) ?? fromEnv(env, ENV.leaseThreshold, parseThreshold) ?? DEFAULT_LEASE_THRESHOLD,
   };
 }
 

@@ -7,6 +7,9 @@ import { EXIT, InitError } from '../exit-codes';
 import { certificateEntry, type CertificateEntry } from './certificates';
 import { parseServices, type ServicesSection } from './services';
 import { checkKeys, type Fail, isMap, str } from './keys';
+import { parseDuration } from './values';
+import { parseAction } from './lifetime';
+import type { Action } from '../react/wiring';
 
 export interface SecretEntry {
   ref: string;
@@ -18,6 +21,8 @@ export interface SecretEntry {
   owner?: string;
   group?: string;
   optional: boolean;
+  /** How often it is read again when it has no lease (ms or 'never'); unset: --refresh. */
+  refresh?: number | 'never';
   /** The key path, e.g. "secrets[2]", for messages. */
   at: string;
 }
@@ -31,6 +36,10 @@ export interface TemplateEntry {
   mode?: number;
   owner?: string;
   group?: string;
+  /** What a change of its output does (on_change:); default none, or restart of `service`. */
+  onChange?: Action;
+  /** The service its on_change acts on (restart or signal). */
+  service?: string;
   /** The key path, e.g. "templates[0]", or where a --template flag came from. */
   at: string;
 }
@@ -46,8 +55,8 @@ export interface ConfigFile {
 }
 
 const TOP_LEVEL = ['secrets', 'templates', 'services', 'main', 'signals', 'prefix', 'certificates'] as const;
-const SECRET_KEYS = ['ref', 'env', 'file', 'name', 'mode', 'owner', 'group', 'optional'] as const;
-const TEMPLATE_KEYS = ['src', 'dest', 'engine', 'mode', 'owner', 'group'] as const;
+const SECRET_KEYS = ['ref', 'env', 'file', 'name', 'mode', 'owner', 'group', 'optional', 'refresh'] as const;
+const TEMPLATE_KEYS = ['src', 'dest', 'engine', 'mode', 'owner', 'group', 'on_change', 'service'] as const;
 
 /**
  * 0400 (octal by YAML 1.1), "0400" or "400" (octal digits as a string) -> 0o400. A number
@@ -88,8 +97,26 @@ function secretEntry(value: unknown, at: string, fail: Fail, modeSource?: string
     owner: str(typeof v.owner === 'number' ? String(v.owner) : v.owner, `${at}.owner`, fail),
     group: str(typeof v.group === 'number' ? String(v.group) : v.group, `${at}.group`, fail),
     optional: v.optional === true,
+    refresh: v.refresh === undefined || v.refresh === null ? undefined : refreshValue(v.refresh, `${at}.refresh`, fail),
     at,
   };
+}
+
+/** A refresh interval: a duration (more than 0) or `never`. */
+export function parseRefresh(text: string): number | 'never' {
+  if (text.trim().toLowerCase() === 'never') return 'never';
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new Error(`"${text}" must be more than 0 (or never)`);
+  return ms;
+}
+
+function refreshValue(value: unknown, at: string, fail: Fail): number | 'never' {
+  if (typeof value !== 'string' && typeof value !== 'number') fail(at, 'must be a duration such as 5m, or never');
+  try {
+    return parseRefresh(String(value));
+  } catch (error) {
+    return fail(at, (error as Error).message);
+  }
 }
 
 function templateEntry(value: unknown, at: string, fail: Fail, modeSource?: string): TemplateEntry {
@@ -109,6 +136,8 @@ function templateEntry(value: unknown, at: string, fail: Fail, modeSource?: stri
     mode: mode(v.mode, modeSource, `${at}.mode`, fail),
     owner: str(typeof v.owner === 'number' ? String(v.owner) : v.owner, `${at}.owner`, fail),
     group: str(typeof v.group === 'number' ? String(v.group) : v.group, `${at}.group`, fail),
+    onChange: v.on_change === undefined || v.on_change === null ? undefined : parseAction(v.on_change, `${at}.on_change`, fail),
+    service: str(v.service, `${at}.service`, fail),
     at,
   };
 }
@@ -181,11 +210,18 @@ export function parseConfig(text: string, path: string): ConfigFile {
   };
   const modeSource = (key: string, i: number) => (document.getIn([key, i, 'mode'], true) as { source?: string } | undefined)?.source;
   const secrets = list('secrets').map((s, i) => secretEntry(s, `secrets[${i}]`, fail, modeSource('secrets', i)));
+  const templates = list('templates').map((t, i) => templateEntry(t, `templates[${i}]`, fail, modeSource('templates', i)));
+  const services = parseServices(top, secrets.flatMap((s) => (s.env ? [s.env] : [])), fail);
+  for (const t of templates) {
+    if (t.service && !services) fail(`${t.at}.service`, 'only goes with services (without them, on_change acts on the command)');
+    if (t.service && !services?.services.some((s) => s.name === t.service) && t.service !== 'command') fail(`${t.at}.service`, `no service named "${t.service}"`);
+    if (services && !t.service && (t.onChange?.kind === 'restart' || t.onChange?.kind === 'signal')) fail(`${t.at}.on_change`, `${t.onChange.kind} needs service: (which service to ${t.onChange.kind})`);
+  }
   return {
     path,
     secrets,
-    templates: list('templates').map((t, i) => templateEntry(t, `templates[${i}]`, fail, modeSource('templates', i))),
-    services: parseServices(top, secrets.flatMap((s) => (s.env ? [s.env] : [])), fail),
+    templates,
+    services,
     ...(top.certificates !== undefined ? { certificates: certificates(list('certificates'), modeSource, fail) } : {}),
   };
 }

@@ -6,6 +6,8 @@
 // `prefix`. Everything is checked here, before anything starts; errors name the key path.
 import { parseDuration, parseSignal } from './values';
 import { checkKeys, type Fail, isMap, str } from './keys';
+import { parseAction } from './lifetime';
+import type { Action } from '../react/wiring';
 
 export type Condition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 const CONDITIONS: readonly Condition[] = ['service_started', 'service_healthy', 'service_completed_successfully'];
@@ -72,6 +74,8 @@ export interface ServiceConfig {
   capture: boolean;
   /** Hand it the terminal and init's stdin (only the command given on init's command line). */
   interactive: boolean;
+  /** What a change of a secret in its environment does (default restart). */
+  onChange: Action;
   /** "services.web", for messages. */
   at: string;
 }
@@ -87,7 +91,7 @@ export interface ServicesSection {
 }
 
 const SERVICE_KEYS = ['command', 'environment', 'working_dir', 'user', 'depends_on', 'healthcheck', 'ready', 'restart',
-  'stop_signal', 'stop_grace_period', 'oneshot', 'secrets'] as const;
+  'stop_signal', 'stop_grace_period', 'oneshot', 'secrets', 'on_change'] as const;
 const HEALTHCHECK_KEYS = ['test', 'interval', 'timeout', 'retries', 'start_period', 'start_interval', 'disable'] as const;
 const READY_KEYS = ['tcp', 'http', 'file', 'interval', 'timeout'] as const;
 /** Compose's defaults (docs.docker.com/reference/dockerfile/#healthcheck), start_interval aside. */
@@ -291,6 +295,7 @@ function service(name: string, value: unknown, at: string, fail: Fail): ServiceC
     secrets,
     capture: true,
     interactive: false,
+    onChange: v.on_change === undefined || v.on_change === null ? { kind: 'restart' } : parseAction(v.on_change, `${at}.on_change`, fail),
     at,
   };
 }

@@ -18,6 +18,11 @@ export interface SecretRequest {
   optional: boolean;
   /** Where the request was written, for messages: a variable name or a config key path. */
   origin: string;
+  /**
+   * How often a secret without a lease is read again after start (the config's
+   * `refresh:`): ms, or 'never'; unset = the global --refresh.
+   */
+  refresh?: number | 'never';
 }
 
 export interface SecretPlan {
@@ -83,6 +88,7 @@ export function planFromConfig(config: ConfigFile): SecretPlan {
         : { kind: 'file', path: entry.file as string, mode: entry.mode, owner: entry.owner, group: entry.group },
     optional: entry.optional,
     origin: `${config.path}: ${entry.at}`,
+    refresh: entry.refresh,
   }));
   return { requests, consumed: [] };
 }
@@ -98,4 +104,13 @@ export function mergePlans(a: SecretPlan, b: SecretPlan): SecretPlan {
     seen.set(key, r.origin);
   }
   return { requests: [...a.requests, ...b.requests], consumed: [...a.consumed, ...b.consumed] };
+}
+
+/**
+ * The name a request's value goes by after start, in change events and the wiring: the
+ * variable ("DB_PASSWORD"), the template name ("secrets.db"), or the file ("file:/path").
+ */
+export function secretName(request: SecretRequest): string {
+  const target = request.target;
+  return target.kind === 'env' ? target.name : target.kind === 'template' ? `secrets.${target.name}` : `file:${target.path}`;
 }

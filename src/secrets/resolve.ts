@@ -25,6 +25,16 @@ export interface ResolveOptions {
   /** Overall time limit for all sources, retries included. */
   timeoutMs: number;
   log: Log;
+  /**
+   * Filled in when the secrets are to be kept alive after start: what each source needs to
+   * renew and read again (the lifetime stage's input). Unset for --check and --render.
+   */
+  sources?: Sources;
+}
+
+/** What the providers leave for the lifetime stage. */
+export interface Sources {
+  vault?: import('./vault/session').VaultSession;
 }
 
 /** The one line a failure prints: where, which reference, why. */
@@ -35,7 +45,7 @@ export function describeFailure(request: SecretRequest, error: SecretError): str
   return `${request.origin}: ${request.ref.text}: ${error.message}${hint}`;
 }
 
-export async function resolvePlan(plan: SecretPlan, { env, timeoutMs, log }: ResolveOptions): Promise<Resolution> {
+export async function resolvePlan(plan: SecretPlan, { env, timeoutMs, log, sources }: ResolveOptions): Promise<Resolution> {
   const deadline = Date.now() + timeoutMs;
   const byScheme = (scheme: string) => plan.requests.filter((r) => r.ref.scheme === scheme);
   const vault = byScheme('vault');
@@ -43,7 +53,7 @@ export async function resolvePlan(plan: SecretPlan, { env, timeoutMs, log }: Res
   const results = await Promise.all([
     resolveFiles(byScheme('file')),
     // Settings are read only when a reference needs them: no Vault, no Vault errors.
-    vault.length ? resolveVault(vault, vaultSettings(env), deadline, log) : new Map<SecretRequest, Resolved | SecretError>(),
+    vault.length ? resolveVault(vault, vaultSettings(env), deadline, log, sources ? (session) => { sources.vault = session; } : undefined) : new Map<SecretRequest, Resolved | SecretError>(),
     keywhiz.length ? resolveKeywhiz(keywhiz, env, deadline, log) : new Map<SecretRequest, Resolved | SecretError>(),
   ]);
   const all = new Map<SecretRequest, Resolved | SecretError>(results.flatMap((m) => [...m]));

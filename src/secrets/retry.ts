@@ -10,6 +10,8 @@ export interface RetryPolicy {
   deadline: number;
   baseMs?: number;
   capMs?: number;
+  /** A wait the server asked for (Retry-After), which a retry never undercuts. */
+  minWaitMs?: (error: unknown) => number | undefined;
 }
 
 export class DeadlineExceeded extends Error {
@@ -26,14 +28,14 @@ export class DeadlineExceeded extends Error {
 export async function withRetries<T>(
   attempt: () => Promise<T>,
   retryable: (error: unknown) => boolean,
-  { deadline, baseMs = 200, capMs = 5000 }: RetryPolicy,
+  { deadline, baseMs = 200, capMs = 5000, minWaitMs }: RetryPolicy,
 ): Promise<T> {
   for (let n = 0; ; n++) {
     try {
       return await attempt();
     } catch (error) {
       if (!retryable(error)) throw error;
-      const wait = Math.random() * Math.min(capMs, baseMs * 2 ** n);
+      const wait = Math.max(Math.random() * Math.min(capMs, baseMs * 2 ** n), minWaitMs?.(error) ?? 0);
       if (Date.now() + wait >= deadline) throw new DeadlineExceeded(error, n + 1);
       await new Promise((resolve) => setTimeout(resolve, wait));
     }

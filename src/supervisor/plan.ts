@@ -38,6 +38,7 @@ function commandService(options: InitOptions, others: ServiceConfig[], secretNam
     secrets: secretNames,
     capture: false,
     interactive: true,
+    onChange: options.onChange,
     at: 'the command line',
   };
 }

@@ -14,6 +14,8 @@ import type { Resolution } from '../secrets/resolve';
 import { lookupId } from '../supervisor/user';
 import { engineFor, maskSecrets, renderedName, renderTemplate, type Rendered, type TemplateContext } from './render';
 
+export type { TemplateContext };
+
 export interface RenderedFile {
   entry: TemplateEntry;
   src: string;
@@ -100,6 +102,33 @@ export function renderAll(entries: TemplateEntry[], context: TemplateContext, lo
     }
   }
   return files;
+}
+
+/**
+ * After start, one template again with new values (renderer.go's idea): render, compare
+ * with what is on disk, write only if different, atomically, keeping the file's mode and
+ * owner when the entry does not set them (consul-template #1037: a re-render must not reset
+ * them). Returns the new rendering and whether the file was written; throws what rendering
+ * or writing throws (the caller keeps the old file and logs).
+ */
+export function rerender(file: RenderedFile, context: TemplateContext): { file: RenderedFile; written: boolean } {
+  const source = readFileSync(file.src, 'utf8');
+  const rendered = renderTemplate({ source, path: file.src, engine: file.entry.engine }, context);
+  const next = { ...file, rendered };
+  const data = Buffer.from(rendered.text);
+  let before: Buffer | undefined;
+  let stat: import('node:fs').Stats | undefined;
+  try {
+    before = readFileSync(file.dest);
+    stat = statSync(file.dest);
+  } catch { /* gone: written again */ }
+  if (before?.equals(data)) return { file: next, written: false };
+  writeFileAtomic(file.dest, data, {
+    mode: file.entry.mode ?? (stat ? stat.mode & 0o7777 : modeOf(next)),
+    uid: file.uid ?? stat?.uid,
+    gid: file.gid ?? stat?.gid,
+  });
+  return { file: next, written: true };
 }
 
 /** 0644, or 0600 when the text may hold a secret, unless the entry sets a mode. */

@@ -49,6 +49,8 @@ export interface LiquidOutput {
   secretValues: Set<string>;
   /** The template reads a secret, or could in a branch not taken this time (see refersToSecrets). */
   usesSecrets: boolean;
+  /** The names it may read (namesRead), for re-rendering only what a change concerns. */
+  names: ReadonlySet<string> | 'all';
 }
 
 /** Renders `source` (read from `path`, which only names it in errors). Throws TemplateError. */
@@ -58,8 +60,9 @@ export function renderLiquid(source: string, path: string, context: TemplateCont
   try {
     const templates = liquid.parse(source);
     const text = String(liquid.renderSync(templates, trackedScope(context, (value) => secretValues.add(value))));
-    const usesSecrets = secretValues.size > 0 || refersToSecrets(liquid.globalVariableSegmentsSync(templates), context.secretEnv);
-    return { text, secretValues, usesSecrets };
+    const segments = liquid.globalVariableSegmentsSync(templates);
+    const usesSecrets = secretValues.size > 0 || refersToSecrets(segments, context.secretEnv);
+    return { text, secretValues, usesSecrets, names: namesRead(segments) };
   } catch (error) {
     throw lib.LiquidError.is(error) ? templateError(error, source, path, allSecretValues(context)) : error;
   }
@@ -133,4 +136,18 @@ type Segments = ReturnType<LiquidJS.Liquid['globalVariableSegmentsSync']>;
 function refersToSecrets(segments: Segments, secretEnv: ReadonlySet<string> | undefined): boolean {
   return segments.some(([root, name]) =>
     root === 'secrets' || (root === 'env' && !!secretEnv?.size && (typeof name !== 'string' || secretEnv.has(name))));
+}
+
+/**
+ * Every name a template may read, in any branch: `env.X` is "X", `secrets.x` is "secrets.x";
+ * a whole object or a computed name (`env | json`, `secrets[k]`) may be any name: 'all'.
+ */
+function namesRead(segments: Segments): ReadonlySet<string> | 'all' {
+  const names = new Set<string>();
+  for (const [root, name] of segments) {
+    if (root !== 'env' && root !== 'secrets') continue;
+    if (typeof name !== 'string') return 'all';
+    names.add(root === 'env' ? name : `secrets.${name}`);
+  }
+  return names;
 }

@@ -47,6 +47,8 @@ export interface Rendered {
   usesSecrets: boolean;
   /** The secret values this rendering read, to mask with maskSecrets. */
   secretValues: string[];
+  /** The names it may read ("X" for env.X or $X, "secrets.x"), or 'all': what a change must re-render. */
+  names: ReadonlySet<string> | 'all';
 }
 
 const SUFFIXES: Array<[suffix: string, engine: EngineName]> = [
@@ -70,8 +72,8 @@ export function renderedName(fileName: string): string {
 export function renderTemplate(template: Template, context: TemplateContext): Rendered {
   const engine = template.engine ?? engineFor(template.path);
   if (engine === 'liquid') {
-    const { text, usesSecrets, secretValues } = renderLiquid(template.source, template.path, context);
-    return { text, engine, usesSecrets, secretValues: [...secretValues] };
+    const { text, usesSecrets, secretValues, names } = renderLiquid(template.source, template.path, context);
+    return { text, engine, usesSecrets, secretValues: [...secretValues], names };
   }
   const only = envsubstOnly(template.variables ?? 'defined', context);
   const secretNames = envsubstNames(template.source, only).filter((name) => context.secretEnv?.has(name));
@@ -80,6 +82,7 @@ export function renderTemplate(template: Template, context: TemplateContext): Re
     engine,
     usesSecrets: secretNames.length > 0,
     secretValues: secretNames.map((name) => context.env[name]).filter((value): value is string => typeof value === 'string'),
+    names: new Set(envsubstNames(template.source)),
   };
 }
 

@@ -96,7 +96,7 @@ describe('parseConfig: valid documents', () => {
 describe('parseConfig: errors name the file and the key path, exit 78', () => {
   it.each([
     ['an unknown top-level key', 'secret:\n  - ref: keywhiz:a\n', `${PATH}: secret: unknown key (expected one of secrets, templates, services, main, signals, prefix, certificates)`],
-    ['an unknown key in an entry', 'secrets:\n  - ref: keywhiz:a\n    env: A\n    path: /x\n', `${PATH}: secrets[0].path: unknown key (expected one of ref, env, file, name, mode, owner, group, optional)`],
+    ['an unknown key in an entry', 'secrets:\n  - ref: keywhiz:a\n    env: A\n    path: /x\n', `${PATH}: secrets[0].path: unknown key (expected one of ref, env, file, name, mode, owner, group, optional, refresh)`],
     ['a missing ref', 'secrets:\n  - env: A\n', `${PATH}: secrets[0].ref: is required`],
     ['an empty ref', 'secrets:\n  - { ref: "", env: A }\n', `${PATH}: secrets[0].ref: must be a non-empty string`],
     ['a ref that is not a string', 'secrets:\n  - { ref: [a], env: A }\n', `${PATH}: secrets[0].ref: must be a non-empty string`],

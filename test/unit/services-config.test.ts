@@ -54,6 +54,7 @@ describe('parseConfig services: accepted forms', () => {
           healthcheck: undefined,
           ready: undefined,
           restart: { kind: 'no' },
+          onChange: { kind: 'restart' },
           stopSignal: undefined,
           stopGracePeriodMs: undefined,
           oneshot: false,
@@ -360,7 +361,7 @@ describe('parseConfig services: accepted forms', () => {
 describe('parseConfig services: errors name the file and the key path, exit 78', () => {
   const svc = (body: string) => `services:\n  app:\n    command: run\n${body.split('\n').filter(Boolean).map((l) => `    ${l}\n`).join('')}`;
   const E = (at: string, why: string) => `${PATH}: ${at}: ${why}`;
-  const SERVICE_KEYS = 'command, environment, working_dir, user, depends_on, healthcheck, ready, restart, stop_signal, stop_grace_period, oneshot, secrets';
+  const SERVICE_KEYS = 'command, environment, working_dir, user, depends_on, healthcheck, ready, restart, stop_signal, stop_grace_period, oneshot, secrets, on_change';
   const DURATION = (v: string) => `"${v}" is not a duration (e.g. 10s, 500ms, 1m30s, or a number of seconds)`;
   const HEALTH_FORMS = 'must be ["CMD", program, args...], ["CMD-SHELL", "command"], ["NONE"] or a string';
   const RESTART = (v: string) => `"${v}" is not one of "no", on-failure, on-failure:N, always, unless-stopped`;
@@ -550,6 +551,7 @@ describe('findCycle', () => {
     environment: {},
     dependsOn: deps.map((service) => ({ service, condition: 'service_started', required: true })),
     restart: { kind: 'no' },
+    onChange: { kind: 'restart' },
     oneshot: false,
     secrets: [],
     capture: true,

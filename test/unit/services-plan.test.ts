@@ -22,6 +22,13 @@ function options(command: string[] = [], extra: Partial<InitOptions> = {}): Init
     render: false,
     showSecrets: false,
     logFormat: 'text',
+    refresh: 300_000,
+    onChange: { kind: 'restart' },
+    onExpiry: 'exit',
+    revoke: true,
+    wait: { quietMs: 2000, maxWaitMs: 8000 },
+    splayMs: 0,
+    leaseThreshold: 0.9,
     ...extra,
   };
 }
@@ -101,6 +108,7 @@ describe('planServices: the main service', () => {
       secrets: [],
       capture: false,
       interactive: true,
+      onChange: { kind: 'restart' },
       at: 'the command line',
     });
   });

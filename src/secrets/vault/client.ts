@@ -24,6 +24,8 @@ export class VaultHttpError extends Error {
     readonly status: number,
     readonly errors: string[],
     readonly body: unknown,
+    /** A 429's or 503's Retry-After, in ms, when the server sent one. */
+    readonly retryAfterMs?: number,
   ) {
     super(errors.length ? errors.join('; ').replace(/\s+/g, ' ').trim() : `HTTP ${status}`);
   }
@@ -50,7 +52,7 @@ export class VaultClient {
 
   constructor(
     private readonly settings: VaultSettings,
-    /** Date.now() after which no request is started or retried. */
+    /** Date.now() after which no request is started or retried (a call may give its own). */
     private readonly deadline: number,
     private readonly log: Log,
   ) {
@@ -79,21 +81,29 @@ export class VaultClient {
    * to /v1/ and already encoded. `withToken: false` for unauthenticated calls (logins,
    * wrapping lookup). Returns the parsed body (undefined for 204).
    */
-  async call(method: 'GET' | 'POST', path: string, options: { body?: object; withToken?: boolean; headers?: Record<string, string> } = {}): Promise<unknown> {
+  get currentToken(): string | undefined {
+    return this.token;
+  }
+
+  async call(method: 'GET' | 'POST', path: string, options: { body?: object; withToken?: boolean; headers?: Record<string, string>; deadline?: number } = {}): Promise<unknown> {
+    const deadline = options.deadline ?? this.deadline;
     const headers: Record<string, string> = { 'X-Vault-Request': 'true', ...options.headers };
     if (options.withToken !== false && this.token && !headers['X-Vault-Token']) headers['X-Vault-Token'] = this.token;
     if (this.settings.namespace) headers['X-Vault-Namespace'] = this.settings.namespace;
     const attempt = async () => {
-      const timeout = Math.max(1, this.deadline - Date.now());
+      const timeout = Math.max(1, deadline - Date.now());
       let body: unknown;
+      const seen: { headers?: Record<string, string | string[] | undefined> } = {};
       try {
-        body = await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, httpsAgent: this.agent, timeout });
+        const agent = watchedAgent(this.agent ?? (require('node:http') as typeof import('node:http')).globalAgent, seen);
+        body = await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, [this.agent ? 'httpsAgent' : 'httpAgent']: agent, timeout });
       } catch (error) {
         const response = (error as { response?: { statusCode: number; body: unknown } }).response;
         if (response && typeof response.statusCode === 'number') {
           const body = response.body as { errors?: unknown } | undefined;
           const errors = Array.isArray(body?.errors) ? body.errors.map(String) : [];
-          throw new VaultHttpError(response.statusCode, errors, body);
+          const after = seen.headers?.['retry-after'];
+          throw new VaultHttpError(response.statusCode, errors, body, retryAfter(Array.isArray(after) ? after[0] : after));
         }
         throw error;
       }
@@ -107,11 +117,35 @@ export class VaultClient {
         const again = retryable(error);
         if (again) this.log.debug(`vault: ${method} /v1/${path}: ${describe(error)}; retrying`);
         return again;
-      }, { deadline: this.deadline });
+      }, { deadline, minWaitMs: (error) => (error instanceof VaultHttpError ? error.retryAfterMs : undefined) });
     } catch (error) {
       throw classify(error, `${method} /v1/${path}`);
     }
   }
+}
+
+/**
+ * The shared agent, seen through a view that notes the response's headers: node-vault
+ * hands back only the status and the body, and a 429's or 503's Retry-After is in a header.
+ * A view, not a new agent, so that connections are still kept and shared.
+ */
+function watchedAgent<A extends import('node:http').Agent>(agent: A, seen: { headers?: Record<string, string | string[] | undefined> }): A {
+  return Object.create(agent, {
+    addRequest: {
+      value(request: import('node:http').ClientRequest, options: unknown) {
+        request.once('response', (response: import('node:http').IncomingMessage) => { seen.headers = response.headers; });
+        return (agent as unknown as { addRequest(r: unknown, o: unknown): void }).addRequest(request, options);
+      },
+    },
+  }) as A;
+}
+
+/** Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3), in ms from now. */
+export function retryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** What to do about a TLS alert from Vault's listener (tls_require_and_verify_client_cert). */

@@ -14,6 +14,12 @@ export interface KvSecret {
   data: Record<string, unknown>;
   /** The version read (KV v2 only). */
   version?: number;
+  /**
+   * The read's lease, when it has one: a dynamic secret's (database/creds/ROLE: a lease_id),
+   * or KV v1's advisory one from a `ttl` key (no lease_id, not renewable). KV v2 and KV v1
+   * without `ttl` have none (KV v1 then says 768h, the mount's default: not a lifetime).
+   */
+  lease?: { id: string; durationS: number; renewable: boolean };
 }
 
 export class KvReader {
@@ -21,6 +27,11 @@ export class KvReader {
   private readonly reads = new Map<string, Promise<KvSecret>>();
 
   constructor(private readonly client: VaultClient) {}
+
+  /** Read again (a refresh): a new request, on the mount already known; `deadline` bounds it. */
+  reread(path: string, version: number | undefined, deadline: number): Promise<KvSecret> {
+    return this.mountOf(path).then((mount) => this.readFrom(mount, path, version, deadline));
+  }
 
   /** One request per distinct path and version, however many keys are read from it. */
   read(path: string, version?: number): Promise<KvSecret> {
@@ -66,12 +77,18 @@ export class KvReader {
     }
   }
 
-  private async readFrom(mount: Mount, path: string, version?: number): Promise<KvSecret> {
+  private async readFrom(mount: Mount, path: string, version?: number, deadline?: number): Promise<KvSecret> {
     if (mount.version === 1) {
       if (version !== undefined) throw invalid(`a version was asked for, but ${mount.path || path} is a KV version 1 mount`);
       try {
-        const answer = (await this.client.call('GET', encodePath(path))) as { data?: Record<string, unknown> };
-        return { data: answer?.data ?? {} };
+        const answer = (await this.client.call('GET', encodePath(path), { deadline })) as {
+          data?: Record<string, unknown>; lease_id?: string; lease_duration?: number; renewable?: boolean;
+        };
+        const data = answer?.data ?? {};
+        const durationS = typeof answer?.lease_duration === 'number' ? answer.lease_duration : 0;
+        const id = typeof answer?.lease_id === 'string' ? answer.lease_id : '';
+        const leased = durationS > 0 && (id !== '' || Object.hasOwn(data, 'ttl'));
+        return { data, lease: leased ? { id, durationS, renewable: id !== '' && answer.renewable === true } : undefined };
       } catch (error) {
         throw this.missing(error, path);
       }
@@ -81,7 +98,7 @@ export class KvReader {
     if (!rest) throw invalid(`"${path}" names the mount ${mount.path}, not a secret in it`);
     const query = version === undefined ? '' : `?version=${version}`;
     try {
-      const answer = (await this.client.call('GET', `${encodePath(mount.path)}data/${encodePath(rest)}${query}`)) as {
+      const answer = (await this.client.call('GET', `${encodePath(mount.path)}data/${encodePath(rest)}${query}`, { deadline })) as {
         data?: { data?: Record<string, unknown> | null; metadata?: { version?: number } };
       };
       return { data: answer?.data?.data ?? {}, version: answer?.data?.metadata?.version };

@@ -1,0 +1,45 @@
+// When to renew, read again or retry. The numbers are the peers', so that sesame behaves
+// as a Vault Agent user expects:
+// - renewable lease or token: at about 2/3 of what is left, with jitter (Vault's
+//   api/lifetime_watcher.go: sleep = 2/3 of the lease + grace/3, grace 10-20% of it);
+// - non-renewable (or capped) lease: read again at threshold ±5% of its duration
+//   (consul-template's 90%, Vault Agent's lease_renewal_threshold);
+// - failures: jittered exponential backoff from 10 s, doubling to 5 min, never past the
+//   end of the lease (lifetime_watcher.go again).
+
+export const BACKOFF = { firstMs: 10_000, maxMs: 5 * 60_000 };
+/** consul-template's default threshold for non-renewable leases. */
+export const DEFAULT_LEASE_THRESHOLD = 0.9;
+/** Vault Agent's static_secret_render_interval. */
+export const DEFAULT_REFRESH_MS = 5 * 60_000;
+
+export type Random = () => number;
+
+/** ms until a renewal of something with `ttlMs` left: 2/3 of it, minus up to 1/10 of jitter. */
+export function renewDelay(ttlMs: number, random: Random = Math.random): number {
+  return Math.max(0, Math.round(ttlMs * (2 / 3) - ttlMs * 0.1 * random()));
+}
+
+/** ms until a non-renewable lease of `durationMs` is read again: threshold ±5% of it. */
+export function rereadDelay(durationMs: number, threshold = DEFAULT_LEASE_THRESHOLD, random: Random = Math.random): number {
+  const share = Math.min(0.98, Math.max(0.05, threshold + (random() - 0.5) * 0.1));
+  return Math.round(durationMs * share);
+}
+
+/** A static refresh, spread by up to 10% so that a fleet started together drifts apart. */
+export function refreshDelay(intervalMs: number, random: Random = Math.random): number {
+  return Math.round(intervalMs * (0.9 + 0.1 * random()));
+}
+
+/**
+ * The wait before retry number `attempt` (0-based) of a failed renewal or read: full
+ * jitter between half and all of 10 s * 2^attempt, at most 5 min, never past `endsAt`
+ * (what is left of the lease: retrying later is pointless), never under a server's
+ * Retry-After. `now` and `endsAt` are clock times; endsAt undefined: no end.
+ */
+export function retryDelay(attempt: number, now: number, endsAt?: number, retryAfterMs = 0, random: Random = Math.random): number {
+  const base = Math.min(BACKOFF.maxMs, BACKOFF.firstMs * 2 ** attempt);
+  let wait = Math.round(base * (0.5 + 0.5 * random()));
+  if (endsAt !== undefined) wait = Math.min(wait, Math.max(1000, endsAt - now - 1000));
+  return Math.max(wait, retryAfterMs);
+}
