@@ -13,7 +13,9 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-write';
 import type { Log } from '../log';
-import type { Clock, Timer } from './clock';
+import { type Clock, realClock, type Timer } from './clock';
+import type { Lifetime, Reporter, SecretName, Values } from './lifetime';
+import { retryDelay } from './timing';
 
 export interface CertificateSpec {
   /** For lines and change events: the entry's name. */
@@ -65,8 +67,6 @@ export const DEFAULT_KEY_MODE = 0o600;
 const PUBLIC_MODE = 0o644;
 /** consul-template's pkiCert spreads renewals by ±3% of the lifespan (PR #1555). */
 const JITTER = 0.03;
-const BACKOFF_MIN_MS = 10_000;
-const BACKOFF_MAX_MS = 300_000;
 /** Never closer than this between two issues: a role that caps the TTL to almost nothing must not make a loop. */
 const MIN_DELAY_MS = 1000;
 
@@ -159,35 +159,35 @@ export function writeCertificate(spec: CertificateSpec, issued: IssuedCertificat
   writeFileAtomic(spec.certFile, pem(issued.certificate), { mode: PUBLIC_MODE, ...ownerOf(spec.certFile, spec.uid, spec.gid) });
 }
 
-export interface CertificateEvents {
-  /** A new certificate is on disk (not called for the first one, nor for one reused at start). */
-  rotated(spec: CertificateSpec, held: Held): void;
-  /** The certificate expired and no new one could be issued. */
-  expired(spec: CertificateSpec): void;
-}
-
 export interface CertificateDeps {
-  clock: Clock;
   issue: Issue;
+  /** For lines before the stage starts it (the reporter's log afterwards). */
   log: Log;
   random?: () => number;
 }
 
-/** One certificate's lifetime: start() gets the first one (fail closed), then it rotates itself. */
-export class CertificateLifetime {
+/**
+ * One certificate's lifetime: prepare() gets the first one at start (fail closed: it throws),
+ * start() hands it to the stage, which is then told of every new one (update) under the
+ * names of its files, of failures (failed) and of its expiry (expired).
+ */
+export class CertificateLifetime implements Lifetime {
+  readonly label: string;
   private timer?: Timer;
   private stopped = false;
   private failures = 0;
   /** The expiry policy is told once per expiry. */
   private expiredSent = false;
   private current?: Held;
+  private clock: Clock = realClock;
+  private reporter?: Reporter;
   private readonly random: () => number;
 
   constructor(
     readonly spec: CertificateSpec,
     private readonly deps: CertificateDeps,
-    private readonly events: CertificateEvents,
   ) {
+    this.label = `certificate ${spec.name}`;
     this.random = deps.random ?? Math.random;
   }
 
@@ -195,20 +195,44 @@ export class CertificateLifetime {
     return this.current;
   }
 
-  /** The certificate on disk if it is still good, else a new one; throws if none can be had. */
-  async start(): Promise<'reused' | 'issued'> {
-    const { clock, log } = this.deps;
+  /** The names its files go by (file:PATH), for the wiring. */
+  get names(): SecretName[] {
+    return [this.spec.certFile, this.spec.keyFile, this.spec.caFile].filter((p): p is string => !!p).map((p) => `file:${p}`);
+  }
+
+  /** What the files hold now, by name: the stage's starting point. */
+  values(): Values {
+    const out = new Map<SecretName, Buffer>();
+    for (const name of this.names) {
+      try {
+        out.set(name, readFileSync(name.slice('file:'.length)));
+      } catch {
+        // not written (no CA chain came): nothing to compare with
+      }
+    }
+    return out;
+  }
+
+  /** At start: the certificate on disk if it is still good, else a new one; throws if none can be had. */
+  async prepare(clock: Clock = realClock): Promise<'reused' | 'issued'> {
+    this.clock = clock;
+    const { log } = this.deps;
     const found = onDisk(this.spec, clock.now());
     if ('x509' in found) {
       this.hold(found.x509, Date.parse(found.x509.validFrom));
-      log.info(`certificate ${this.spec.name}: reusing ${this.spec.certFile} (serial ${this.current?.serial}, valid until ${new Date(this.current?.notAfter ?? 0).toISOString()})`);
-      this.schedule();
+      log.info(`${this.label}: reusing ${this.spec.certFile} (serial ${this.current?.serial}, valid until ${new Date(this.current?.notAfter ?? 0).toISOString()})`);
       return 'reused';
     }
-    log.debug(`certificate ${this.spec.name}: issuing (${found.why})`);
+    log.debug(`${this.label}: issuing at ${this.spec.path} (${found.why})`);
     await this.issueNow();
-    this.schedule();
+    log.info(`${this.label}: issued (serial ${this.current?.serial}, valid until ${new Date(this.current?.notAfter ?? 0).toISOString()})`);
     return 'issued';
+  }
+
+  start(reporter: Reporter, clock: Clock): void {
+    this.reporter = reporter;
+    this.clock = clock;
+    this.schedule();
   }
 
   stop(): void {
@@ -216,17 +240,20 @@ export class CertificateLifetime {
     this.timer?.cancel();
   }
 
+  private get log(): Log {
+    return this.reporter?.log ?? this.deps.log;
+  }
+
   private hold(x509: X509Certificate, start: number): void {
     const notBefore = Date.parse(x509.validFrom);
     const notAfter = Date.parse(x509.validTo);
-    const now = this.deps.clock.now();
+    const now = this.clock.now();
     this.current = { serial: x509.serialNumber.toLowerCase(), notBefore, notAfter, rotateAtMs: rotationTime(start, notAfter, this.spec.rotateAt, now, this.random) };
   }
 
   private async issueNow(): Promise<void> {
-    const { clock, issue } = this.deps;
-    const issuedAt = clock.now();
-    const issued = await issue(this.spec.path, issueBody(this.spec));
+    const issuedAt = this.clock.now();
+    const issued = await this.deps.issue(this.spec.path, issueBody(this.spec));
     if (!issued || typeof issued.certificate !== 'string' || typeof issued.private_key !== 'string') throw new Error(`${this.spec.path} returned no certificate and key`);
     const x509 = new X509Certificate(issued.certificate);
     writeCertificate(this.spec, issued);
@@ -235,46 +262,41 @@ export class CertificateLifetime {
     this.hold(x509, Math.max(Date.parse(x509.validFrom), issuedAt));
   }
 
-  private schedule(): void {
+  private schedule(delay?: number): void {
     if (this.stopped || !this.current) return;
-    const { clock, log } = this.deps;
-    const held = this.current;
-    const due = this.failures === 0 ? held.rotateAtMs : clock.now() + this.backoff(held);
-    log.debug(`certificate ${this.spec.name}: next issue at ${new Date(due).toISOString()}`);
+    const due = delay === undefined ? this.current.rotateAtMs : this.clock.now() + delay;
+    this.log.debug(`${this.label}: next issue at ${new Date(due).toISOString()}`);
     this.timer?.cancel();
-    this.timer = clock.after(due - clock.now(), () => void this.rotate());
-  }
-
-  /** 10 s doubling to 5 min, ±20%, and never past the moment the certificate expires (while it still has a future). */
-  private backoff(held: Held): number {
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(this.failures - 1, 10));
-    const jittered = base * (0.8 + this.random() * 0.4);
-    const left = held.notAfter - this.deps.clock.now();
-    return left > MIN_DELAY_MS ? Math.min(jittered, left) : jittered;
+    this.timer = this.clock.after(due - this.clock.now(), () => void this.rotate());
   }
 
   private async rotate(): Promise<void> {
     if (this.stopped) return;
-    const { clock, log } = this.deps;
     const before = this.current as Held;
     try {
       await this.issueNow();
-      if (this.stopped) return;
-      this.failures = 0;
-      this.expiredSent = false;
-      const held = this.current as Held;
-      log.info(`certificate ${this.spec.name}: issued a new one (serial ${held.serial}, valid until ${new Date(held.notAfter).toISOString()})`);
-      this.events.rotated(this.spec, held);
     } catch (error) {
       if (this.stopped) return;
-      this.failures++;
-      const expired = clock.now() >= before.notAfter;
-      log.warn(`certificate ${this.spec.name}: issuing a new one failed (${(error as Error).message}); ${expired ? 'the current one has expired' : `keeping the current one, valid until ${new Date(before.notAfter).toISOString()}`}`);
+      const now = this.clock.now();
+      const expired = now >= before.notAfter;
+      // Backoff from 10 s to 5 min; before the end, never past it; after it, on at the backoff's pace.
+      const wait = retryDelay(this.failures++, now, expired ? undefined : before.notAfter, 0, this.random);
+      const why = `issuing a new certificate at ${this.spec.path} failed (${(error as Error).message})`;
       if (expired && !this.expiredSent) {
         this.expiredSent = true;
-        this.events.expired(this.spec);
+        this.reporter?.expired(`${why}; the current one expired at ${new Date(before.notAfter).toISOString()}`);
+      } else {
+        this.reporter?.failed(`${why}; the current one is valid until ${new Date(before.notAfter).toISOString()}`, wait);
       }
+      this.schedule(wait);
+      return;
     }
+    if (this.stopped) return;
+    this.failures = 0;
+    this.expiredSent = false;
+    const held = this.current as Held;
+    this.log.info(`${this.label}: issued a new one (serial ${held.serial}, valid until ${new Date(held.notAfter).toISOString()})`);
+    this.reporter?.update(this.values());
     this.schedule();
   }
 }

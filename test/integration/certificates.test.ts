@@ -1,14 +1,16 @@
 // Issued certificates against the Vault test server's PKI engine (real X.509 from openssl,
 // signed by a CA made here): issued, written with their modes, reused from disk, rotated at
 // the configured point, kept when Vault fails, and the expiry reported once.
-import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLog } from '../../src/log';
 import { ManualClock, realClock } from '../../src/lifetime/clock';
-import { CertificateLifetime, type CertificateSpec, type Held, type Issue, onDisk, rotationTime } from '../../src/lifetime/certificate';
+import { CertificateLifetime, type CertificateSpec, type Issue, onDisk, rotationTime } from '../../src/lifetime/certificate';
+import type { Reporter } from '../../src/lifetime/lifetime';
+import { LifetimeStage } from '../../src/lifetime/stage';
 import { VaultClient } from '../../src/secrets/vault/client';
 import { vaultIssue } from '../../src/secrets/vault/pki';
 import { makePki } from '../support/certs';
@@ -66,31 +68,51 @@ describe('the PKI engine of the test server', () => {
   });
 });
 
+/** A reporter that notes what it is told. */
+function recorder() {
+  const told: string[] = [];
+  const updates: Array<Map<string, Buffer>> = [];
+  const reporter: Reporter = {
+    log,
+    update: (values) => { told.push('update'); updates.push(new Map(values)); },
+    failed: (_why, retryInMs) => told.push(`failed ${retryInMs}`),
+    expired: () => told.push('expired'),
+  };
+  return { told, updates, reporter };
+}
+
 describe('a certificate lifetime', () => {
   it('issues at start and writes key 0600, certificate and chain 0644; a second start reuses it without a request', async () => {
     const s = spec();
     const before = engine.issued.length;
-    const first = new CertificateLifetime(s, { clock: realClock, issue: vaultIssue(client), log }, { rotated() {}, expired() {} });
-    expect(await first.start()).toBe('issued');
-    first.stop();
+    const first = new CertificateLifetime(s, { issue: vaultIssue(client), log });
+    expect(await first.prepare()).toBe('issued');
     expect(engine.issued.length).toBe(before + 1);
     expect([mode(s.keyFile), mode(s.certFile), mode(s.caFile as string)]).toEqual(['600', '644', '644']);
     const x509 = new X509Certificate(readFileSync(s.certFile));
-    expect(x509.checkPrivateKey((await import('node:crypto')).createPrivateKey(readFileSync(s.keyFile)))).toBe(true);
+    expect(x509.checkPrivateKey(createPrivateKey(readFileSync(s.keyFile)))).toBe(true);
     expect(readFileSync(s.caFile as string, 'utf8').trim()).toBe(makePki().ca.cert.trim());
+    expect([...first.values().keys()]).toEqual([`file:${s.certFile}`, `file:${s.keyFile}`, `file:${s.caFile}`]);
 
-    const again = new CertificateLifetime(s, { clock: realClock, issue: vaultIssue(client), log }, { rotated() {}, expired() {} });
-    expect(await again.start()).toBe('reused');
-    again.stop();
+    const again = new CertificateLifetime(s, { issue: vaultIssue(client), log });
+    expect(await again.prepare()).toBe('reused');
     expect(engine.issued.length).toBe(before + 1);
     expect(again.held?.serial).toBe(x509.serialNumber.toLowerCase());
   });
 
+  it('keeps the owner a rewritten file has', async () => {
+    const s = spec();
+    const life = new CertificateLifetime(s, { issue: vaultIssue(client), log });
+    await life.prepare();
+    chownSync(s.keyFile, 4321, 4322);
+    writeFileSync(s.certFile, 'not a certificate');
+    await new CertificateLifetime(s, { issue: vaultIssue(client), log }).prepare();
+    expect([statSync(s.keyFile).uid, statSync(s.keyFile).gid, mode(s.keyFile)]).toEqual([4321, 4322, '600']);
+  });
+
   it('does not reuse a certificate for other names, with a foreign key, or past its rotation point', async () => {
     const s = spec();
-    const life = new CertificateLifetime(s, { clock: realClock, issue: vaultIssue(client), log }, { rotated() {}, expired() {} });
-    await life.start();
-    life.stop();
+    await new CertificateLifetime(s, { issue: vaultIssue(client), log }).prepare();
     expect('x509' in onDisk(s, Date.now())).toBe(true);
     expect(onDisk({ ...s, altNames: ['other.example.com'] }, Date.now())).toEqual({ why: expect.stringContaining('lacks other.example.com') });
     expect(onDisk({ ...s, commonName: 'www.example.com' }, Date.now())).toEqual({ why: expect.stringContaining('not "www.example.com"') });
@@ -99,20 +121,24 @@ describe('a certificate lifetime', () => {
     expect(onDisk(s, Date.now())).toEqual({ why: expect.stringContaining('does not hold the key') });
   });
 
-  it('rotates at about 2/3 of the validity, with real time and a 3 s certificate', async () => {
+  it('rotates at about 2/3 of the validity, with real time and a 3 s certificate, and the stage sees one change per rotation', async () => {
     const s = spec({ path: 'pki/issue/short', ttlSeconds: 3, altNames: [], ipSans: [] });
-    const rotations: Held[] = [];
-    const life = new CertificateLifetime(s, { clock: realClock, issue: vaultIssue(client), log }, { rotated: (_, held) => rotations.push(held), expired() {} });
+    const life = new CertificateLifetime(s, { issue: vaultIssue(client), log });
     const start = Date.now();
-    await life.start();
+    await life.prepare();
     const firstSerial = life.held?.serial;
+    const events: string[][] = [];
+    const stage = new LifetimeStage([life], life.values(), { clock: realClock, log, quietMs: 10, maxWaitMs: 40, splayMs: 0, expiry: 'keep' });
+    stage.start((event) => void events.push([...event.changed.keys()]), () => {});
     await new Promise((r) => setTimeout(r, 4500));
-    life.stop();
-    expect(rotations.length).toBeGreaterThanOrEqual(1);
-    expect(rotations[0].serial).not.toBe(firstSerial);
-    expect(new X509Certificate(readFileSync(s.certFile)).serialNumber.toLowerCase()).toBe(rotations.at(-1)?.serial);
+    stage.stop();
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    expect(events[0]).toEqual([`file:${s.certFile}`, `file:${s.keyFile}`]); // the CA chain did not change
+    expect(life.held?.serial).not.toBe(firstSerial);
+    expect(new X509Certificate(readFileSync(s.certFile)).serialNumber.toLowerCase()).toBe(life.held?.serial);
     // The first rotation came after 2/3 of 3 s (±3%), give or take the issue itself.
-    expect(rotations[0].notBefore - start).toBeGreaterThanOrEqual(1000);
+    const second = engine.issued.filter((c) => c.role === 'short' && c.notBefore >= start - 1000)[1];
+    expect(second.notBefore - start).toBeGreaterThanOrEqual(1000);
   });
 });
 
@@ -132,10 +158,10 @@ describe('rotation on the one clock (ManualClock)', () => {
       if (failing) throw new Error('Vault is sealed');
       return issued;
     };
-    const events: string[] = [];
-    // (The one certificate at hand is long expired by then: stop at the first success.)
-    const life: CertificateLifetime = new CertificateLifetime(s, { clock, issue, log, random: () => 0.5 }, { rotated: () => { events.push('rotated'); life.stop(); }, expired: () => events.push('expired') });
-    await life.start();
+    const life = new CertificateLifetime(s, { issue, log, random: () => 0.5 });
+    const { told, reporter } = recorder();
+    await life.prepare(clock);
+    life.start({ ...reporter, update: (v) => { reporter.update(v); life.stop(); } }, clock);
     expect(calls).toBe(1);
     const rotateAt = life.held?.rotateAtMs as number;
     expect(rotateAt - clock.now()).toBeGreaterThan(390_000);
@@ -144,21 +170,21 @@ describe('rotation on the one clock (ManualClock)', () => {
     await clock.advance(rotateAt - clock.now());
     expect(calls).toBe(2);
     const keep = readFileSync(s.certFile, 'utf8');
-    // Backoff: 10 s, 20 s, 40 s, ... (random 0.5 = no jitter), cut at the certificate's end.
     await clock.advance(notAfter - clock.now() + 1);
+    // Backoff: 7.5 s, 15 s, 30 s, ... (10 s x 2^n, random 0.5 = 3/4 of it), cut before the end.
     const gaps = attempts.slice(1).map((t, i, a) => (i ? t - a[i - 1] : 0)).slice(1);
-    expect(gaps.slice(0, 3)).toEqual([10_000, 20_000, 40_000]);
-    expect(Math.max(...gaps)).toBeLessThanOrEqual(notAfter - rotateAt);
+    expect(gaps.slice(0, 3)).toEqual([7500, 15_000, 30_000]);
     expect(attempts.at(-1)).toBeLessThanOrEqual(notAfter);
     expect(readFileSync(s.certFile, 'utf8')).toBe(keep);
-    expect(events).toEqual(['expired']);
-    // Keeps trying after the expiry (for expiry policy `keep`), and reports it once.
+    expect(told.filter((t) => t === 'expired')).toEqual(['expired']);
+    expect(told[0]).toBe('failed 7500');
+    // Keeps trying after the expiry (for expiry policy keep), and reports the expiry once.
     await clock.advance(1_000_000);
-    expect(events).toEqual(['expired']);
+    expect(told.filter((t) => t === 'expired')).toEqual(['expired']);
     failing = false;
+    // (The one certificate at hand is long expired by then: the update stops it.)
     await clock.advance(300_000);
-    expect(events).toEqual(['expired', 'rotated']);
-    life.stop();
+    expect(told.at(-1)).toBe('update');
     expect(clock.pending).toBe(0);
   });
 
