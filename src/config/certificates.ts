@@ -2,7 +2,9 @@
 // valid while init runs (src/lifetime/certificate.ts). Checked like every other key: an
 // unknown key or a bad value names its key path and stops init with 78.
 import { DEFAULT_KEY_MODE, DEFAULT_ROTATE_AT } from '../lifetime/certificate';
+import type { Action } from '../react/wiring';
 import { checkKeys, type Fail, isMap, str } from './keys';
+import { parseAction } from './lifetime';
 import { parseDuration } from './values';
 
 export interface CertificateEntry {
@@ -20,11 +22,15 @@ export interface CertificateEntry {
   owner?: string;
   group?: string;
   rotateAt: number;
+  /** What a new certificate makes happen (default none: the program watches its files). */
+  onChange?: Action;
+  /** The service on_change acts on (with services). */
+  service?: string;
   /** The key path, e.g. "certificates[0]". */
   at: string;
 }
 
-export const CERTIFICATE_KEYS = ['name', 'path', 'common_name', 'alt_names', 'ip_sans', 'ttl', 'cert', 'key', 'ca', 'mode', 'owner', 'group', 'rotate_at'] as const;
+export const CERTIFICATE_KEYS = ['name', 'path', 'common_name', 'alt_names', 'ip_sans', 'ttl', 'cert', 'key', 'ca', 'mode', 'owner', 'group', 'rotate_at', 'on_change', 'service'] as const;
 
 function names(value: unknown, at: string, fail: Fail): string[] {
   if (value === undefined || value === null) return [];
@@ -96,6 +102,8 @@ export function certificateEntry(value: unknown, at: string, fail: Fail, keyMode
     owner: str(typeof v.owner === 'number' ? String(v.owner) : v.owner, `${at}.owner`, fail),
     group: str(typeof v.group === 'number' ? String(v.group) : v.group, `${at}.group`, fail),
     rotateAt: fraction(v.rotate_at, `${at}.rotate_at`, fail),
+    onChange: v.on_change === undefined || v.on_change === null ? undefined : parseAction(v.on_change, `${at}.on_change`, fail),
+    service: str(v.service, `${at}.service`, fail),
     at,
   };
 }

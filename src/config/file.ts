@@ -212,7 +212,8 @@ export function parseConfig(text: string, path: string): ConfigFile {
   const secrets = list('secrets').map((s, i) => secretEntry(s, `secrets[${i}]`, fail, modeSource('secrets', i)));
   const templates = list('templates').map((t, i) => templateEntry(t, `templates[${i}]`, fail, modeSource('templates', i)));
   const services = parseServices(top, secrets.flatMap((s) => (s.env ? [s.env] : [])), fail);
-  for (const t of templates) {
+  const certs = top.certificates !== undefined ? certificates(list('certificates'), modeSource, fail) : undefined;
+  for (const t of [...templates, ...(certs ?? [])]) {
     if (t.service && !services) fail(`${t.at}.service`, 'only goes with services (without them, on_change acts on the command)');
     if (t.service && !services?.services.some((s) => s.name === t.service) && t.service !== 'command') fail(`${t.at}.service`, `no service named "${t.service}"`);
     if (services && !t.service && (t.onChange?.kind === 'restart' || t.onChange?.kind === 'signal')) fail(`${t.at}.on_change`, `${t.onChange.kind} needs service: (which service to ${t.onChange.kind})`);
@@ -222,7 +223,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
     secrets,
     templates,
     services,
-    ...(top.certificates !== undefined ? { certificates: certificates(list('certificates'), modeSource, fail) } : {}),
+    ...(certs ? { certificates: certs } : {}),
   };
 }
 

@@ -13,6 +13,7 @@ import type { Log } from '../log';
 import { readFileSecret } from '../secrets/file';
 import { SecretError } from '../secrets/errors';
 import type { Clock, Timer } from './clock';
+import type { Lifetime, Reporter, SecretName } from './lifetime';
 
 /** How often the content is read even without an event. */
 export const FILE_POLL_MS = 30_000;
@@ -156,5 +157,32 @@ export class FileWatch {
     } finally {
       this.checking = false;
     }
+  }
+}
+
+/** A watched file as a lifetime of the stage: its value under the names of the requests that read it. */
+export class FileWatchLifetime implements Lifetime {
+  readonly label: string;
+  private watch?: FileWatch;
+
+  constructor(
+    readonly path: string,
+    private readonly names: SecretName[],
+    private readonly initial: Buffer,
+    private readonly pollMs = FILE_POLL_MS,
+  ) {
+    this.label = `file:${path}`;
+  }
+
+  start(reporter: Reporter, clock: Clock): void {
+    this.watch = new FileWatch(this.path, this.initial, { clock, log: reporter.log, pollMs: this.pollMs }, (value) => {
+      reporter.log.debug(`${this.label}: the content changed`);
+      reporter.update(new Map(this.names.map((name) => [name, value])));
+    }, this.label);
+    this.watch.start();
+  }
+
+  stop(): void {
+    this.watch?.stop();
   }
 }

@@ -36,6 +36,8 @@ function client(): VaultClient {
   return c;
 }
 
+const call = (method: 'POST', path: string, body: object) => client().call(method, path, { body });
+
 function spec(overrides: Partial<CertificateSpec> = {}): CertificateSpec {
   dir = mkdtempSync(join(tmpdir(), 'sesame-cert-'));
   return {
@@ -48,7 +50,7 @@ const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
 
 describe('the PKI engine of the test server', () => {
   it('answers pki/issue/ROLE in the documented shape, with a real certificate for the names asked', async () => {
-    const data = await vaultIssue(client)('pki/issue/web', { common_name: 'web.example.com', alt_names: 'api.example.com', ip_sans: '127.0.0.1', ttl: '90s' });
+    const data = await vaultIssue(call)('pki/issue/web', { common_name: 'web.example.com', alt_names: 'api.example.com', ip_sans: '127.0.0.1', ttl: '90s' });
     expect(Object.keys(data).sort()).toEqual(['ca_chain', 'certificate', 'expiration', 'issuing_ca', 'private_key', 'private_key_type', 'serial_number']);
     const x509 = new X509Certificate(data.certificate);
     expect(x509.subject).toBe('CN=web.example.com');
@@ -63,8 +65,8 @@ describe('the PKI engine of the test server', () => {
   });
 
   it('refuses names the role does not allow and unknown roles with 400', async () => {
-    await expect(vaultIssue(client)('pki/issue/web', { common_name: 'evil.org' })).rejects.toThrow(/400 .*common name evil.org not allowed by this role/);
-    await expect(vaultIssue(client)('pki/issue/nope', { common_name: 'web.example.com' })).rejects.toThrow(/400 .*unknown role: nope/);
+    await expect(vaultIssue(call)('pki/issue/web', { common_name: 'evil.org' })).rejects.toThrow(/400 .*common name evil.org not allowed by this role/);
+    await expect(vaultIssue(call)('pki/issue/nope', { common_name: 'web.example.com' })).rejects.toThrow(/400 .*unknown role: nope/);
   });
 });
 
@@ -85,7 +87,7 @@ describe('a certificate lifetime', () => {
   it('issues at start and writes key 0600, certificate and chain 0644; a second start reuses it without a request', async () => {
     const s = spec();
     const before = engine.issued.length;
-    const first = new CertificateLifetime(s, { issue: vaultIssue(client), log });
+    const first = new CertificateLifetime(s, { issue: vaultIssue(call), log });
     expect(await first.prepare()).toBe('issued');
     expect(engine.issued.length).toBe(before + 1);
     expect([mode(s.keyFile), mode(s.certFile), mode(s.caFile as string)]).toEqual(['600', '644', '644']);
@@ -94,7 +96,7 @@ describe('a certificate lifetime', () => {
     expect(readFileSync(s.caFile as string, 'utf8').trim()).toBe(makePki().ca.cert.trim());
     expect([...first.values().keys()]).toEqual([`file:${s.certFile}`, `file:${s.keyFile}`, `file:${s.caFile}`]);
 
-    const again = new CertificateLifetime(s, { issue: vaultIssue(client), log });
+    const again = new CertificateLifetime(s, { issue: vaultIssue(call), log });
     expect(await again.prepare()).toBe('reused');
     expect(engine.issued.length).toBe(before + 1);
     expect(again.held?.serial).toBe(x509.serialNumber.toLowerCase());
@@ -102,17 +104,17 @@ describe('a certificate lifetime', () => {
 
   it('keeps the owner a rewritten file has', async () => {
     const s = spec();
-    const life = new CertificateLifetime(s, { issue: vaultIssue(client), log });
+    const life = new CertificateLifetime(s, { issue: vaultIssue(call), log });
     await life.prepare();
     chownSync(s.keyFile, 4321, 4322);
     writeFileSync(s.certFile, 'not a certificate');
-    await new CertificateLifetime(s, { issue: vaultIssue(client), log }).prepare();
+    await new CertificateLifetime(s, { issue: vaultIssue(call), log }).prepare();
     expect([statSync(s.keyFile).uid, statSync(s.keyFile).gid, mode(s.keyFile)]).toEqual([4321, 4322, '600']);
   });
 
   it('does not reuse a certificate for other names, with a foreign key, or past its rotation point', async () => {
     const s = spec();
-    await new CertificateLifetime(s, { issue: vaultIssue(client), log }).prepare();
+    await new CertificateLifetime(s, { issue: vaultIssue(call), log }).prepare();
     expect('x509' in onDisk(s, Date.now())).toBe(true);
     expect(onDisk({ ...s, altNames: ['other.example.com'] }, Date.now())).toEqual({ why: expect.stringContaining('lacks other.example.com') });
     expect(onDisk({ ...s, commonName: 'www.example.com' }, Date.now())).toEqual({ why: expect.stringContaining('not "www.example.com"') });
@@ -123,7 +125,7 @@ describe('a certificate lifetime', () => {
 
   it('rotates at about 2/3 of the validity, with real time and a 3 s certificate, and the stage sees one change per rotation', async () => {
     const s = spec({ path: 'pki/issue/short', ttlSeconds: 3, altNames: [], ipSans: [] });
-    const life = new CertificateLifetime(s, { issue: vaultIssue(client), log });
+    const life = new CertificateLifetime(s, { issue: vaultIssue(call), log });
     const start = Date.now();
     await life.prepare();
     const firstSerial = life.held?.serial;
@@ -145,7 +147,7 @@ describe('a certificate lifetime', () => {
 describe('rotation on the one clock (ManualClock)', () => {
   it('keeps the current certificate while Vault fails, backs off from 10 s, never past expiry, and reports the expiry once', async () => {
     const s = spec({ ttlSeconds: 600 });
-    const real = vaultIssue(client);
+    const real = vaultIssue(call);
     const issued = await real('pki/issue/web', { common_name: s.commonName, alt_names: 'api.example.com', ip_sans: '127.0.0.1', ttl: '600s' });
     const notAfter = Date.parse(new X509Certificate(issued.certificate).validTo);
     const clock = new ManualClock(Date.now());

@@ -38,7 +38,7 @@ describe('certificates: in the config file', () => {
     const cases: Array<[string, string]> = [
       ['certificates: {}\n', 'certificates: must be a list'],
       ['certificates: [x]\n', 'certificates[0]: must be a map with path, common_name, cert and key'],
-      [entry('    color: red\n'), 'certificates[0].color: unknown key (expected one of name, path, common_name, alt_names, ip_sans, ttl, cert, key, ca, mode, owner, group, rotate_at)'],
+      [entry('    color: red\n'), 'certificates[0].color: unknown key (expected one of name, path, common_name, alt_names, ip_sans, ttl, cert, key, ca, mode, owner, group, rotate_at, on_change, service)'],
       [entry('').replace('path: pki/issue/web', 'path: secret/data/web'), 'certificates[0].path: "secret/data/web" is not a PKI issue path (MOUNT/issue/ROLE, e.g. pki/issue/web)'],
       [entry('').replace('    common_name: web.example.com\n', ''), 'certificates[0].common_name: is required'],
       [entry('').replace('    key: /tls/web.key\n', ''), 'certificates[0].key: is required'],
