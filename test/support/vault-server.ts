@@ -2480,6 +2480,14 @@ function nameAllowed(role: PkiRole, name: string): boolean {
   return role.allowedDomains.some((d) => (role.allowBareDomains && name === d) || (role.allowSubdomains && name.endsWith(`.${d}`) && name.length > d.length + 1));
 }
 
+/** Go's time.Duration.String() for whole seconds: 9s, 1m30s, 2h0m0s. */
+function goDurationString(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`;
+}
+
 /** Vault's serial format: lowercase hex bytes joined by ':'. */
 function colonHex(hex: string): string {
   return hex.toLowerCase().padStart(hex.length + (hex.length % 2), '0').match(/../g)?.join(':') ?? '';
@@ -2504,10 +2512,12 @@ function pkiIssue(vault: FakeVault, ctx: Ctx, mount: PkiMount, roleName: string)
   }
   const warnings: string[] = [];
   let ttl = body.ttl === undefined || body.ttl === '' ? role.ttl : parseDuration(body.ttl);
-  if (ttl === undefined) return errorReply(400, `error converting input ${JSON.stringify(body.ttl)} for field "ttl": time: invalid duration ${JSON.stringify(body.ttl)}`);
+  // Observed against OpenBao 2.5.5 (framework field validation).
+  if (ttl === undefined) return errorReply(400, `Field validation failed: error converting input for field "ttl": time: invalid duration ${JSON.stringify(body.ttl)}`);
   if (ttl === 0) ttl = role.ttl;
   if (role.maxTtl && ttl > role.maxTtl) {
-    warnings.push(`TTL "${formatDuration(ttl)}" is longer than permitted maxTTL "${formatDuration(role.maxTtl)}", so maxTTL is being used`);
+    // Go's time.Duration.String() (observed against OpenBao 2.5.5: "2h0m0s", "1h0m0s").
+    warnings.push(`TTL "${goDurationString(ttl)}" is longer than permitted maxTTL "${goDurationString(role.maxTtl)}", so maxTTL is being used`);
     ttl = role.maxTtl;
   }
   const now = Date.now();
@@ -2520,11 +2530,13 @@ function pkiIssue(vault: FakeVault, ctx: Ctx, mount: PkiMount, roleName: string)
   const x509 = new X509Certificate(cert);
   const serial = colonHex(x509.serialNumber);
   mount.issued.push({ role: roleName, serial, commonName: cn, notBefore: Date.parse(x509.validFrom), notAfter: Date.parse(x509.validTo) });
-  const data = {
+  // The documented fields; OpenBao 2.5.5 adds not_before (observed), HashiCorp's docs do not list it.
+  const data: Record<string, unknown> = {
     ca_chain: [mount.ca.cert.trim()],
     certificate: cert.trim(),
     expiration: Math.floor(Date.parse(x509.validTo) / 1000),
     issuing_ca: mount.ca.cert.trim(),
+    ...(vault.flavor === 'openbao' ? { not_before: Math.floor(Date.parse(x509.validFrom) / 1000) } : {}),
     private_key: key.trim(),
     private_key_type: role.keyType,
     serial_number: serial,
