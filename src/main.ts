@@ -18,12 +18,32 @@ import { runChild } from './supervisor/single';
 import { type Prepared, supervise, type SuperviseOptions } from './supervisor/supervise';
 import { resolveUser } from './supervisor/user';
 import { planServices } from './supervisor/plan';
+import { lifetimesFor } from './lifetime/build';
+import { realClock } from './lifetime/clock';
+import type { Lifetime, SecretName } from './lifetime/lifetime';
+import { LifetimeStage } from './lifetime/stage';
+import { buildWiring, envSecretNames } from './react/plan';
+import { Reactor, type Reactions, type ReactState } from './react/react';
+import type { Wiring } from './react/wiring';
+import { secretName } from './secrets/plan';
+import type { Sources } from './secrets/resolve';
+import { deliver } from './supervisor/processes';
+import { formatMs } from './supervisor/service';
+import { signalName } from './config/values';
 
 declare const SESAME_SEA: boolean;
 const isSea = typeof SESAME_SEA === 'boolean' && SESAME_SEA;
 
+/** What keeps the secrets valid while it runs; absent when nothing has a lifetime. */
+interface Life {
+  lifetimes: Lifetime[];
+  initial: Map<SecretName, Buffer>;
+  wiring: Wiring;
+  state: ReactState;
+}
+
 /** What to run: one command (tini's job), or services (supervisord's). */
-type Launch = { kind: 'command'; spec: ChildSpec } | { kind: 'services'; prepared: Prepared[]; options: SuperviseOptions };
+type Launch = ({ kind: 'command'; spec: ChildSpec } | { kind: 'services'; prepared: Prepared[]; options: SuperviseOptions }) & { life?: Life };
 
 /**
  * Everything up to the children: plan the secrets, take init's credentials out of its own
@@ -40,8 +60,10 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   const services = config?.services ? planServices(config, options, user) : undefined;
   scrubOwnEnvironment(removedNames(env, plan), log);
   let resolution: Resolution = new Map();
+  // Kept for the lifetime stage, unless nothing will run (--check, --render).
+  const sources: Sources | undefined = options.check || options.render ? undefined : {};
   if (plan.requests.length) {
-    const resolved = await Promise.race([resolvePlan(plan, { env, timeoutMs: options.secretsTimeoutMs, log }), termination()]);
+    const resolved = await Promise.race([resolvePlan(plan, { env, timeoutMs: options.secretsTimeoutMs, log, sources }), termination()]);
     if (typeof resolved === 'string') return resolved;
     resolution = resolved;
     log.debug(`resolved ${resolution.size} of ${plan.requests.length} secret references`);
@@ -66,8 +88,99 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   }
   writeSecretFiles(files, log);
   writeAll(rendered, log);
-  if (services) return { kind: 'services', prepared: services.environments(childEnv), options: services.options };
-  return { kind: 'command', spec: { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs } };
+  const lifetimes = sources ? await lifetimesFor(plan, resolution, sources, {
+    refresh: options.refresh, threshold: options.leaseThreshold, revoke: options.revoke, env, log,
+  }) : [];
+  const launch: Launch = services
+    ? { kind: 'services', prepared: services.environments(childEnv), options: services.options }
+    : { kind: 'command', spec: { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs } };
+  if (!lifetimes.length) return launch;
+  const secretEnv = envSecretNames(plan, resolution);
+  const environments = (next: Record<string, string>): Map<string, Record<string, string>> => {
+    if (services) return new Map(services.environments(next).map((p) => [p.config.name, p.env]));
+    return new Map([['', user ? { ...next, HOME: user.home } : next]]);
+  };
+  const consumers = launch.kind === 'services'
+    ? launch.prepared.map((p) => ({ service: p.config.name, env: p.env, action: p.config.onChange }))
+    : [{ service: '', env: childEnv, action: options.onChange }];
+  const context = templateContext(childEnv, resolution);
+  launch.life = {
+    lifetimes,
+    initial: new Map([...resolution].map(([request, resolved]) => [secretName(request), resolved.value])),
+    wiring: buildWiring(consumers, templates, secretEnv),
+    state: {
+      childEnv: { ...childEnv },
+      templateSecrets: { ...(context.secrets as Record<string, string>) },
+      secretEnv: new Set(context.secretEnv),
+      rendered,
+      files,
+      environments,
+    },
+  };
+  return launch;
+}
+
+/** How long revoking leases and the token may take at the end, inside the shutdown. */
+const REVOKE_MS = 1500;
+
+/** A command of an on_change, once, as a child of init (the addon's spawn path). */
+async function runOnce(table: ProcessTable, argv: string[], env: Record<string, string>, timeoutMs: number): Promise<string | null> {
+  let child;
+  try {
+    child = await table.spawn({ argv, env, noNewPrivs: false });
+  } catch (error) {
+    return (error as Error).message;
+  }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    deliver(child.processGroup ? -child.processGroup : child.pid, constants.signals.SIGKILL);
+  }, timeoutMs);
+  const status = await child.exited;
+  clearTimeout(timer);
+  if (timedOut) return `timed out after ${formatMs(timeoutMs)}; killed`;
+  if (status.signal) return `killed by ${signalName(status.signal)}`;
+  return status.code === 0 ? null : `exited with code ${status.code}`;
+}
+
+/**
+ * Run the children with the secrets kept alive: the lifetime stage's change events go to
+ * the react step, which acts through the supervisor's own paths. After every child has
+ * exited, the clocks stop and what init created in Vault is revoked (bounded).
+ */
+async function runWithLife(launch: Launch, options: InitOptions, table: ProcessTable, log: Log): Promise<number> {
+  const life = launch.life;
+  if (!life) {
+    return launch.kind === 'services' ? supervise(launch.prepared, launch.options, table, log) : runChild(launch.spec, options, table, log);
+  }
+  // What changed and what was done is worth a line even at the command's default level.
+  const lifeLog = options.logLevel ? log : createLog('info', options.logFormat);
+  const stage = new LifetimeStage(life.lifetimes, life.initial, {
+    clock: realClock, log: lifeLog, quietMs: options.wait.quietMs, maxWaitMs: options.wait.maxWaitMs, splayMs: options.splayMs, expiry: options.onExpiry,
+  });
+  const begin = (reactions: Reactions) => {
+    const reactor = new Reactor(life.wiring, life.state, reactions, lifeLog);
+    stage.start((event) => reactor.apply(event), (why) => reactions.exit(why));
+  };
+  const run = (argv: string[], timeoutMs: number) => runOnce(table, argv, life.state.childEnv, timeoutMs);
+  let code: number;
+  try {
+    code = launch.kind === 'services'
+      ? await supervise(launch.prepared, launch.options, table, log, (c) => begin({
+        setEnvironment: c.setEnvironment, restart: c.restart, signal: c.signal, run, exit: (why) => c.exit(why, EXIT.UNAVAILABLE),
+      }))
+      : await runChild(launch.spec, options, table, log, (c) => begin({
+        setEnvironment: (_name, env) => c.setEnvironment(env), restart: () => c.restart(), signal: (_name, signal) => c.signal(signal), run,
+        exit: (why) => c.exit(why, EXIT.UNAVAILABLE),
+      }));
+  } finally {
+    stage.stop();
+  }
+  if (options.revoke) {
+    const deadline = Date.now() + REVOKE_MS;
+    await Promise.race([stage.revoke(deadline), new Promise((resolve) => setTimeout(resolve, REVOKE_MS + 100).unref())]);
+  }
+  return code;
 }
 
 /** How init ends: Node's exit, or the helper's _exit once it is loaded (~2 ms faster). */
@@ -124,8 +237,7 @@ async function main(log: { current: Log }): Promise<number> {
     return 128 + constants.signals[(stop ?? prepared) as NodeJS.Signals];
   }
   try {
-    if (prepared.kind === 'services') return await supervise(prepared.prepared, prepared.options, table, log.current);
-    return await runChild(prepared.spec, options, table, log.current);
+    return await runWithLife(prepared, options, table, log.current);
   } finally {
     table.reapNow();
   }

@@ -60,7 +60,8 @@ export async function lifetimesFor(plan: SecretPlan, resolution: Resolution, sou
   const vault = sources.vault;
   if (vault) {
     const reads = vault.reads
-      .map((read) => new VaultReadLifetime(vault, read, { refreshMs: shortest(read.requests, settings), threshold: settings.threshold, revoke: settings.revoke }))
+      // A token init created is revoked with revoke-self, which takes its leases with it.
+      .map((read) => new VaultReadLifetime(vault, read, { refreshMs: shortest(read.requests, settings), threshold: settings.threshold, revoke: settings.revoke && !vault.token.created }))
       .filter((lifetime) => lifetime.hasClock);
     const token = vault.token;
     if (!reads.length && !settings.tokenNeeded) {

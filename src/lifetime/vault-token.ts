@@ -103,12 +103,14 @@ export class VaultTokenLifetime implements Lifetime {
       // Capped by a max TTL: a shorter TTL than asked for, with Vault's warning.
       const capped = ttlS < this.state.incrementS || (answer?.warnings ?? []).some((w) => /max_ttl|max TTL/i.test(w));
       this.reporter.log.debug(`Vault token renewed: ${ttlS}s${capped ? ' (capped by its max TTL)' : ''}`);
-      const increment = this.state.incrementS;
-      this.take(ttlS, renewable, increment);
-      if (capped) {
-        this.capped = true;
-        if (!this.canRelogin) this.warnEnd('its max TTL is reached');
-      }
+      if (!capped) return this.take(ttlS, renewable, this.state.incrementS);
+      // Renewing cannot take it further: replace it at 2/3 of what is left (at once when
+      // nothing is), or, if that is impossible, say so now and let it run out.
+      this.state = { ...this.state, ttlMs: ttlS * 1000, endsAt: this.clock.now() + ttlS * 1000 };
+      this.failures = 0;
+      this.capped = true;
+      if (this.canRelogin) this.schedule(renewDelay(ttlS * 1000, this.random), () => this.relogin());
+      else this.warnEnd('its max TTL is reached');
     } catch (error) {
       if (this.stopped) return;
       if (error instanceof VaultHttpError && error.status >= 400 && error.status < 500 && error.status !== 429 && error.status !== 412) {

@@ -78,6 +78,9 @@ export class Service {
   private deadline = Infinity;
   private wake: (() => void) | null = null;
   private runCalled = false;
+  /** A restart asked for by a changed secret: the next exit is not the service's own. */
+  private restartAsked = false;
+  private restarted?: () => void;
   private readonly startedOnce = deferred<boolean>();
   private readonly readyOnce = deferred<{ ok: boolean; why: string }>();
   private readonly completedOnce = deferred<boolean>();
@@ -151,6 +154,14 @@ export class Service {
       // In a shutdown, not past the budget (stopAll gives up a little after it).
       await within(relayed, this.stopping ? Math.max(0, Math.min(OUTPUT_DRAIN_MS, this.deadline + AFTER_KILL_MS / 2 - Date.now())) : OUTPUT_DRAIN_MS);
       if (this.stopping) return { code, reason: describe(status), status, stopSignal: this.stopSent };
+      if (this.restartAsked) {
+        // init stopped it to start it again with new secrets: not a failure, no backoff,
+        // not counted against its restart policy.
+        this.restartAsked = false;
+        this.stopSent = undefined;
+        this.restarted?.();
+        continue;
+      }
       if (this.config.oneshot && code === 0) {
         this.ctx.log.info('completed');
         return { code, reason: 'completed', status };
@@ -225,6 +236,40 @@ export class Service {
     return `${describe(status)}${last ? `: ${last}` : ''}`;
   }
 
+  /** The environment of its next start (a secret in it changed). */
+  setEnvironment(env: Record<string, string>): void {
+    this.ctx.env = env;
+  }
+
+  /**
+   * Start it again (its secrets changed): its stop signal, SIGKILL after its grace period,
+   * then at once a new start with the new environment, through the same loop as a restart
+   * by policy. Between restarts (backoff) the pending start comes now. Resolves once it has
+   * been started again; at once if it is stopping or done (a oneshot that completed).
+   */
+  restart(): Promise<void> {
+    const child = this.child;
+    if (this.stopping || !this.runCalled) return Promise.resolve();
+    if (!child) {
+      this.wake?.();
+      return Promise.resolve();
+    }
+    if (this.restartAsked) return new Promise((resolve) => { const before = this.restarted; this.restarted = () => { before?.(); resolve(); }; });
+    this.restartAsked = true;
+    const signal = this.config.stopSignal ?? this.ctx.defaultStopSignal;
+    const graceMs = this.config.stopGracePeriodMs ?? LEFTOVER_GRACE_MS;
+    this.stopSent = signal;
+    const target = this.ctx.groupSignals ? -child.pid : child.pid;
+    deliver(target, signal);
+    if (signal !== SIGCONT) deliver(target, SIGCONT);
+    const timer = setTimeout(() => {
+      this.ctx.log.warn(`still running ${formatMs(graceMs)} after ${signalName(signal)}; sending SIGKILL`);
+      deliver(-child.pid, SIGKILL);
+    }, graceMs);
+    void child.exited.then(() => clearTimeout(timer));
+    return new Promise((resolve) => { this.restarted = () => { this.restarted = undefined; resolve(); }; });
+  }
+
   /** Deliver a forwarded signal; false if it is not running (between restarts, or done). */
   signal(signal: number): boolean {
     const child = this.child;
@@ -241,6 +286,7 @@ export class Service {
     this.stopping = true;
     this.deadline = Math.min(this.deadline, deadline);
     this.wake?.();
+    this.restarted?.();
     // Never started (its dependencies failed, or the shutdown came first): nothing to stop.
     if (!this.runCalled) this.finalOnce.resolve({ code: 0, reason: 'not started', status: null });
     const child = this.child;

@@ -10,7 +10,17 @@ import { AFTER_KILL_MS, type Child, type ChildSpec, deliver, exitCodeOf, groupGo
 
 const { SIGTERM, SIGINT, SIGKILL, SIGCONT } = constants.signals;
 
-export async function runChild(spec: ChildSpec, options: InitOptions, table: ProcessTable, log: Log): Promise<number> {
+/** What the react step may do to the one command (react/react.ts Reactions, minus commands). */
+export interface CommandControl {
+  setEnvironment(env: Record<string, string>): void;
+  /** Stop it (its stop signal, the grace period, SIGKILL) and start it again with the new environment. */
+  restart(): Promise<void>;
+  signal(signal: number): boolean;
+  /** Stop it as `docker stop` would; init then exits with `code`, not the command's. */
+  exit(why: string, code: number): void;
+}
+
+export async function runChild(spec: ChildSpec, options: InitOptions, table: ProcessTable, log: Log, control?: (handle: CommandControl) => void): Promise<number> {
   const sendAs = (received: number) => options.rewrites.get(received) ?? received;
   const fast = table.handlerForwarding;
   // With the native helper the signal handler itself forwards, as tini does: the trip
@@ -21,15 +31,22 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
     const n = constants.signals[name];
     fast?.interceptSignal(n, sendAs(n), n === SIGTERM || n === SIGINT);
   }
-  const child = await table.spawn(spec);
+  let env = spec.env;
+  let child = await table.spawn(spec);
   log.debug(`started ${spec.argv[0]} as pid ${child.pid}`);
-  const deadline = new KillDeadline(child, table, options.gracePeriodMs, log);
+  let deadline = new KillDeadline(child, table, options.gracePeriodMs, log);
   let running = true;
+  /** Set by a restart for changed secrets: the coming exit is init's doing. */
+  let restarting: (() => void) | null = null;
+  let exitWith: number | null = null;
+  let stopping = false;
   const target = () => ((options.groupSignals || !running) && child.processGroup !== null ? -child.processGroup : child.pid);
+  const stopSignal = options.rewrites.get(SIGTERM) || SIGTERM;
 
   routeSignals((signal) => {
     const received = constants.signals[signal];
     const send = sendAs(received);
+    if (received === SIGTERM || received === SIGINT) stopping = true;
     if (send === 0) return log.debug(`${signal} not forwarded (rewritten to 0)`);
     // Once the child is gone only its leftover group can receive anything.
     if (!running && child.processGroup === null) return;
@@ -46,13 +63,51 @@ export async function runChild(spec: ChildSpec, options: InitOptions, table: Pro
   });
   fast?.setForwardTarget(target());
 
-  const status = await child.exited;
-  running = false;
-  fast?.setForwardTarget(0);
-  log.debug(`pid ${child.pid} exited with ${status.signal ? signalName(status.signal) : `code ${status.code}`}`);
-  await stopLeftovers(child, options, table, deadline, log);
-  deadline.cancel();
-  return exitCodeOf(status);
+  /** Ask the running child to stop, as a forwarded SIGTERM would. */
+  const askToStop = () => {
+    deliver(target(), stopSignal);
+    deliver(target(), SIGCONT);
+    deadline.arm();
+  };
+  control?.({
+    setEnvironment: (next) => { env = next; },
+    restart: () => {
+      if (!running || stopping || exitWith !== null) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const before = restarting;
+        restarting = () => { before?.(); resolve(); };
+        if (!before) askToStop();
+      });
+    },
+    signal: (signal) => running && deliver(target(), signal),
+    exit: (why, code) => {
+      if (exitWith !== null || stopping) return;
+      exitWith = code;
+      log.debug(`stopping ${spec.argv[0]}: ${why}`);
+      if (running) askToStop();
+    },
+  });
+
+  for (;;) {
+    const status = await child.exited;
+    running = false;
+    fast?.setForwardTarget(0);
+    log.debug(`pid ${child.pid} exited with ${status.signal ? signalName(status.signal) : `code ${status.code}`}`);
+    await stopLeftovers(child, options, table, deadline, log);
+    deadline.cancel();
+    const again = restarting as (() => void) | null;
+    restarting = null;
+    if (!again || stopping || exitWith !== null) {
+      again?.();
+      return exitWith ?? exitCodeOf(status);
+    }
+    child = await table.spawn({ ...spec, env });
+    running = true;
+    deadline = new KillDeadline(child, table, options.gracePeriodMs, log);
+    fast?.setForwardTarget(target());
+    log.info(`started ${spec.argv[0]} again with the changed secrets (pid ${child.pid})`);
+    again();
+  }
 }
 
 /**

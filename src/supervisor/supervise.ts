@@ -37,6 +37,15 @@ export interface Prepared {
   user?: ResolvedUser;
 }
 
+/** What the react step may do to running services (react/react.ts Reactions, minus commands). */
+export interface ServiceControl {
+  setEnvironment(service: string, env: Record<string, string>): void;
+  restart(service: string): Promise<void>;
+  signal(service: string, signal: number): boolean;
+  /** Stop the container gracefully; init exits with `code`. */
+  exit(why: string, code: number): void;
+}
+
 /** Why the container is ending. */
 type End =
   | { kind: 'completed' }
@@ -44,7 +53,7 @@ type End =
   | { kind: 'service'; service: string; outcome: Outcome }
   | { kind: 'failure'; service: string; code: number; reason: string };
 
-export async function supervise(prepared: Prepared[], options: SuperviseOptions, table: ProcessTable, log: Log): Promise<number> {
+export async function supervise(prepared: Prepared[], options: SuperviseOptions, table: ProcessTable, log: Log, control?: (handle: ServiceControl) => void): Promise<number> {
   const captured = prepared.filter((p) => p.config.capture).map((p) => p.config.name);
   const prefixOf = prefixes(captured, options.prefix);
   const stopSignal = options.rewrites.get(SIGTERM) || SIGTERM;
@@ -82,6 +91,16 @@ export async function supervise(prepared: Prepared[], options: SuperviseOptions,
       if (service.signal(send)) log.debug(`forwarded ${name}${send !== received ? ` as ${signalName(send)}` : ''} to ${service.name}`);
       else log.about(service.name).debug(`${name} not delivered: not running`);
     }
+  });
+
+  control?.({
+    setEnvironment: (name, env) => services.get(name)?.setEnvironment(env),
+    restart: async (name) => services.get(name)?.restart(),
+    signal: (name, signal) => services.get(name)?.signal(signal) ?? false,
+    exit: (why, code) => {
+      if (end) return;
+      finish({ kind: 'failure', service: '', code, reason: why });
+    },
   });
 
   // Start each service when its dependencies allow, all at once otherwise.

@@ -33,8 +33,13 @@
 // byte for byte like that server where it is modelled; flavor 'vault' (the default) differs only
 // where HashiCorp Vault's own source says it does (FLAVORS below).
 //
-// What it is not: no storage, no HCL policies (rules are given as data), no leases beyond
-// tokens, no standby/replication, no Enterprise features beyond namespaces.
+// PKI: pki/issue/ROLE with real X.509 made by openssl (enablePki, at the end of the file).
+// Leases: a database-like dynamic engine (enableDatabase, addDatabaseRole) issues leased
+// credentials; sys/leases/renew (capped at the role's max TTL, with Vault's warning),
+// sys/leases/revoke, and revoke-self revoking the token's leases.
+//
+// What it is not: no storage, no HCL policies (rules are given as data), no standby or
+// replication, no Enterprise features beyond namespaces.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -154,6 +159,8 @@ interface LoginRoleOptions {
   mount?: string;
   policies?: string[];
   tokenTtl?: Duration;
+  /** token_explicit_max_ttl of the tokens it issues: renewals stop there; 0 (default) = none. */
+  tokenMaxTtl?: Duration;
 }
 
 export interface AppRoleOptions extends LoginRoleOptions {
@@ -245,6 +252,26 @@ export interface VaultScope {
   addKubernetesRole(role: string, options: KubernetesRoleOptions): void;
   addJwtRole(role: string, options: JwtRoleOptions): void;
   addCertRole(name: string, options: CertRoleOptions): void;
+  /** `vault secrets enable -path=<mount> database`: a dynamic engine issuing leased credentials. */
+  enableDatabase(mount?: string): void;
+  /**
+   * A role whose `GET <mount>/creds/<role>` issues a new username and password under a lease
+   * of `ttl` (default 1h), renewable up to `maxTtl` from issue (default 24h) unless
+   * renewable is false. The lease belongs to the token that read it.
+   */
+  addDatabaseRole(role: string, options?: { mount?: string; ttl?: Duration; maxTtl?: Duration; renewable?: boolean }): void;
+}
+
+/** A lease the server issued (a dynamic secret), as the server sees it. */
+export interface VaultLease {
+  id: string;
+  path: string;
+  /** Live: not revoked, not expired, and its token is still valid. */
+  live: boolean;
+  revoked: boolean;
+  /** How it was renewed, in order: the TTL granted each time, in seconds. */
+  renewals: number[];
+  data: Record<string, string>;
 }
 
 export interface VaultServer extends VaultScope {
@@ -268,6 +295,10 @@ export interface VaultServer extends VaultScope {
   readonly jwtPublicKey: string;
   /** How many recorded requests match (path: as in faults, without /v1/). */
   requestCount(filter?: { method?: string; path?: string | RegExp }): number;
+  /** Every lease issued, in order. */
+  leases(): VaultLease[];
+  /** Whether the token exists and is valid now (not expired, not revoked). */
+  tokenLive(token: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -507,7 +538,7 @@ interface AppRoleRecord {
   secretIdTtl: number;
   secretIdNumUses: number;
   policies: string[];
-  tokenTtl: number;
+  tokenTtl: number; tokenMaxTtl: number;
   secretIds: Map<string, { accessor: string; expiresMs: number | null; usesLeft: number }>;
 }
 
@@ -518,26 +549,46 @@ interface AppRoleMount extends MountBase {
 
 interface UserpassMount extends MountBase {
   type: 'userpass';
-  users: Map<string, { password: string; policies: string[]; tokenTtl: number }>;
+  users: Map<string, { password: string; policies: string[]; tokenTtl: number; tokenMaxTtl: number }>;
 }
 
 interface KubernetesMount extends MountBase {
   type: 'kubernetes';
-  roles: Map<string, { names: string[]; namespaces: string[]; policies: string[]; tokenTtl: number }>;
+  roles: Map<string, { names: string[]; namespaces: string[]; policies: string[]; tokenTtl: number; tokenMaxTtl: number }>;
 }
 
 interface JwtMount extends MountBase {
   type: 'jwt';
   defaultRole: string;
-  roles: Map<string, { boundAudiences: string[]; boundSubject: string; userClaim: string; policies: string[]; tokenTtl: number }>;
+  roles: Map<string, { boundAudiences: string[]; boundSubject: string; userClaim: string; policies: string[]; tokenTtl: number; tokenMaxTtl: number }>;
 }
 
 interface CertMount extends MountBase {
   type: 'cert';
-  roles: Map<string, { certificate: X509Certificate; allowedCommonNames: string[]; policies: string[]; tokenTtl: number }>;
+  roles: Map<string, { certificate: X509Certificate; allowedCommonNames: string[]; policies: string[]; tokenTtl: number; tokenMaxTtl: number }>;
 }
 
 type AuthMount = AppRoleMount | UserpassMount | KubernetesMount | JwtMount | CertMount;
+
+interface DatabaseMount extends MountBase {
+  type: 'database';
+  roles: Map<string, { ttl: number; maxTtl: number; renewable: boolean; issued: number }>;
+}
+
+interface Lease {
+  id: string;
+  path: string;
+  token: string;
+  issueMs: number;
+  expireMs: number;
+  maxExpireMs: number;
+  renewable: boolean;
+  revoked: boolean;
+  renewals: number[];
+  data: Record<string, string>;
+  /** The TTL the role grants (a renewal without an increment asks for this). */
+  ttl: number;
+}
 type AuthType = AuthMount['type'];
 
 interface Rule {
@@ -553,6 +604,7 @@ class Namespace {
   readonly children = new Map<string, Namespace>();
   readonly mounts = new Map<string, KvMount>();
   readonly auth = new Map<string, AuthMount>();
+  readonly databases = new Map<string, DatabaseMount>();
   readonly policies = new Map<string, Rule[]>();
 
   constructor(
@@ -700,6 +752,7 @@ class FakeVault {
   readonly traits: FlavorTraits;
   readonly root = new Namespace('');
   readonly tokens = new Map<string, Token>();
+  readonly leases = new Map<string, Lease>();
   readonly wraps = new Map<string, WrapEntry>();
   /** Entity ids by (mount accessor, alias): the same user gets the same entity every login. */
   readonly entities = new Map<string, string>();
@@ -778,6 +831,13 @@ class FakeVault {
       return undefined;
     }
     return token;
+  }
+
+  /** A lease that can still be used: not revoked, not expired, its token still valid. */
+  liveLease(id: string): Lease | undefined {
+    const lease = this.leases.get(id);
+    if (!lease || lease.revoked || lease.expireMs <= Date.now() || !this.lookupToken(lease.token)) return undefined;
+    return lease;
   }
 
   /** num_uses: every authenticated request spends one, allowed or not (checked against OpenBao). */
@@ -1023,6 +1083,12 @@ function route(vault: FakeVault, ns: Namespace, path: string): Route | undefined
   const tokenSelf = /^auth\/token\/(lookup-self|renew-self|revoke-self)$/.exec(path);
   if (tokenSelf) return { access: 'self', wrappable: true, run: (ctx, token) => tokenSelfEndpoint(vault, ctx, tokenSelf[1], token as Token) };
   if (path === 'auth/token/create') return { access: 'acl', wrappable: true, run: (ctx, token) => tokenCreate(vault, ctx, token as Token) };
+  if (path === 'sys/leases/renew' || path === 'sys/renew') return { access: 'acl', run: (ctx) => leaseRenew(vault, ctx) };
+  if (path === 'sys/leases/revoke' || path === 'sys/revoke') return { access: 'acl', run: (ctx) => leaseRevoke(vault, ctx) };
+  for (const db of ns.databases.values()) {
+    const creds = path.startsWith(`${db.path}creds/`) ? path.slice(`${db.path}creds/`.length) : undefined;
+    if (creds !== undefined) return { access: 'acl', wrappable: true, run: (ctx, token) => databaseCreds(vault, ctx, db, creds, token as Token) };
+  }
   const auth = /^auth\/(.+)$/.exec(path);
   if (auth) {
     for (const mount of ns.auth.values()) {
@@ -1067,6 +1133,15 @@ function mountPreflight(vault: FakeVault, ctx: Ctx, rawPath: string): HandlerRes
   const sanitized = rawPath.replace(/^\/+/, '').replace(/\/?$/, '/');
   const denied = errorReply(403, `preflight capability check returned 403, please ensure client's policies grant access to path ${JSON.stringify(sanitized)}`);
   const target = vault.splitNamespace(ctx.ns, sanitized);
+  const db = [...target.ns.databases.values()].find((m) => target.path.startsWith(m.path));
+  if (db) {
+    if (!vault.seesMount(token, target.ns, db.path)) return denied;
+    return vault.ok(sortDeep({
+      accessor: db.accessor, config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 }, deprecation_status: 'supported',
+      description: db.description, external_entropy_access: false, local: false, options: null, path: target.ns.path.slice(ctx.ns.path.length) + db.path,
+      plugin_version: '', running_plugin_version: `v${vault.version}${vault.traits.builtinSuffix}`, running_sha256: '', seal_wrap: false, type: 'database', uuid: db.uuid,
+    }), 'system');
+  }
   const mount = findMount(target.ns, target.path);
   if (!mount || !vault.seesMount(token, target.ns, mount.path)) return denied;
   const info = mountInfo(vault, mount);
@@ -1160,7 +1235,9 @@ function tokenSelfEndpoint(vault: FakeVault, ctx: Ctx, action: string, token: To
   if (action === 'lookup-self') return vault.ok(lookupData(vault, token), 'token');
   if (ctx.op !== 'update') return errorReply(405, multiError('unsupported operation'));
   if (action === 'revoke-self') {
+    // The token, and every lease created with it (api-docs/auth/token.mdx).
     vault.tokens.delete(token.id);
+    for (const lease of vault.leases.values()) if (lease.token === token.id) lease.revoked = true;
     return noContent();
   }
   return renewSelf(vault, ctx, token);
@@ -1215,6 +1292,72 @@ function renewSelf(vault: FakeVault, ctx: Ctx, token: Token): HandlerResult {
   token.expireMs = now + ttl * 1000;
   token.lastRenewalMs = now;
   return { status: 200, envelope: vault.envelope({ warnings, auth: authObject(token, token.meta) }, 'token') };
+}
+
+// =============================================================================================
+// Leases: a database-like dynamic engine, sys/leases/renew and revoke (api-docs/system/leases.mdx).
+
+/**
+ * GET <mount>/creds/<role>: new credentials under a new lease owned by the calling token
+ * (api-docs/secret/databases/index.mdx "Generate credentials"): lease_id "<mount>creds/<role>/<id>".
+ */
+function databaseCreds(vault: FakeVault, ctx: Ctx, mount: DatabaseMount, role: string, token: Token): HandlerResult {
+  if (ctx.op !== 'read') return errorReply(405, multiError('unsupported operation'));
+  const spec = mount.roles.get(role);
+  if (!spec) return errorReply(400, `unknown role: ${role}`);
+  spec.issued++;
+  const now = Date.now();
+  const lease: Lease = {
+    id: `${mount.path}creds/${role}/${base62(24)}`,
+    path: ctx.path,
+    token: token.id,
+    issueMs: now,
+    expireMs: now + spec.ttl * 1000,
+    maxExpireMs: now + spec.maxTtl * 1000,
+    renewable: spec.renewable,
+    revoked: false,
+    renewals: [],
+    data: { username: `v-token-${role}-${base62(20)}-${Math.floor(now / 1000)}`, password: base62(20) },
+    ttl: spec.ttl,
+  };
+  vault.leases.set(lease.id, lease);
+  return vault.ok({ ...lease.data }, 'database', { lease_id: lease.id, renewable: lease.renewable, lease_duration: spec.ttl });
+}
+
+/**
+ * PUT/POST sys/leases/renew {"lease_id", "increment"}: the new TTL counts from now, capped by
+ * the lease's max TTL with Vault's warning; past it, or not renewable: 400. An unknown, expired
+ * or revoked lease is 400 "lease not found" (vault/expiration.go RenewLease).
+ */
+function leaseRenew(vault: FakeVault, ctx: Ctx): HandlerResult {
+  if (ctx.op !== 'update') return errorReply(405, multiError('unsupported operation'));
+  const id = typeof ctx.body?.lease_id === 'string' ? ctx.body.lease_id : '';
+  if (!id) return errorReply(400, 'lease_id must be specified');
+  const lease = vault.liveLease(id);
+  if (!lease) return errorReply(400, 'lease not found');
+  if (!lease.renewable) return errorReply(400, 'lease is not renewable');
+  const now = Date.now();
+  const requested = ctx.body?.increment === undefined ? lease.ttl : parseDuration(ctx.body.increment);
+  if (requested === undefined) return errorReply(400, `invalid increment ${JSON.stringify(ctx.body?.increment)}`);
+  const remaining = Math.floor((lease.maxExpireMs - now) / 1000);
+  if (remaining <= 0) return errorReply(400, 'past the max TTL, cannot renew');
+  const want = requested || lease.ttl;
+  const ttl = Math.min(want, remaining);
+  const maxTtl = Math.round((lease.maxExpireMs - lease.issueMs) / 1000);
+  const warnings = want > remaining ? [`TTL of ${JSON.stringify(formatDuration(want))} exceeded the effective max_ttl of ${JSON.stringify(formatDuration(maxTtl))}; TTL value is capped accordingly`] : null;
+  lease.expireMs = now + ttl * 1000;
+  lease.renewals.push(ttl);
+  return { status: 200, envelope: vault.envelope({ lease_id: lease.id, renewable: true, lease_duration: ttl, warnings }, 'system') };
+}
+
+/** PUT/POST sys/leases/revoke {"lease_id"}: 204, also for a lease already gone. */
+function leaseRevoke(vault: FakeVault, ctx: Ctx): HandlerResult {
+  if (ctx.op !== 'update') return errorReply(405, multiError('unsupported operation'));
+  const id = typeof ctx.body?.lease_id === 'string' ? ctx.body.lease_id : '';
+  if (!id) return errorReply(400, 'lease_id must be specified');
+  const lease = vault.leases.get(id);
+  if (lease) lease.revoked = true;
+  return noContent();
 }
 
 /** POST auth/token/create: children of the caller (orphan false), for seeding over HTTP. */
@@ -1503,10 +1646,11 @@ function loginDisplayName(ns: Namespace, mount: MountBase, name?: string): strin
   return name ? `${dashed}-${name}` : dashed;
 }
 
-function issueLoginToken(vault: FakeVault, ctx: Ctx, mount: MountBase, spec: { policies: string[]; ttl: number; alias: string; name?: string; metadata: Record<string, string> }): Token {
+function issueLoginToken(vault: FakeVault, ctx: Ctx, mount: MountBase, spec: { policies: string[]; ttl: number; maxTtl?: number; alias: string; name?: string; metadata: Record<string, string> }): Token {
   return vault.issueToken(ctx.ns, {
     policies: spec.policies,
     ttl: spec.ttl || undefined,
+    explicitMaxTtl: spec.maxTtl || undefined,
     meta: spec.metadata,
     path: `auth/${ctx.path.slice('auth/'.length)}`,
     displayName: loginDisplayName(ctx.ns, mount, spec.name),
@@ -1538,7 +1682,7 @@ function appRoleLogin(vault: FakeVault, ctx: Ctx, mount: AppRoleMount): HandlerR
     if (entry.usesLeft > 0 && --entry.usesLeft === 0) role.secretIds.delete(secretId);
   }
   const metadata = { role_name: role.name };
-  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, alias: role.roleId, metadata });
+  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, maxTtl: role.tokenMaxTtl, alias: role.roleId, metadata });
   return vault.authAnswer(token, metadata, 'approle');
 }
 
@@ -1571,7 +1715,7 @@ function userpassLogin(vault: FakeVault, ctx: Ctx, mount: UserpassMount, rawName
   const user = mount.users.get(username);
   if (!user || user.password !== password) return errorReply(400, 'invalid username or password');
   const metadata = { username };
-  const token = issueLoginToken(vault, ctx, mount, { policies: user.policies, ttl: user.tokenTtl, alias: username, name: username, metadata });
+  const token = issueLoginToken(vault, ctx, mount, { policies: user.policies, ttl: user.tokenTtl, maxTtl: user.tokenMaxTtl, alias: username, name: username, metadata });
   return vault.authAnswer(token, metadata, 'userpass');
 }
 
@@ -1604,7 +1748,7 @@ function kubernetesLogin(vault: FakeVault, ctx: Ctx, mount: KubernetesMount): Ha
   if (!role.namespaces.includes('*') && !role.namespaces.includes(sa.namespace)) return errorReply(403, 'namespace not authorized');
   if (vault.revokedServiceAccounts.has(jwt)) return errorReply(403, PERMISSION_DENIED);
   const metadata = { role: roleName, service_account_name: sa.name, service_account_namespace: sa.namespace, service_account_secret_name: sa.secretName, service_account_uid: sa.uid };
-  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, alias: sa.uid || `${sa.namespace}/${sa.name}`, metadata });
+  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, maxTtl: role.tokenMaxTtl, alias: sa.uid || `${sa.namespace}/${sa.name}`, metadata });
   return vault.authAnswer(token, metadata, 'kubernetes');
 }
 
@@ -1634,7 +1778,7 @@ function jwtLogin(vault: FakeVault, ctx: Ctx, mount: JwtMount): HandlerResult {
   const user = claims[role.userClaim];
   if (user === undefined) return errorReply(400, `claim ${JSON.stringify(role.userClaim)} not found in token`);
   const metadata = { role: roleName };
-  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, alias: String(user), metadata });
+  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, maxTtl: role.tokenMaxTtl, alias: String(user), metadata });
   return vault.authAnswer(token, metadata, 'jwt');
 }
 
@@ -1665,7 +1809,7 @@ function certLogin(vault: FakeVault, ctx: Ctx, mount: CertMount): HandlerResult 
     serial_number: BigInt(`0x${client.serialNumber}`).toString(10),
     subject_key_id: keyIdentifier(client.raw, 'subject'),
   };
-  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, alias: client.serialNumber, metadata });
+  const token = issueLoginToken(vault, ctx, mount, { policies: role.policies, ttl: role.tokenTtl, maxTtl: role.tokenMaxTtl, alias: client.serialNumber, metadata });
   return vault.authAnswer(token, metadata, 'cert');
 }
 
@@ -1803,6 +1947,23 @@ class Scope implements VaultScope {
     this.vault.tokens.delete(token);
   }
 
+  enableDatabase(mount = 'database'): void {
+    const path = normalizeMount(mount);
+    if (this.ns.databases.has(path) || this.ns.mounts.has(path)) throw new Error(`vault-server: ${this.ns.path}${path} is already mounted`);
+    this.ns.databases.set(path, { type: 'database', path, accessor: `database_${base62(8).toLowerCase()}`, uuid: uuid(), description: '', roles: new Map() });
+  }
+
+  addDatabaseRole(role: string, options: { mount?: string; ttl?: Duration; maxTtl?: Duration; renewable?: boolean } = {}): void {
+    const mount = this.ns.databases.get(normalizeMount(options.mount ?? 'database'));
+    if (!mount) throw new Error(`vault-server: no database mount at ${options.mount ?? 'database'} (enableDatabase first)`);
+    mount.roles.set(role, {
+      ttl: durationOption(options.ttl, 3600, 'ttl'),
+      maxTtl: durationOption(options.maxTtl, 86_400, 'maxTtl'),
+      renewable: options.renewable ?? true,
+      issued: 0,
+    });
+  }
+
   addAppRole(name: string, options: AppRoleOptions = {}): AppRole {
     const mount = authMount(this.ns, 'approle', options.mount);
     const role: AppRoleRecord = {
@@ -1812,7 +1973,7 @@ class Scope implements VaultScope {
       secretIdTtl: durationOption(options.secretIdTtl, 0, 'secretIdTtl'),
       secretIdNumUses: options.secretIdNumUses ?? 0,
       policies: options.policies ?? [],
-      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'),
+      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl'),
       secretIds: new Map(),
     };
     mount.roles.set(role.name, role);
@@ -1846,7 +2007,7 @@ class Scope implements VaultScope {
 
   addUserpass(username: string, password: string, options: LoginRoleOptions = {}): void {
     if (!/^\w(([\w.-]+)?\w)?$/.test(username)) throw new Error(`vault-server: Vault refuses the username ${JSON.stringify(username)} (letters, digits, _ . - only)`);
-    authMount(this.ns, 'userpass', options.mount).users.set(username.toLowerCase(), { password, policies: options.policies ?? [], tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl') });
+    authMount(this.ns, 'userpass', options.mount).users.set(username.toLowerCase(), { password, policies: options.policies ?? [], tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl') });
   }
 
   addKubernetesRole(role: string, options: KubernetesRoleOptions): void {
@@ -1854,7 +2015,7 @@ class Scope implements VaultScope {
       names: options.serviceAccountNames,
       namespaces: options.namespaces,
       policies: options.policies ?? [],
-      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'),
+      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl'),
     });
   }
 
@@ -1864,7 +2025,7 @@ class Scope implements VaultScope {
     // OpenBao: "must have at least one bound constraint when creating/updating a role".
     if (boundAudiences.length === 0 && !boundSubject) throw new Error('vault-server: a JWT role needs boundAudiences or boundSubject (Vault refuses one without)');
     const mount = authMount(this.ns, 'jwt', options.mount);
-    mount.roles.set(role, { boundAudiences, boundSubject, userClaim: options.userClaim ?? 'sub', policies: options.policies ?? [], tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl') });
+    mount.roles.set(role, { boundAudiences, boundSubject, userClaim: options.userClaim ?? 'sub', policies: options.policies ?? [], tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl') });
     if (options.defaultRole) mount.defaultRole = role;
   }
 
@@ -1873,7 +2034,7 @@ class Scope implements VaultScope {
       certificate: new X509Certificate(options.certificate),
       allowedCommonNames: options.allowedCommonNames ?? [],
       policies: options.policies ?? [],
-      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'),
+      tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl'),
     });
   }
 }
@@ -2335,6 +2496,16 @@ class VaultServerApi extends Scope implements VaultServer {
 
   get jwtPublicKey(): string {
     return this.vault.key().publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  leases(): VaultLease[] {
+    return [...this.vault.leases.values()].map((l) => ({
+      id: l.id, path: l.path, live: this.vault.liveLease(l.id) !== undefined, revoked: l.revoked, renewals: [...l.renewals], data: { ...l.data },
+    }));
+  }
+
+  tokenLive(token: string): boolean {
+    return this.vault.lookupToken(token) !== undefined;
   }
 
   requestCount(filter: { method?: string; path?: string | RegExp } = {}): number {
