@@ -19,6 +19,7 @@ import { type Prepared, supervise, type SuperviseOptions } from './supervisor/su
 import { resolveUser } from './supervisor/user';
 import { planServices } from './supervisor/plan';
 import { lifetimesFor } from './lifetime/build';
+import { prepareCertificates } from './lifetime/certificates';
 import { realClock } from './lifetime/clock';
 import type { Lifetime, SecretName } from './lifetime/lifetime';
 import { LifetimeStage } from './lifetime/stage';
@@ -83,14 +84,19 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   }
   if (options.check) {
     const checked = services ? `, ${services.configs.length} service(s) checked` : '';
-    writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered${checked}\n`);
+    const certs = config?.certificates?.length ? `, ${config.certificates.length} certificate(s) not issued (--check issues none)` : '';
+    writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered${checked}${certs}\n`);
     return 0;
   }
   writeSecretFiles(files, log);
   writeAll(rendered, log);
-  const lifetimes = sources ? await lifetimesFor(plan, resolution, sources, {
-    refresh: options.refresh, threshold: options.leaseThreshold, revoke: options.revoke, env, log,
-  }) : [];
+  // Issued certificates: the one on disk if still good, else a new one, before any child starts.
+  const certificates = sources && config?.certificates?.length
+    ? await prepareCertificates(config.certificates, config.path, sources, env, Date.now() + options.secretsTimeoutMs, log)
+    : undefined;
+  const lifetimes = sources ? [...(certificates?.lifetimes ?? []), ...await lifetimesFor(plan, resolution, sources, {
+    refresh: options.refresh, threshold: options.leaseThreshold, revoke: options.revoke, env, log, tokenNeeded: !!certificates,
+  })] : [];
   const launch: Launch = services
     ? { kind: 'services', prepared: services.environments(childEnv), options: services.options }
     : { kind: 'command', spec: { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs } };
@@ -106,8 +112,8 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
   const context = templateContext(childEnv, resolution);
   launch.life = {
     lifetimes,
-    initial: new Map([...resolution].map(([request, resolved]) => [secretName(request), resolved.value])),
-    wiring: buildWiring(consumers, templates, secretEnv),
+    initial: new Map([...[...resolution].map(([request, resolved]) => [secretName(request), resolved.value] as const), ...(certificates?.lifetimes ?? []).flatMap((c) => [...c.values()])]),
+    wiring: { ...buildWiring(consumers, templates, secretEnv), files: certificates?.wires ?? [] },
     state: {
       childEnv: { ...childEnv },
       templateSecrets: { ...(context.secrets as Record<string, string>) },

@@ -68,7 +68,7 @@ describe('issued certificates, as PID 1', () => {
     const key = join(dir, 'tls', 'web.key');
     // The service notes each start and each SIGHUP with the serial it then finds on disk.
     const serial = `openssl x509 -noout -serial -in ${cert} | cut -d= -f2`;
-    const web = `trap 'echo "hup $(${serial})" >> ${events}' HUP; echo "start $(${serial})" >> ${events}; while :; do sleep 1 & wait; done`;
+    const web = `trap 'exit 0' TERM; trap 'echo "hup $(${serial})" >> ${events}' HUP; echo "start $(${serial})" >> ${events}; while :; do sleep 1 & wait; done`;
     const config = join(dir, 'sesame.yaml');
     writeFileSync(config, [
       'certificates:',
