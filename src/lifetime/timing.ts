@@ -32,14 +32,14 @@ export function refreshDelay(intervalMs: number, random: Random = Math.random): 
 }
 
 /**
- * The wait before retry number `attempt` (0-based) of a failed renewal or read: full
- * jitter between half and all of 10 s * 2^attempt, at most 5 min, never past `endsAt`
+ * The wait before retry number `attempt` (0-based) of a failed renewal or read: 10 s *
+ * 2^attempt, ±20% of jitter, at most 5 min, never past `endsAt`
  * (what is left of the lease: retrying later is pointless), never under a server's
  * Retry-After. `now` and `endsAt` are clock times; endsAt undefined: no end.
  */
 export function retryDelay(attempt: number, now: number, endsAt?: number, retryAfterMs = 0, random: Random = Math.random): number {
-  const base = Math.min(BACKOFF.maxMs, BACKOFF.firstMs * 2 ** attempt);
-  let wait = Math.round(base * (0.5 + 0.5 * random()));
+  const base = BACKOFF.firstMs * 2 ** Math.min(attempt, 30);
+  let wait = Math.min(BACKOFF.maxMs, Math.round(base * (0.8 + 0.4 * random())));
   if (endsAt !== undefined) wait = Math.min(wait, Math.max(1000, endsAt - now - 1000));
   return Math.max(wait, retryAfterMs);
 }

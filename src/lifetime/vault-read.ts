@@ -96,7 +96,7 @@ export class VaultReadLifetime implements Lifetime {
   private async renew(): Promise<void> {
     const lease = this.lease as NonNullable<VaultRead['secret']['lease']>;
     try {
-      const answer = (await this.session.call('POST', 'sys/leases/renew', { lease_id: lease.id, increment: lease.durationS })) as {
+      const answer = (await this.session.call('POST', 'sys/leases/renew', { lease_id: lease.id, increment: lease.durationS }, this.leftMs())) as {
         lease_id?: string; lease_duration?: number; renewable?: boolean;
       };
       if (this.stopped) return;
@@ -127,7 +127,7 @@ export class VaultReadLifetime implements Lifetime {
   private async reread(): Promise<void> {
     let secret: KvSecret;
     try {
-      secret = await this.session.reread(this.read.path, this.read.version);
+      secret = await this.session.reread(this.read.path, this.read.version, this.leftMs());
     } catch (error) {
       if (this.stopped) return;
       return this.retry(error, () => this.reread());
@@ -157,6 +157,11 @@ export class VaultReadLifetime implements Lifetime {
     this.reporter.log.debug(`${this.label}: its lease belongs to the replaced token; reading it again under the new one`);
     this.timer?.cancel();
     await this.reread();
+  }
+
+  /** What is left of the lease (no end: unbounded): a call's retries stop there. */
+  private leftMs(): number {
+    return this.endsAt === undefined ? Infinity : this.endsAt - this.clock.now();
   }
 
   private clearExpiry(): void {

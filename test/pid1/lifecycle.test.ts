@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { startAsPid1, type Running } from '../support/pid1';
 import { startVault, type VaultServer } from '../support/vault-server';
 
@@ -178,4 +179,154 @@ describe('tokens', () => {
     // The token it logged in with last is revoked at the end.
     expect(vault.requests.filter((r) => r.path === '/v1/auth/token/revoke-self').map((r) => r.status)).toEqual([204]);
   });
+});
+
+function writeConfig(dir: string, config: object): string {
+  const file = join(dir, 'sesame.yaml');
+  writeFileSync(file, stringify(config, { version: '1.1', lineWidth: 0 }));
+  return file;
+}
+
+/** A service that records its start and each SIGHUP in `events`, and stops on SIGTERM. */
+const service = (events: string, name: string, show = '') =>
+  `trap 'echo ${name} hup >> ${events}' HUP; trap 'exit 0' TERM; echo "${name} start${show}" >> ${events}; while :; do sleep 1 & wait; done`;
+
+describe('on change: templates and services', () => {
+  it('a template is rendered again and its service gets SIGHUP once per change; identical output is not written', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'web', { password: 'one', other: 'x' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const src = join(dir, 'app.conf.liquid');
+    const dest = join(dir, 'out', 'app.conf');
+    writeFileSync(src, 'password={{ secrets.pw }}\n');
+    const config = writeConfig(dir, {
+      secrets: [{ ref: 'vault:secret/web#password', name: 'pw', refresh: '200ms' }, { ref: 'vault:secret/web#other', env: 'OTHER', refresh: '200ms' }],
+      templates: [{ src, dest, mode: '0640', service: 'web', on_change: { signal: 'SIGHUP' } }],
+      services: { web: { command: service(events, 'web') }, side: { command: service(events, 'side'), on_change: 'none', secrets: ['OTHER'] } },
+    });
+    const init = start(['-c', config, ...FAST], { VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken });
+    await until(() => lines(events).length === 2, 'both services up', init);
+    const reads = () => vault.requestCount({ method: 'GET', path: 'secret/data/web' });
+    await until(() => reads() >= 6, 'six reads', init);
+    const firstWrite = statSync(dest);
+    expect(readFileSync(dest, 'utf8')).toBe('password=one\n');
+    vault.kvPut('secret', 'web', { password: 'two', other: 'x' });
+    await until(() => lines(events).includes('web hup'), 'the SIGHUP', init);
+    expect(readFileSync(dest, 'utf8')).toBe('password=two\n');
+    expect(statSync(dest).mode & 0o7777).toBe(0o640);
+    expect(statSync(dest).ino).not.toBe(firstWrite.ino); // written anew, atomically
+    const written = statSync(dest);
+    // OTHER changes, but side says none, and the template does not read it.
+    vault.kvPut('secret', 'web', { password: 'two', other: 'y' });
+    const after = reads();
+    await until(() => reads() >= after + 6, 'six more reads', init);
+    expect(statSync(dest).ino).toBe(written.ino); // identical output: not written
+    expect(lines(events).sort()).toEqual(['side start', 'web hup', 'web start']);
+    await init.signal('SIGTERM');
+    const done = await init.done;
+    expect(done.code).toBe(0);
+    expect(done.stderr).toMatch(/^sesame: changed \(\/.*app\.conf\): sent SIGHUP to web$/m);
+  });
+
+  it('a service whose environment holds the changed secret restarts once; its dependant keeps running; a command runs once', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'db', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const src = join(dir, 'db.txt.liquid');
+    writeFileSync(src, '{{ env.DB_PASSWORD }}');
+    const config = writeConfig(dir, {
+      secrets: [{ ref: 'vault:secret/db#password', env: 'DB_PASSWORD', refresh: '200ms' }],
+      templates: [{ src, dest: join(dir, 'db.txt'), on_change: { command: ['/bin/sh', '-c', `echo command ran >> ${events}`], timeout: '5s' } }],
+      services: {
+        db: { command: service(events, 'db', ' $DB_PASSWORD'), secrets: ['DB_PASSWORD'] },
+        app: { command: service(events, 'app'), depends_on: ['db'] },
+      },
+    });
+    const init = start(['-c', config, ...FAST], { VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken });
+    await until(() => lines(events).length === 2, 'both services up', init);
+    vault.kvPut('secret', 'db', { password: 'two' });
+    await until(() => lines(events).includes('db start two') && lines(events).includes('command ran'), 'the restart and the command', init);
+    const reads = vault.requestCount({ path: 'secret/data/db' });
+    await until(() => vault.requestCount({ path: 'secret/data/db' }) >= reads + 5, 'five more reads', init);
+    expect(lines(events).sort()).toEqual(['app start', 'command ran', 'db start one', 'db start two']);
+    expect(readFileSync(join(dir, 'db.txt'), 'utf8')).toBe('two');
+    await init.signal('SIGTERM');
+    const done = await init.done;
+    expect(done.code).toBe(0);
+    expect(done.stderr).toMatch(/^sesame: db: started \(pid \d+\)$/m);
+    expect(done.stderr.match(/^sesame: app: started/gm)).toHaveLength(1);
+  });
+
+  it('none leaves the command alone (it reads its files itself)', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '200ms', '--on-change', 'none', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    await until(() => lines(events).length === 1, 'the start', init);
+    vault.kvPut('secret', 'app', { password: 'two' });
+    await until(() => /secret changed: DB_PASSWORD/.test(init.stderr()), 'the change seen', init);
+    const reads = vault.requestCount({ path: 'secret/data/app' });
+    await until(() => vault.requestCount({ path: 'secret/data/app' }) >= reads + 3, 'three more reads', init);
+    expect(lines(events)).toEqual(['start one']);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  });
+});
+
+describe('failures after start', () => {
+  it('Vault sealed during refreshes: the last value stays, each failure is a warning, and it recovers', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '200ms', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    await until(() => vault.requestCount({ path: 'secret/data/app' }) >= 2, 'a refresh', init);
+    vault.sealed = true;
+    await until(() => /warning: vault:secret\/app: .*Vault is sealed.*; keeping the last value, retrying in \d/.test(init.stderr()), 'the warning', init);
+    // The backoff starts at about 10 s: while sealed, only the first attempt's own quick retries went out.
+    const whileSealed = vault.requests.filter((r) => r.status === 503).length;
+    expect(whileSealed).toBeGreaterThan(0);
+    expect(whileSealed).toBeLessThan(20);
+    expect(lines(events)).toEqual(['start one']);
+    vault.sealed = false;
+    vault.kvPut('secret', 'app', { password: 'two' });
+    // The next retry (10-20 s later) reads the new value.
+    await until(() => lines(events).length === 2, 'the recovery', init, 40_000);
+    expect(lines(events)).toEqual(['start one', 'start two']);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  }, 60_000);
+
+  it('a lease that ends with no replacement: exit stops the container with 69; keep runs on', async () => {
+    for (const policy of ['exit', 'keep']) {
+      const vault = await server();
+      vault.enableDatabase();
+      vault.addDatabaseRole('app', { ttl: '2s', renewable: false });
+      const dir = scratch();
+      const events = join(dir, 'events');
+      const init = start(['--on-expiry', policy, ...FAST, '--', ...recorder(events, 'DB_USER')], {
+        VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, DB_USER: 'vault:database/creds/app#username',
+      });
+      await until(() => lines(events).length === 1, 'the start', init);
+      vault.faults.push({ path: 'database/creds/app', status: 500 });
+      if (policy === 'exit') {
+        const done = await init.done;
+        expect(done.code).toBe(69);
+        expect(done.stderr).toMatch(/^sesame: error: vault:database\/creds\/app: the lease ended with no new value .*; stopping the container \(on expiry: exit\)$/m);
+      } else {
+        await until(() => /running on with the last value \(on expiry: keep\)/.test(init.stderr()), 'the expiry warning', init);
+        expect(init.process.exitCode).toBeNull();
+        vault.faults.splice(0);
+        await init.signal('SIGTERM');
+        expect((await init.done).code).toBe(0);
+      }
+    }
+  }, 60_000);
 });

@@ -9,8 +9,11 @@ import type { VaultClient } from './client';
 import type { KvReader, KvSecret } from './kv';
 import type { VaultSettings } from './settings';
 
-/** How long one call after start may take, its own retries included. */
-export const CALL_BUDGET_MS = 30_000;
+/**
+ * How long one call after start may take, its own quick retries included: short, since the
+ * lifetime's own backoff (10 s .. 5 min) takes over after it, with a warning each time.
+ */
+export const CALL_BUDGET_MS = 5000;
 
 /** One path read at start, and the requests (keys) it fed. */
 export interface VaultRead {
@@ -45,12 +48,13 @@ export class VaultSession {
     return reloginImpossible(this.settings.auth, this.memory);
   }
 
-  call(method: 'GET' | 'POST', path: string, body?: object): Promise<unknown> {
-    return this.client.call(method, path, { body, deadline: Date.now() + CALL_BUDGET_MS });
+  /** `withinMs`: a shorter budget (what is left of a lease). */
+  call(method: 'GET' | 'POST', path: string, body?: object, withinMs = CALL_BUDGET_MS): Promise<unknown> {
+    return this.client.call(method, path, { body, deadline: Date.now() + Math.max(500, Math.min(CALL_BUDGET_MS, withinMs)) });
   }
 
-  reread(path: string, version?: number): Promise<KvSecret> {
-    return this.kv.reread(path, version, Date.now() + CALL_BUDGET_MS);
+  reread(path: string, version?: number, withinMs = CALL_BUDGET_MS): Promise<KvSecret> {
+    return this.kv.reread(path, version, Date.now() + Math.max(500, Math.min(CALL_BUDGET_MS, withinMs)));
   }
 
   /** Someone to tell when the token is replaced (the leases of the old one are re-issued). */
