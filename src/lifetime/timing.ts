@@ -15,9 +15,13 @@ export const DEFAULT_REFRESH_MS = 5 * 60_000;
 
 export type Random = () => number;
 
-/** ms until a renewal of something with `ttlMs` left: 2/3 of it, minus up to 1/10 of jitter. */
+/**
+ * ms until a renewal of something with `ttlMs` left: between 1/2 and 2/3 of it. The spread
+ * is wide on purpose: a fleet started at once gets its leases at once, and a 10% jitter
+ * kept their renewals within a few seconds of each other (bench/lifecycle.mjs, the fleet).
+ */
 export function renewDelay(ttlMs: number, random: Random = Math.random): number {
-  return Math.max(0, Math.round(ttlMs * (2 / 3) - ttlMs * 0.1 * random()));
+  return Math.max(0, Math.round(ttlMs * (2 / 3) - (ttlMs / 6) * random()));
 }
 
 /** ms until a non-renewable lease of `durationMs` is read again: threshold ±5% of it. */
@@ -26,9 +30,12 @@ export function rereadDelay(durationMs: number, threshold = DEFAULT_LEASE_THRESH
   return Math.round(durationMs * share);
 }
 
-/** A static refresh, spread by up to 10% so that a fleet started together drifts apart. */
+/**
+ * A static refresh: between 80% and 100% of the interval (never later than asked), so that
+ * a fleet started together drifts apart within a few intervals.
+ */
 export function refreshDelay(intervalMs: number, random: Random = Math.random): number {
-  return Math.round(intervalMs * (0.9 + 0.1 * random()));
+  return Math.round(intervalMs * (0.8 + 0.2 * random()));
 }
 
 /**

@@ -173,13 +173,13 @@ describe('rotation on the one clock (ManualClock)', () => {
     expect(calls).toBe(2);
     const keep = readFileSync(s.certFile, 'utf8');
     await clock.advance(notAfter - clock.now() + 1);
-    // Backoff: 7.5 s, 15 s, 30 s, ... (10 s x 2^n, random 0.5 = 3/4 of it), cut before the end.
+    // Backoff: 10 s, 20 s, 40 s, ... (random 0.5: no jitter), cut before the end.
     const gaps = attempts.slice(1).map((t, i, a) => (i ? t - a[i - 1] : 0)).slice(1);
-    expect(gaps.slice(0, 3)).toEqual([7500, 15_000, 30_000]);
+    expect(gaps.slice(0, 3)).toEqual([10_000, 20_000, 40_000]);
     expect(attempts.at(-1)).toBeLessThanOrEqual(notAfter);
     expect(readFileSync(s.certFile, 'utf8')).toBe(keep);
     expect(told.filter((t) => t === 'expired')).toEqual(['expired']);
-    expect(told[0]).toBe('failed 7500');
+    expect(told[0]).toBe('failed 10000');
     // Keeps trying after the expiry (for expiry policy keep), and reports the expiry once.
     await clock.advance(1_000_000);
     expect(told.filter((t) => t === 'expired')).toEqual(['expired']);
