@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLog } from '../../src/log';
 import { Reactor, type Reactions, type ReactState } from '../../src/react/react';
-import type { Wiring } from '../../src/react/wiring';
+import type { Action, Wiring } from '../../src/react/wiring';
 
 function reactions() {
   const done: string[] = [];
@@ -33,11 +33,12 @@ describe('Reactor: certificate files', () => {
   });
 
   it('runs a command, restarts, or does nothing, as its on_change says', async () => {
-    for (const [action, expected] of [
+    const cases: Array<[Action, string[]]> = [
       [{ kind: 'command', argv: ['nginx', '-s', 'reload'], timeoutMs: 1000 }, ['run nginx -s reload']],
       [{ kind: 'restart', service: 'web' }, ['restart web']],
       [{ kind: 'none' }, []],
-    ] as const) {
+    ];
+    for (const [action, expected] of cases) {
       const { r, done } = reactions();
       const reactor = new Reactor({ services: [], templates: [], files: [{ what: 'certificate web', names: cert, action }] }, state(), r, createLog('error'));
       await reactor.apply({ changed: new Map([['file:/tls/web.crt', Buffer.from('c')]]), current: new Map() });
