@@ -1,7 +1,7 @@
 // npm run build: dist/init.node (the C addon), dist/init.cjs (the bundle, for images that
 // already have Node) and dist/init (one executable: the pinned Node 24 + bundle + addon).
 // Each step is skipped when its inputs have not changed, so a rebuild takes seconds.
-// Decisions and their measurements: ../shared/reference/node-runtime.md §2 and §7.
+// Decisions and their measurements: docs/development.md.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';

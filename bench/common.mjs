@@ -166,7 +166,7 @@ export async function until(test, ms = 10_000, every = 5) {
 /**
  * Drops a file's pages from the page cache. The build writes dist/init in one big write,
  * and while those pages stay cached every process running it maps far more of the file
- * (RssFile 20-30 MiB higher, reference §2.3); a copy written in small chunks (cp) does
+ * (RssFile 20-30 MiB higher); a copy written in small chunks (cp) does
  * not. That is page-cache history, not init: dropping dist/init and node once at start
  * puts both in the same state, read back by ordinary readahead. fsync first, because dirty
  * pages (a build that just ran) cannot be dropped; then posix_fadvise DONTNEED through dd,

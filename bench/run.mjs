@@ -4,8 +4,8 @@
 //   node bench/run.mjs [--quick] [--json FILE]
 //
 // Each measurement interleaves the inits (round-robin, rotating the order), so machine noise
-// hits all of them alike; compare numbers only within one run. Method and earlier numbers:
-// ../shared/reference/node-runtime.md §2.3 and §5. Tables go to stdout, progress to stderr.
+// hits all of them alike; compare numbers only within one run.
+// Tables go to stdout, progress to stderr.
 // Everything started here is killed before the bench exits: PID-1 runs use unshare
 // --kill-child, so killing unshare or the namespace's init takes the whole namespace down.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -223,7 +223,7 @@ if (idle) {
     const med = (key) => median(s.map((x) => x[key]));
     return [rowOf(e) + (idle[i].failures ? ` (FAILED ${idle[i].failures}×)` : ''), fixed(mib(med('vmRssKb')), 1), fixed(mib(med('rssAnonKb')), 1), fixed(mib(med('rssFileKb')), 1), fixed(med('threads'), 0)];
   })), '');
-  out.push('RssFile depends on how much of the binary is in the page cache (reference §2.3); RssAnon does not.', '');
+  out.push('RssFile depends on how much of the binary is in the page cache; RssAnon does not.', '');
 
   out.push(`## Signal forwarding as PID 1: ${SIGNAL} sent to init → received by its child (${N.signals} per init, ${SIGNAL_GAP_MS} ms apart, interleaved)`, '');
   out.push(table(['PID 1', '>median µs', '>p10 µs', '>p90 µs', '>max µs', '>lost'], peers.map((p, i) => {

@@ -99,17 +99,48 @@ export const DEFAULT_WAIT = '2s:8s';
 /** Long enough to ride out a Vault restart or leader election, short enough to fail visibly. */
 export const DEFAULT_SECRETS_TIMEOUT = '30s';
 
+/** After the options: the product's core, which lives in variables rather than flags. Wrapped at 80. */
+const HELP_AFTER = `
+Secret references, in any variable's value or in the config file's secrets:
+  vault:PATH#KEY[#VERSION]  a key of a Vault or OpenBao KV secret (VAULT_ADDR,
+                            VAULT_TOKEN or a SESAME_VAULT_AUTH login, ...)
+  keywhiz:NAME              a Keywhiz secret (SESAME_KEYWHIZ_SERVER, _CERT,
+                            _KEY, _CA)
+  file:/PATH                the content of a file (trailing newlines dropped)
+  NAME_FILE=/run/secrets/X  fills NAME from the file, as the official images do
+The command gets the values; init's own variables (SESAME_*, VAULT_*) are
+removed from its environment and from /proc/1/environ.
+
+Settings that are only variables (lists are comma-separated, * for all):
+  SESAME_LITERAL            values that are not references (file:app.db)
+  SESAME_OPTIONAL_SECRETS   references that may be missing: left unset, warned
+  SESAME_FILE_VARS          NAME_FILE outside /run/secrets fills NAME for these
+  SESAME_PASSTHROUGH        init's variables to give back to the command
+  SESAME_VAULT_AUTH         token (default), approle, kubernetes, jwt, userpass
+                            or cert; with SESAME_VAULT_ROLE, _ROLE_ID(_FILE),
+                            _SECRET_ID(_FILE), _JWT_FILE, _USERNAME,
+                            _PASSWORD(_FILE), _AUTH_MOUNT
+  SESAME_NATIVE(_DIR)       where the C helper is loaded from
+Everything in detail: docs/configuration.md and docs/secrets.md.
+
+Exit status: the command's own (with services: the main service's, or that of
+the service that ended the container); 128+N if it died of signal N; 126 not
+executable; 127 not found; 64 usage, 67 unknown user, 69 secret or service
+dependency unavailable, 70 internal error, 71 system error, 77 not permitted,
+78 configuration.
+`;
+
 function program(): CommandType {
   // Loaded only when there are flags to parse: `ENTRYPOINT ["/init"]` + CMD, and
   // `init -- cmd`, never need it, and evaluating commander costs ~2 ms of every start.
   const { Command, Option } = require('commander') as typeof import('commander');
   return new Command('init')
     .usage('[options] [--] command [args...]')
-    .description('sesame: an init for containers. Fetches secrets, renders config files, runs the command (or the services of a\n--config file), reaps zombies, forwards signals, stops gracefully and exits with the command\'s (main service\'s) code.')
+    .description('sesame: an init for containers. Fetches secrets, renders config files, runs the command (or the services of a --config file), reaps zombies, forwards signals, stops gracefully and exits with the command\'s (main service\'s) code.')
     .argument('[command...]', 'the program to run as the child, and its arguments (beside services: the main service)')
     .option('-c, --config <file>', `YAML config file: secrets, templates and services (${ENV.config})`)
     .option('-T, --template <src:dest>', `render template SRC (a file, or a directory of *.template/*.liquid files) to DEST; repeatable (${ENV.templates}, comma-separated)`, (v: string, prev: string[] = []) => [...prev, v])
-    .option('--check', `check options, config, secret references and templates (secrets are fetched, nothing is printed, written or started); exit 0 if all is well (${ENV.check})`)
+    .option('--check', `check options, config, secret references, templates and services: secrets are fetched and templates rendered, nothing is written or started; prints one summary line and exits 0 if all is well (${ENV.check})`)
     .option('--render', `print the rendered templates with secret values masked, and start nothing (${ENV.render})`)
     .option('--show-secrets', `with --render, print secret values instead of masking them (${ENV.showSecrets})`)
     .option('-g, --group-signals', `forward signals to the child's whole process group (${ENV.groupSignals})`)
@@ -130,7 +161,9 @@ function program(): CommandType {
     .addOption(new Option('--log-format <format>', `init's own messages as text lines or JSON objects (${ENV.logFormat}, default text)`).choices(LOG_FORMATS))
     .version(typeof SESAME_VERSION === 'string' ? SESAME_VERSION : 'dev', '-V, --version')
     .helpOption('-h, --help', 'show this help')
-    .addHelpText('after', '\nExit status: the command\'s own (with services: the main service\'s, or that of the service that ended the\ncontainer); 128+N if it died of signal N; 126 not executable; 127 not found; 64 usage, 67 unknown user,\n69 secret or service dependency unavailable, 71 system error, 77 not permitted, 78 configuration.\n')
+    .addHelpText('after', HELP_AFTER)
+    // 80 columns whatever the terminal: the text after the options is wrapped for that.
+    .configureHelp({ helpWidth: 80 })
     .passThroughOptions()
     .exitOverride()
     .configureOutput({

@@ -35,7 +35,7 @@ export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resol
  * Remove `names` from this process: from process.env, and from the environment block the
  * kernel shows as /proc/<pid>/environ. unsetenv() does not touch that block (the kernel
  * reads the original one on the stack), so each entry is overwritten with NULs in place
- * through /proc/self/mem (reference/node-runtime.md §6). In place, not compacted: libc's
+ * through /proc/self/mem. In place, not compacted: libc's
  * environ still points into the block for every variable that stays.
  */
 export function scrubOwnEnvironment(names: string[], log: Log): void {

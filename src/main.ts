@@ -83,9 +83,13 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log): 
     return 0;
   }
   if (options.check) {
+    // One line on stdout, so that a CI log shows what was checked; the optional secrets that
+    // were missing are counted apart (each also had its warning on stderr).
+    const missing = plan.requests.length - resolution.size;
+    const optional = missing ? `, ${missing} optional one(s) missing` : '';
     const checked = services ? `, ${services.configs.length} service(s) checked` : '';
     const certs = config?.certificates?.length ? `, ${config.certificates.length} certificate(s) not issued (--check issues none)` : '';
-    writeFully(1, `sesame: check passed: ${plan.requests.length} secret reference(s) resolved, ${rendered.length} template(s) rendered${checked}${certs}\n`);
+    writeFully(1, `sesame: check passed: ${resolution.size} secret reference(s) resolved${optional}, ${rendered.length} template(s) rendered${checked}${certs}\n`);
     return 0;
   }
   writeSecretFiles(files, log);

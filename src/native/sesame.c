@@ -1,4 +1,4 @@
-// The native layer: only what Node cannot do for PID 1 (reference/node-runtime.md §3, §4).
+// The native layer: only what Node cannot do for PID 1.
 //
 //   spawn()        fork/exec with the set-up libuv does not offer: its own process group,
 //                  the terminal's foreground group, supplementary groups, no_new_privs,

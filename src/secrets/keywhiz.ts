@@ -1,5 +1,5 @@
 // keywhiz: references, over Keywhiz's client API with a client certificate
-// (reference/secrets.md §5): one POST /batchsecret for all of them; because a batch is
+// (Keywhiz's SecretDeliveryResource): one POST /batchsecret for all of them; because a batch is
 // all-or-nothing (one missing secret fails it with 404), any failure falls back to one
 // GET /secret/{name} each, which says which secret failed and why.
 import type { Agent } from 'node:https';

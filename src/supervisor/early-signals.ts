@@ -1,5 +1,5 @@
 // Imported first by main.ts, so that these listeners are the first thing the program does
-// (reference/node-runtime.md §4):
+// (measured: see docs/development.md):
 // - PID 1 with no listener ignores every signal, SIGTERM included, so `docker stop` would
 //   wait for its SIGKILL;
 // - SIGUSR1 with no listener opens Node's inspector on 127.0.0.1:9229, which is code

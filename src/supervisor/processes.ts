@@ -5,7 +5,7 @@
 // - LibuvProcessTable: node's child_process, when the addon could not be loaded. libuv
 //   reaps its own children; orphans stay zombies (Node has no wait call), and the child gets
 //   a session of its own because libuv offers setsid but not setpgid or tcsetpgrp.
-// Never mix them: waitpid(-1) would steal libuv's statuses (reference/node-runtime.md §3).
+// Never mix them: waitpid(-1) would steal libuv's statuses.
 import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { constants } from 'node:os';
@@ -108,6 +108,42 @@ export async function groupGone(table: ProcessTable, group: number, until: () =>
   }
   return true;
 }
+
+/**
+ * The pids in process group `group`, from /proc (for messages only: "left 2 processes").
+ * Empty when /proc cannot be read.
+ */
+export function groupMembers(group: number): number[] {
+  const { readdirSync, readFileSync } = require('node:fs') as typeof import('node:fs');
+  const out: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 5 is the process group; the command name (field 2) may hold spaces and ")".
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === group && fields[0] !== 'Z') out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** "1 process (pid 42)", "3 processes (pids 42, 43, 44)", or "processes" when /proc says nothing. */
+export function describeMembers(pids: number[]): string {
+  if (!pids.length) return 'processes';
+  const shown = pids.slice(0, 5).join(', ') + (pids.length > 5 ? ', ...' : '');
+  return pids.length === 1 ? `1 process (pid ${shown})` : `${pids.length} processes (pids ${shown})`;
+}
+
+export const themOrIt = (pids: number[]): string => (pids.length === 1 ? 'it' : 'them');
 
 /** kill(2), where "already gone" is not an error. Refuses -1 and 0 (see below). */
 export function deliver(target: number, signal: number): boolean {

@@ -9,7 +9,7 @@ import { signalName } from '../config/values';
 import { InitError } from '../exit-codes';
 import type { Log } from '../log';
 import { relayOutput } from './output';
-import { AFTER_KILL_MS, type Child, deliver, exitCodeOf, type ExitStatus, groupGone, type ProcessTable } from './processes';
+import { AFTER_KILL_MS, type Child, deliver, describeMembers, exitCodeOf, themOrIt, type ExitStatus, groupGone, groupMembers, type ProcessTable } from './processes';
 import { watchReadiness } from './readiness';
 import type { ResolvedUser } from './user';
 
@@ -74,6 +74,7 @@ export class Service {
   private child: Child | null = null;
   private stopping = false;
   private stopSent?: number;
+  private stopSentAt?: number;
   /** When stopping: the shutdown's deadline, by which everything is SIGKILLed. */
   private deadline = Infinity;
   private wake: (() => void) | null = null;
@@ -148,7 +149,10 @@ export class Service {
       this.child = null;
       const code = exitCodeOf(status);
       const ranMs = Date.now() - startedAt;
-      this.ctx.log[this.stopping || code === 0 ? 'info' : 'warn'](`${describe(status)} after ${formatMs(ranMs)}`);
+      // "after" is ambiguous ("killed by SIGTERM after 2.5s": ran 2.5 s, or took 2.5 s to stop?),
+      // so the line says both where both are known.
+      const sinceStop = this.stopping && this.stopSentAt ? `, ${formatMs(Date.now() - this.stopSentAt)} after ${signalName(this.stopSent as number)} was sent` : '';
+      this.ctx.log[this.stopping || code === 0 ? 'info' : 'warn'](`${describe(status)}${sinceStop} (ran ${formatMs(ranMs)})`);
       await this.stopLeftovers(child);
       // Its last lines go out before its exit is acted on (and before init itself exits).
       // In a shutdown, not past the budget (stopAll gives up a little after it).
@@ -294,7 +298,8 @@ export class Service {
       const signal = this.config.stopSignal ?? this.ctx.defaultStopSignal;
       const graceMs = Math.max(0, Math.min(this.config.stopGracePeriodMs ?? Infinity, deadline - Date.now()));
       this.stopSent = signal;
-      this.ctx.log.info(`stopping (${signalName(signal)}, SIGKILL in ${formatMs(graceMs)})`);
+      this.stopSentAt = Date.now();
+      this.ctx.log.info(`stopping (${signalName(signal)}; SIGKILL in ${formatMs(graceMs)} if it is still running)`);
       const target = this.ctx.groupSignals ? -child.pid : child.pid;
       deliver(target, signal);
       if (signal !== SIGCONT) deliver(target, SIGCONT);
@@ -313,13 +318,14 @@ export class Service {
     const group = child.processGroup;
     if (group === null || !this.ctx.table.groupAlive(group)) return;
     const signal = this.config.stopSignal ?? this.ctx.defaultStopSignal;
-    this.ctx.log.info(`sending ${signalName(signal)} to the rest of its process group ${group}`);
+    const members = groupMembers(group);
+    this.ctx.log.info(`it left ${describeMembers(members)} in its process group ${group}; sending ${themOrIt(members)} ${signalName(signal)}`);
     deliver(-group, signal);
     deliver(-group, SIGCONT);
     const graceUntil = Date.now() + (this.config.stopGracePeriodMs ?? LEFTOVER_GRACE_MS);
     // A shutdown that starts meanwhile brings the end forward to its deadline.
     if (await groupGone(this.ctx.table, group, () => Math.min(graceUntil, this.deadline))) return;
-    this.ctx.log.warn(`process group ${group} still running; sending SIGKILL`);
+    this.ctx.log.warn(`${describeMembers(groupMembers(group))} of its process group ${group} still running after ${signalName(signal)}; sending SIGKILL`);
     deliver(-group, SIGKILL);
     const killedAt = Date.now();
     await groupGone(this.ctx.table, group, () => killedAt + AFTER_KILL_MS);

@@ -6,7 +6,7 @@ import type { InitOptions } from '../cli';
 import type { Log } from '../log';
 import { signalName } from '../config/values';
 import { FORWARDED_SIGNALS, routeSignals } from './early-signals';
-import { AFTER_KILL_MS, type Child, type ChildSpec, deliver, exitCodeOf, groupGone, type ProcessTable } from './processes';
+import { AFTER_KILL_MS, type Child, type ChildSpec, deliver, describeMembers, exitCodeOf, themOrIt, groupGone, groupMembers, type ProcessTable } from './processes';
 
 const { SIGTERM, SIGINT, SIGKILL, SIGCONT } = constants.signals;
 
@@ -162,7 +162,8 @@ async function stopLeftovers(child: Child, options: InitOptions, table: ProcessT
   deadline.childExited = true;
   if (group === null || !table.groupAlive(group)) return;
   const stopSignal = options.rewrites.get(SIGTERM) || SIGTERM;
-  log.info(`pid ${child.pid} exited; sending ${signalName(stopSignal)} to the rest of its process group`);
+  const members = groupMembers(group);
+  log.info(`pid ${child.pid} exited and left ${describeMembers(members)} in its process group ${group}; sending ${themOrIt(members)} ${signalName(stopSignal)}`);
   deliver(-group, stopSignal);
   deliver(-group, SIGCONT); // the stopped ones would not see it otherwise (see above)
   // The deadline's timer sends SIGKILL when the grace period is over; wait a little past it.

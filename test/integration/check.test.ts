@@ -1,6 +1,6 @@
 // --check looks up every owner before saying "passed", for secret files as for templates,
 // and writes nothing either way.
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,5 +30,19 @@ describe('init --check and secret files', () => {
     expect(r.stdout).toBe('sesame: check passed: 1 secret reference(s) resolved, 0 template(s) rendered\n');
     expect(r.code).toBe(0);
     expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
+  it('counts an optional secret that is missing apart from the resolved ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sesame-check-'));
+    try {
+      writeFileSync(join(dir, 'pw'), 'hunter2\n');
+      const env = { PATH: process.env.PATH, A: `file:${dir}/pw`, B: `file:${dir}/absent`, SESAME_OPTIONAL_SECRETS: 'B' };
+      const r = await runAsPid1(['--check'], { env });
+      expect(r.stdout).toBe('sesame: check passed: 1 secret reference(s) resolved, 1 optional one(s) missing, 0 template(s) rendered\n');
+      expect(r.stderr).toContain('(optional: B left unset)');
+      expect(r.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,18 +4,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makePki, type Credential } from '../support/certs';
 import { startKeywhiz, type KeywhizOptions, type KeywhizServer } from '../support/keywhiz-server';
-import { ROOT } from '../support/paths';
 
 const pki = makePki();
 const app = () => pki.client('app');
 
 // square/keywhiz api/src/test/resources/fixtures/ (the last release: checksum and updateDate,
-// no isVersioned). Quoted from reference/secrets.md §5.3 and the repository.
+// no isVersioned). Quoted from Keywhiz's repository.
 const CURRENT_FIXTURES = {
   'secretDeliveryResponse.json': {
     name: 'Database_Password',
@@ -37,9 +36,9 @@ const CURRENT_FIXTURES = {
   },
 };
 
-// fixtures/keywhiz/ of the steering repo (keysync's copies of the old server's shapes). Kept
+// keysync's fixtures (square/keysync, fixtures/: its copies of the old server's shapes). Kept
 // here so the tests run from any checkout; the test below checks them against the files when
-// the shared directory is present.
+// SESAME_KEYWHIZ_FIXTURES names a directory holding them.
 const OLD_FIXTURES = {
   'secretDeliveryResponse.json': { name: 'Database_Password', secret: 'YXNkZGFz', secretLength: 6, creationDate: '2011-09-29T15:46:00.000Z', isVersioned: false },
   'secretDeliveryResponseWithMetadata.json': {
@@ -71,7 +70,7 @@ const OLD_FIXTURES = {
     },
   ],
 };
-const SHARED_FIXTURES = resolve(ROOT, '../shared/fixtures/keywhiz');
+const SHARED_FIXTURES = process.env.SESAME_KEYWHIZ_FIXTURES ?? '';
 
 interface Reply {
   status: number;
@@ -591,7 +590,7 @@ describe("flavor 'old' (the 2015 server: isVersioned, versioned names, no checks
 });
 
 describe('fixtures', () => {
-  it.skipIf(!existsSync(SHARED_FIXTURES))('embedded copies match fixtures/keywhiz/ of the steering repo', () => {
+  it.skipIf(!SHARED_FIXTURES || !existsSync(SHARED_FIXTURES))('embedded copies match keysync\'s fixture files (skipped unless SESAME_KEYWHIZ_FIXTURES names a directory holding them)', () => {
     for (const [file, embedded] of Object.entries(OLD_FIXTURES)) {
       expect(JSON.parse(readFileSync(join(SHARED_FIXTURES, file), 'utf8')), file).toEqual(embedded);
     }

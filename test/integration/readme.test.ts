@@ -1,5 +1,6 @@
-// The README's option table is what `init --help` says: the same flags, each with the same
-// environment variable and default. A flag added to one and not the other fails here.
+// The option table of docs/configuration.md is what `init --help` says: the same flags, each
+// with the same environment variable and default; the README's short table agrees with both.
+// A flag added to one and not the other fails here.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ function helpOptions(): Map<string, Row> {
   const r = spawnSync(INIT, ['--help'], { encoding: 'utf8' });
   expect(r.status).toBe(0);
   const options = new Map<string, Row>();
-  const text = r.stdout.slice(r.stdout.indexOf('Options:'), r.stdout.indexOf('Exit status:'));
+  const text = r.stdout.slice(r.stdout.indexOf('Options:'), r.stdout.indexOf('Secret references'));
   // Each option starts on a line with two spaces and a dash; its description wraps below.
   for (const block of text.split(/\n(?= {2}-)/).slice(1)) {
     const flag = /--[a-z-]+/.exec(block)?.[0] as string;
@@ -26,10 +27,10 @@ function helpOptions(): Map<string, Row> {
   return options;
 }
 
-/** The README's table under "## Usage": long flag -> variable and default. */
-function readmeOptions(): Map<string, Row> {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('| option | variable | default | meaning |');
+/** A table that starts with `header`: long flag -> variable and default. */
+function tableOptions(file: string, header: string): Map<string, Row> {
+  const readme = readFileSync(join(ROOT, file), 'utf8');
+  const start = readme.indexOf(header);
   expect(start).toBeGreaterThan(0);
   const rows = readme.slice(start).split('\n\n')[0].split('\n').slice(2);
   const options = new Map<string, Row>();
@@ -42,9 +43,11 @@ function readmeOptions(): Map<string, Row> {
   return options;
 }
 
-describe('README option table and --help', () => {
+const referenceOptions = () => tableOptions('docs/configuration.md', '| option | variable | default | meaning |');
+
+describe('the option tables and --help', () => {
   const help = helpOptions();
-  const readme = readmeOptions();
+  const readme = referenceOptions();
 
   it('list the same flags', () => {
     expect([...readme.keys()].sort()).toEqual([...help.keys()].sort());
@@ -61,11 +64,30 @@ describe('README option table and --help', () => {
     for (const [flag, row] of stated) expect(readme.get(flag)?.defaultValue, flag).toBe((row.defaultValue as string).split(' ')[0]);
   });
 
-  it('and the exit codes in --help are in the README\'s table', () => {
+  it('the README\'s short table names real flags with their variables', () => {
+    const short = tableOptions('README.md', '| option | variable | what for |');
+    expect(short.size).toBeGreaterThan(4);
+    for (const [flag, row] of short) {
+      expect(help.has(flag), flag).toBe(true);
+      expect(row.variable, flag).toBe(help.get(flag)?.variable);
+    }
+  });
+
+  it('--help fits in 80 columns and names every variable-only setting', () => {
+    const r = spawnSync(INIT, ['--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '200' } });
+    for (const line of r.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    for (const name of ['SESAME_LITERAL', 'SESAME_OPTIONAL_SECRETS', 'SESAME_FILE_VARS', 'SESAME_PASSTHROUGH', 'SESAME_VAULT_AUTH', 'vault:', 'keywhiz:', 'file:', 'NAME_FILE']) {
+      expect(r.stdout, name).toContain(name);
+    }
+  });
+
+  it('and the exit codes in --help are in the tables of the README and docs/configuration.md', () => {
     const r = spawnSync(INIT, ['--help'], { encoding: 'utf8' });
     const codes = [...r.stdout.slice(r.stdout.indexOf('Exit status:')).matchAll(/\b(\d{2,3}) [a-z]/g)].map((m) => m[1]);
     expect(codes.length).toBeGreaterThan(6);
-    const readmeText = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    for (const code of codes) expect(readmeText, code).toContain(`| ${code} |`);
+    for (const file of ['README.md', 'docs/configuration.md']) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      for (const code of codes) expect(text, `${file}: ${code}`).toContain(`| ${code} |`);
+    }
   });
 });

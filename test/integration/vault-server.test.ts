@@ -790,7 +790,7 @@ describe('vault test server: TLS and cert auth', () => {
 
 const BAO = process.env.SESAME_OPENBAO_ADDR;
 
-describe.skipIf(!BAO)('vault test server vs a real OpenBao dev server', () => {
+describe.skipIf(!BAO)('vault test server vs a real OpenBao dev server (skipped unless SESAME_OPENBAO_ADDR names one: docs/development.md)', () => {
   const real = { url: BAO ?? '' };
   let fake: VaultServer;
   const suffix = Math.random().toString(36).slice(2, 8);

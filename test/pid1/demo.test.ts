@@ -29,6 +29,11 @@ describe('the demo (npm run demo)', () => {
     expect(out.match(/client {2}\| GET \/hello -> 200 hello from pid \d+/g)).toHaveLength(5);
     expect(out).toContain('client  | left 10 orphans behind; zombies now: 0');
     expect(out).toContain('api     | SIGTERM: closing the server');
+    // The password came from the Vault stand-in, through an AppRole login, in three requests;
+    // the secret_id file was deleted once init had logged in.
+    expect(out).toMatch(/vault {2}\| a Vault STAND-IN \(the project's test server, not a real Vault\) on http:\/\/127\.0\.0\.1:\d+/);
+    expect(out).toContain('vault  | the stand-in was asked: POST /v1/auth/approle/login -> 200, GET /v1/sys/internal/ui/mounts/secret/demo -> 200, GET /v1/secret/data/demo -> 200');
+    expect(out).toContain('demo: the secret_id file is gone: init deleted it after logging in');
     // init's own lines: readiness before the client starts, the api stopped after the client.
     const err = r.stderr;
     expect(err.indexOf('sesame: api: ready (http://127.0.0.1:18091/health answers)')).toBeLessThan(err.indexOf('sesame: client: started'));

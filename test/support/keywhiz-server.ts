@@ -1,6 +1,6 @@
 // An in-process Keywhiz server: the client ("delivery") API that keysync and keywhiz-fs use,
 // served over real mutual TLS on 127.0.0.1, answering with the status codes, headers and JSON
-// shapes the real server produces (reference/secrets.md §5, fixtures/keywhiz/).
+// shapes the real server produces (Keywhiz's sources and its test fixtures).
 //
 //   const pki = makePki();
 //   const kw = await startKeywhiz({

@@ -1,4 +1,4 @@
-// Logging in: every method ends with a client token (reference/secrets.md §3.6). Login URLs
+// Logging in: every method ends with a client token (Vault's auth API: every login returns an `auth` object). Login URLs
 // are built here, with the mount always explicit (node-vault posts to /v1/auth//login
 // without one, and HTML-escapes user names).
 import { readFileSync, unlinkSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // The Vault adapter: node-vault does the HTTP, this class fixes what node-vault gets wrong
-// or lacks (reference/secrets.md §4): it sends X-Vault-Request, the token and namespace as
+// or lacks: it sends X-Vault-Request, the token and namespace as
 // fresh headers on every call (a shared headers object freezes the first token), never
 // lets node-vault read VAULT_* from the environment (it treats VAULT_SKIP_VERIFY=false as
 // "skip"), takes TLS from the CLI's variables through our own https.Agent, encodes paths
@@ -57,7 +57,7 @@ export class VaultClient {
     private readonly log: Log,
   ) {
     // Loaded here, on the one path that needs it: evaluating node-vault and axios costs
-    // ~90 ms of start-up (reference/node-runtime.md §2.1).
+    // ~90 ms of start-up.
     const nodeVault = loadChunk<(config: Record<string, unknown>) => NodeVaultClient>('node-vault');
     this.vault = nodeVault({ endpoint: settings.address, rpDefaults: { strictSSL: settings.tls.rejectUnauthorized } });
     // node-vault falls back to VAULT_TOKEN/VAULT_NAMESPACE/VAULT_PREFIX from the environment

@@ -1,6 +1,6 @@
 // Reading KV secrets as the `vault kv get` CLI does: ask Vault which mount a path is on and
 // which KV version that mount runs (the mount preflight), then read through the right API
-// (reference/secrets.md §3.3, §3.4). Both `secret/app` and `secret/data/app` work on v2.
+// (Vault's KV v1 and v2 APIs). Both `secret/app` and `secret/data/app` work on v2.
 import { denied, invalid, notFound, SecretError } from '../errors';
 import { encodePath, VaultClient, VaultHttpError } from './client';
 

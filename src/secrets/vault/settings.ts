@@ -1,5 +1,5 @@
 // Vault settings from the environment, read the way the `vault` CLI reads them
-// (hashicorp/vault api/client.go ReadEnvironment; reference/secrets.md §3.1), plus init's
+// (hashicorp/vault api/client.go ReadEnvironment), plus init's
 // own SESAME_VAULT_* variables for the auth methods the CLI configures with flags.
 // Files named here are read now, so that a missing CA or key is a configuration error
 // before any request.
