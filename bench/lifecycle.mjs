@@ -177,7 +177,11 @@ async function fleet() {
     perSecond.push(vault.requests.length - last);
     last = vault.requests.length;
   }, 1000);
-  const sessions = Array.from({ length: FLEET.inits }, (_, i) => startSession(['env', '-i', ...vars, INIT, '--refresh', `${FLEET.refreshS}s`, '--splay', `${FLEET.splayS}s`, '--', ...child(events, `${i} `)]));
+  // Each init's stderr to a file of its own (the shell execs init: it is still PID 1); a
+  // generous secrets timeout, as 100 starts share two cores with the server.
+  const errFile = (i) => join(work, `fleet-${i}.err`);
+  const sessions = Array.from({ length: FLEET.inits }, (_, i) => startSession(['sh', '-c', `exec "$@" 2>>${errFile(i)}`, 'sh', 'env', '-i', ...vars, INIT,
+    '--secrets-timeout', '120s', '--refresh', `${FLEET.refreshS}s`, '--splay', `${FLEET.splayS}s`, '--', ...child(events, `${i} `)]));
   await sleep(FLEET.changeAtS * 1000 - (performance.now() - begin));
   const changedAt = Date.now();
   vault.kvPut('secret', 'shared', { value: 'two' });
@@ -189,6 +193,8 @@ async function fleet() {
   const restarts = [...byInit.values()].map((ts) => ts.filter((t) => t >= changedAt));
   const once = restarts.filter((r) => r.length === 1).length;
   const times = restarts.flat().map((t) => (t - changedAt) / 1000);
+  const failed = sessions.map((s, i) => [s, i]).filter(([s]) => s.status !== undefined).map(([s, i]) => `init ${i} exited ${s.status}: ${readFileSync(errFile(i), 'utf8').trim().split('\n').at(-1)}`);
+  for (const line of failed.slice(0, 5)) progress(line);
   const steady = perSecond.slice(FLEET.settleS);
   const average = steady.reduce((a, b) => a + b, 0) / steady.length;
   await Promise.all(sessions.map(stopSession));
@@ -196,6 +202,7 @@ async function fleet() {
   return {
     inits: FLEET.inits,
     started: byInit.size,
+    exitedEarly: failed.length,
     startupPeak: Math.max(...perSecond.slice(0, FLEET.settleS)),
     peak: Math.max(...steady),
     average,

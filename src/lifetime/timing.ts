@@ -16,12 +16,14 @@ export const DEFAULT_REFRESH_MS = 5 * 60_000;
 export type Random = () => number;
 
 /**
- * ms until a renewal of something with `ttlMs` left: between 1/2 and 2/3 of it. The spread
- * is wide on purpose: a fleet started at once gets its leases at once, and a 10% jitter
- * kept their renewals within a few seconds of each other (bench/lifecycle.mjs, the fleet).
+ * ms until a renewal of something with `ttlMs` left: after 2/3 of it, as Vault Agent
+ * renews, at a random point up to 4/5. The spread is wide on purpose: a fleet started at
+ * once gets its leases at once, and a 10% jitter kept their renewals within a few seconds of
+ * each other; and not earlier than 2/3, as each renewal is a request (Vault's
+ * lifetime_watcher renews at about 70%; bench/lifecycle.mjs compares the two).
  */
 export function renewDelay(ttlMs: number, random: Random = Math.random): number {
-  return Math.max(0, Math.round(ttlMs * (2 / 3) - (ttlMs / 6) * random()));
+  return Math.max(0, Math.round(ttlMs * (2 / 3 + (2 / 15) * random())));
 }
 
 /** ms until a non-renewable lease of `durationMs` is read again: threshold ±5% of it. */

@@ -60,7 +60,7 @@ describe('the option tables and --help', () => {
 
   it('give the same defaults where --help states one', () => {
     const stated = [...help].filter(([, row]) => row.defaultValue && !row.defaultValue.startsWith('init'));
-    expect(stated.map(([flag]) => flag).sort()).toEqual(['--grace-period', '--log-format', '--log-level', '--secrets-timeout']);
+    expect(stated.map(([flag]) => flag).sort()).toEqual(['--grace-period', '--lease-threshold', '--log-format', '--log-level', '--on-change', '--on-expiry', '--refresh', '--secrets-timeout', '--splay', '--wait']);
     for (const [flag, row] of stated) expect(readme.get(flag)?.defaultValue, flag).toBe((row.defaultValue as string).split(' ')[0]);
   });
 

@@ -503,7 +503,7 @@ describe('errors', () => {
   it('config errors name the key path: unknown key, missing dest, bad engine, a secret with both env and name (78)', async () => {
     const d = scratch();
     const cases: Array<[yaml: string, message: string]> = [
-      ['templates:\n  - { src: a.liquid, dest: /x, bogus: 1 }\n', 'templates[0].bogus: unknown key (expected one of src, dest, engine, mode, owner, group)'],
+      ['templates:\n  - { src: a.liquid, dest: /x, bogus: 1 }\n', 'templates[0].bogus: unknown key (expected one of src, dest, engine, mode, owner, group, on_change, service)'],
       ['templates:\n  - { src: a.liquid, dest: /x }\n  - { src: b.liquid }\n', 'templates[1].dest: is required'],
       ['templates:\n  - { src: a.liquid, dest: /x, engine: mustache }\n', 'templates[0].engine: "mustache" is not liquid or envsubst'],
       ['templates:\n  - { src: a.liquid, dest: x }\n', 'templates[0].dest: "x" must be an absolute path'],

@@ -94,7 +94,10 @@ async function run(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Finis
 }
 
 function envFor(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH, VAULT_ADDR: (vault as VaultServer).url, VAULT_TOKEN: (vault as VaultServer).rootToken, ...extra };
+  // These tests are about the start: nothing read again, nothing revoked (what happens while
+  // init runs, and at its end, is tested in test/pid1/lifecycle.test.ts), so that the request
+  // logs hold the start's requests only.
+  const env: NodeJS.ProcessEnv = { PATH, VAULT_ADDR: (vault as VaultServer).url, VAULT_TOKEN: (vault as VaultServer).rootToken, SESAME_REFRESH: 'never', SESAME_REVOKE: 'false', ...extra };
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   return env;
 }
