@@ -108,7 +108,7 @@ Secret references, in any variable's value or in the config file's secrets:
                             _KEY, _CA)
   file:/PATH                the content of a file (trailing newlines dropped)
   NAME_FILE=/run/secrets/X  fills NAME from the file, as the official images do
-The command gets the values; init's own variables (SESAME_*, VAULT_*) are
+The command gets the values; init's own variables (SESAME_*, VAULT_*, BAO_*) are
 removed from its environment and from /proc/1/environ.
 
 Settings that are only variables (lists are comma-separated, * for all):

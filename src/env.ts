@@ -1,5 +1,5 @@
 // The child's environment, and PID 1's own: init's credentials and settings (VAULT_*,
-// SESAME_*) and the variables that held references never reach a child unless
+// BAO_* (OpenBao's names for the same), SESAME_*) and the variables that held references never reach a child unless
 // SESAME_PASSTHROUGH lists them; resolved secrets take the place of their references.
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import type { Log } from './log';
@@ -7,7 +7,7 @@ import type { SecretPlan } from './secrets/plan';
 import type { Resolution } from './secrets/resolve';
 
 /** Init's own: configuration and credentials for init, not for the program it runs. */
-export const isInitVariable = (name: string) => name.startsWith('SESAME_') || name.startsWith('VAULT_');
+export const isInitVariable = (name: string) => name.startsWith('SESAME_') || name.startsWith('VAULT_') || name.startsWith('BAO_');
 
 export function passthroughList(env: NodeJS.ProcessEnv): Set<string> {
   return new Set((env.SESAME_PASSTHROUGH ?? '').split(',').map((s) => s.trim()).filter(Boolean));

@@ -23,6 +23,7 @@ import { prepareCertificates } from './lifetime/certificates';
 import { realClock } from './lifetime/clock';
 import type { Lifetime, SecretName } from './lifetime/lifetime';
 import { LifetimeStage } from './lifetime/stage';
+import { collectAfterWork } from './lifetime/memory';
 import { buildWiring, envSecretNames } from './react/plan';
 import { Reactor, type Reactions, type ReactState } from './react/react';
 import type { Wiring } from './react/wiring';
@@ -167,6 +168,7 @@ async function runWithLife(launch: Launch, options: InitOptions, table: ProcessT
   const lifeLog = options.logLevel ? log : createLog('info', options.logFormat);
   const stage = new LifetimeStage(life.lifetimes, life.initial, {
     clock: realClock, log: lifeLog, quietMs: options.wait.quietMs, maxWaitMs: options.wait.maxWaitMs, splayMs: options.splayMs, expiry: options.onExpiry,
+    afterWork: collectAfterWork(realClock),
   });
   const begin = (reactions: Reactions) => {
     const reactor = new Reactor(life.wiring, life.state, reactions, lifeLog);

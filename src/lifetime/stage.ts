@@ -23,6 +23,8 @@ export interface StageOptions {
   splayMs: number;
   expiry: ExpiryPolicy;
   random?: Random;
+  /** Told after each report (memory.ts: a collection once things are quiet again). */
+  afterWork?: () => void;
 }
 
 export const DEFAULT_QUIET_MS = 2000;
@@ -30,7 +32,10 @@ export const DEFAULT_QUIET_MS = 2000;
 export const DEFAULT_MAX_WAIT_MS = 4 * DEFAULT_QUIET_MS;
 
 export class LifetimeStage {
+  /** Every name's latest value. */
   private readonly current = new Map<SecretName, Buffer>();
+  /** Every name's value as of the last event (or the start): what consumers have. */
+  private readonly acted = new Map<SecretName, Buffer>();
   private readonly pending = new Map<SecretName, Buffer>();
   private quietTimer?: Timer;
   private maxTimer?: Timer;
@@ -46,7 +51,10 @@ export class LifetimeStage {
     initial: Values,
     private readonly options: StageOptions,
   ) {
-    for (const [name, value] of initial) this.current.set(name, value);
+    for (const [name, value] of initial) {
+      this.current.set(name, value);
+      this.acted.set(name, value);
+    }
   }
 
   /** How many lifetimes have a clock: none means no timer, no watch, no wakeup. */
@@ -88,11 +96,13 @@ export class LifetimeStage {
       log,
       update: (values) => {
         if (this.stopped) return;
+        this.options.afterWork?.();
         if (this.expiredNow.delete(lifetime)) log.info(`${lifetime.label}: replaced after it expired`);
         this.take(values);
       },
       failed: (why, retryInMs) => {
         if (this.stopped) return;
+        this.options.afterWork?.();
         log.warn(`${lifetime.label}: ${why}; keeping the last value, retrying in ${formatMs(retryInMs)}`);
       },
       expired: (why) => {
@@ -112,15 +122,12 @@ export class LifetimeStage {
   private take(values: Values): void {
     let changed = false;
     for (const [name, value] of values) {
-      const before = this.current.get(name);
-      if (before && before.equals(value)) {
-        // Changed and changed back inside one burst: nothing to do for it after all.
-        if (this.pending.delete(name)) changed = true;
-        continue;
-      }
+      if (this.current.get(name)?.equals(value)) continue;
       this.current.set(name, value);
-      this.pending.set(name, value);
       changed = true;
+      // Changed and changed back inside one burst: nothing to do for it after all.
+      if (this.acted.get(name)?.equals(value)) this.pending.delete(name);
+      else this.pending.set(name, value);
     }
     if (!changed) return;
     if (!this.pending.size) {
@@ -155,6 +162,7 @@ export class LifetimeStage {
     // The values as they are now: a change that came during the splay goes with this one.
     const changed = new Map(this.pending);
     this.pending.clear();
+    for (const [name, value] of changed) this.acted.set(name, value);
     const event: ChangeEvent = { changed, current: new Map(this.current) };
     this.chain = this.chain.then(() => this.onChange(event)).catch((error: unknown) => {
       this.options.log.error(`acting on a change failed: ${(error as Error)?.message ?? error}`);

@@ -1,6 +1,6 @@
 // When to renew, read again or retry. The numbers are the peers', so that sesame behaves
 // as a Vault Agent user expects:
-// - renewable lease or token: at about 2/3 of what is left, with jitter (Vault's
+// - renewable lease or token: after 2/3 of what is left, up to 4/5 at random (Vault's
 //   api/lifetime_watcher.go: sleep = 2/3 of the lease + grace/3, grace 10-20% of it);
 // - non-renewable (or capped) lease: read again at threshold ±5% of its duration
 //   (consul-template's 90%, Vault Agent's lease_renewal_threshold);

@@ -109,7 +109,9 @@ export class VaultTokenLifetime implements Lifetime {
       this.state = { ...this.state, ttlMs: ttlS * 1000, endsAt: this.clock.now() + ttlS * 1000 };
       this.failures = 0;
       this.capped = true;
-      if (this.canRelogin) this.schedule(renewDelay(ttlS * 1000, this.random), () => this.relogin());
+      // A third of what is left, not two: the leases of this token must be issued again
+      // under the new one before this one ends (lifetime_watcher.go leaves a 10-20% grace).
+      if (this.canRelogin) this.schedule(Math.round(ttlS * 1000 / 3), () => this.relogin());
       else this.warnEnd('its max TTL is reached');
     } catch (error) {
       if (this.stopped) return;

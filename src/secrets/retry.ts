@@ -12,6 +12,8 @@ export interface RetryPolicy {
   capMs?: number;
   /** A wait the server asked for (Retry-After), which a retry never undercuts. */
   minWaitMs?: (error: unknown) => number | undefined;
+  /** Called when another attempt is coming (after a wait), not when the deadline ends it. */
+  onRetry?: (error: unknown) => void;
 }
 
 export class DeadlineExceeded extends Error {
@@ -28,7 +30,7 @@ export class DeadlineExceeded extends Error {
 export async function withRetries<T>(
   attempt: () => Promise<T>,
   retryable: (error: unknown) => boolean,
-  { deadline, baseMs = 200, capMs = 5000, minWaitMs }: RetryPolicy,
+  { deadline, baseMs = 200, capMs = 5000, minWaitMs, onRetry }: RetryPolicy,
 ): Promise<T> {
   for (let n = 0; ; n++) {
     try {
@@ -37,6 +39,7 @@ export async function withRetries<T>(
       if (!retryable(error)) throw error;
       const wait = Math.max(Math.random() * Math.min(capMs, baseMs * 2 ** n), minWaitMs?.(error) ?? 0);
       if (Date.now() + wait >= deadline) throw new DeadlineExceeded(error, n + 1);
+      onRetry?.(error);
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }

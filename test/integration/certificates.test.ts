@@ -13,6 +13,7 @@ import type { Reporter } from '../../src/lifetime/lifetime';
 import { LifetimeStage } from '../../src/lifetime/stage';
 import { VaultClient } from '../../src/secrets/vault/client';
 import { vaultIssue } from '../../src/secrets/vault/pki';
+import { vaultSettings } from '../../src/secrets/vault/settings';
 import { makePki } from '../support/certs';
 import { startVault, type PkiEngine, type VaultServer } from '../support/vault-server';
 
@@ -31,7 +32,7 @@ afterAll(async () => vault.stop());
 afterEach(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
 function client(): VaultClient {
-  const c = new VaultClient({ address: vault.url, tls: { rejectUnauthorized: true }, auth: { method: 'token', token: vault.rootToken, source: 'test' } }, Date.now() + 10_000, log);
+  const c = new VaultClient(vaultSettings({ VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken }), Date.now() + 10_000, log);
   c.setToken(vault.rootToken);
   return c;
 }

@@ -216,7 +216,19 @@ describe('GET /secret/{name}', () => {
     expect(r.headers['content-type']).toBe('application/json');
     expect(Object.keys(r.json)).toEqual(['code', 'message']);
     expect(r.json.code).toBe(403);
-    expect(r.json.message).toMatch(/^Access denied: app at '\/secret\/other-team' by 'Client\{id=\d+, name=app, /);
+    expect(r.json.message).toMatch(/^Access denied: app at '\/secret\/other-team' by 'Client\{id=\d+, name=app, description=, spiffeId=null, createdAt=ApiDate\[\d+\], createdBy=, updatedAt=ApiDate\[\d+\], updatedBy=, lastSeen=ApiDate\[\d+\], expiration=null, enabled=true, owner=null, automationAllowed=false\}'$/);
+  });
+
+  it('every answer, errors included, carries the security headers a real Keywhiz sends', async () => {
+    for (const [path, client] of [['/secret/Database_Password', app()], ['/secret/nope', app()], ['/secret/Database_Password', undefined]] as const) {
+      const r = await call(kw, path, { client });
+      expect(r.headers['x-content-security-policy'], path).toBe("default-src 'self'");
+      expect(r.headers['x-xss-protection'], path).toBe('0');
+      expect(r.headers['x-content-type-options'], path).toBe('nosniff');
+      expect(r.headers['frame-options'], path).toBe('DENY');
+      expect(r.headers['x-frame-options'], path).toBe('DENY');
+      expect(r.headers['strict-transport-security'], path).toBe('max-age=31536000; includeSubDomains');
+    }
   });
 
   it('answers 404 for a secret that does not exist', async () => {
@@ -359,7 +371,7 @@ describe('GET /_status and routing', () => {
     const r = await call(kw, '/secret/Database_Password', { method: 'DELETE' });
     expect(r.status).toBe(405);
     expect(r.json).toEqual({ code: 405, message: 'HTTP 405 Method Not Allowed' });
-    expect(r.headers.allow).toBe('GET,HEAD');
+    expect(r.headers.allow).toBe('GET,OPTIONS');
     expect((await call(kw, '/batchsecret', { client: app() })).status).toBe(405);
   });
 

@@ -637,6 +637,67 @@ describe('vault test server: namespaces', () => {
   });
 });
 
+describe('vault test server: leases', () => {
+  let vault: VaultServer;
+  beforeAll(async () => {
+    vault = await startVault();
+    vault.addDatabaseRole('app', { ttl: '1h', maxTtl: '2h' });
+    vault.addDatabaseRole('fixed', { ttl: 60, renewable: false });
+    vault.addPolicy('db', ['database/creds/*']);
+  });
+  afterAll(() => vault.stop());
+
+  it('issues new credentials under a new lease on each read; the preflight names the mount', async () => {
+    const token = vault.createToken({ policies: ['db'] });
+    const a = await call(vault, 'GET', 'database/creds/app', { token });
+    const b = await call(vault, 'GET', 'database/creds/app', { token });
+    expect(a.status).toBe(200);
+    expect(a.json).toMatchObject({ renewable: true, lease_duration: 3600, data: { username: expect.stringMatching(/^v-token-app-/), password: expect.any(String) } });
+    expect(a.json.lease_id).toMatch(/^database\/creds\/app\/\w+$/);
+    expect(b.json.lease_id).not.toBe(a.json.lease_id);
+    expect(b.json.data.username).not.toBe(a.json.data.username);
+    const pre = await call(vault, 'GET', 'sys/internal/ui/mounts/database/creds/app', { token: vault.rootToken });
+    expect(pre.json.data).toMatchObject({ path: 'database/', type: 'database', options: null });
+  });
+
+  it('renews with the TTL asked for, capped at the max TTL with Vault\'s warning', async () => {
+    const token = vault.createToken({ policies: ['db'] });
+    const lease = (await call(vault, 'GET', 'database/creds/app', { token })).json.lease_id;
+    const r = await call(vault, 'PUT', 'sys/leases/renew', { token, body: { lease_id: lease, increment: 1800 } });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ lease_id: lease, renewable: true, lease_duration: 1800, warnings: null, data: null });
+    const capped = await call(vault, 'PUT', 'sys/leases/renew', { token, body: { lease_id: lease, increment: '3h' } });
+    expect(capped.json.lease_duration).toBeLessThanOrEqual(7200);
+    expect(capped.json.warnings).toEqual(['TTL of "3h" exceeded the effective max_ttl of "2h"; TTL value is capped accordingly']);
+    const fixed = (await call(vault, 'GET', 'database/creds/fixed', { token })).json;
+    expect(fixed).toMatchObject({ renewable: false, lease_duration: 60 });
+    expect((await call(vault, 'PUT', 'sys/leases/renew', { token, body: { lease_id: fixed.lease_id } })).json).toEqual({ errors: ['lease is not renewable'] });
+    expect((await call(vault, 'PUT', 'sys/leases/renew', { token, body: { lease_id: 'database/creds/app/nope' } })).json).toEqual({ errors: ['lease not found'] });
+  });
+
+  it('revokes a lease (a policy must allow it: the default one does not), and revoke-self takes the token\'s leases', async () => {
+    const token = vault.createToken({ policies: ['db'] });
+    const one = (await call(vault, 'GET', 'database/creds/app', { token })).json.lease_id;
+    const two = (await call(vault, 'GET', 'database/creds/app', { token })).json.lease_id;
+    expect((await call(vault, 'PUT', 'sys/leases/revoke', { token, body: { lease_id: one } })).status).toBe(403);
+    expect((await call(vault, 'PUT', 'sys/leases/revoke', { token: vault.rootToken, body: { lease_id: one } })).status).toBe(204);
+    expect(vault.leases().find((l) => l.id === one)).toMatchObject({ revoked: true, live: false });
+    expect((await call(vault, 'PUT', 'sys/leases/renew', { token, body: { lease_id: one } })).json).toEqual({ errors: ['lease not found'] });
+    expect((await call(vault, 'POST', 'auth/token/revoke-self', { token })).status).toBe(204);
+    expect(vault.leases().find((l) => l.id === two)).toMatchObject({ revoked: true, live: false });
+    expect(vault.tokenLive(token)).toBe(false);
+  });
+
+  it('a login token stops at its max TTL', async () => {
+    const role = vault.addAppRole('short', { tokenTtl: '1h', tokenMaxTtl: '90m' });
+    const login = await call(vault, 'POST', 'auth/approle/login', { body: { role_id: role.roleId, secret_id: role.secretId } });
+    const token = login.json.auth.client_token;
+    const renewed = await call(vault, 'POST', 'auth/token/renew-self', { token, body: { increment: '2h' } });
+    expect(renewed.json.auth.lease_duration).toBeLessThanOrEqual(5400);
+    expect(renewed.json.warnings).toEqual(['TTL of "2h" exceeded the effective max_ttl of "1h30m"; TTL value is capped accordingly']);
+  });
+});
+
 describe('vault test server: faults and recording', () => {
   let vault: VaultServer;
   beforeAll(async () => {
@@ -803,7 +864,8 @@ describe.skipIf(!BAO)('vault test server vs a real OpenBao dev server (skipped u
   const rootCall = (target: { url: string }, method: string, path: string, body?: unknown, headers?: Record<string, string>) => call(target, method, path, { token: 'root', body, headers });
 
   beforeAll(async () => {
-    fake = await startVault({ flavor: 'openbao' });
+    // A build without release ldflags says 2.0.0-HEAD: SESAME_OPENBAO_VERSION says which release it is.
+    fake = await startVault({ flavor: 'openbao', version: process.env.SESAME_OPENBAO_VERSION });
     // The same world on both: KV v2 at secret/, KV v1 at kv1<suffix>/, a policy, userpass,
     // approle, a namespace with its own KV mount.
     const mounts = [`kv1${suffix}`, `up${suffix}`, `ar${suffix}`, `jwt${suffix}`, `k8s${suffix}`];

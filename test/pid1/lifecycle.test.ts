@@ -108,7 +108,6 @@ describe('static secrets: read again every refresh interval', () => {
 describe('leases', () => {
   it('a renewable lease is renewed, the command is not restarted, and the lease is revoked at the end', async () => {
     const vault = await server();
-    vault.enableDatabase();
     vault.addDatabaseRole('app', { ttl: '2s', maxTtl: '1h' });
     const dir = scratch();
     const events = join(dir, 'events');
@@ -132,7 +131,6 @@ describe('leases', () => {
 
   it('a non-renewable lease is read again before it ends; each new credential restarts the command once', async () => {
     const vault = await server();
-    vault.enableDatabase();
     vault.addDatabaseRole('app', { ttl: '2s', renewable: false });
     const dir = scratch();
     const events = join(dir, 'events');
@@ -307,7 +305,6 @@ describe('failures after start', () => {
   it('a lease that ends with no replacement: exit stops the container with 69; keep runs on', async () => {
     for (const policy of ['exit', 'keep']) {
       const vault = await server();
-      vault.enableDatabase();
       vault.addDatabaseRole('app', { ttl: '2s', renewable: false });
       const dir = scratch();
       const events = join(dir, 'events');
@@ -329,4 +326,134 @@ describe('failures after start', () => {
       }
     }
   }, 60_000);
+});
+
+describe('a token given from outside', () => {
+  it('not renewable: a warning well before it expires, then exit 69; it is never revoked', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    vault.addPolicy('app', ['secret/data/app']);
+    // 8 s: the warning comes at about 2/3 of it, well before the end, even on a busy machine.
+    const token = vault.createToken({ policies: ['app'], ttl: '8s', renewable: false });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '1h', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: token, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    await until(() => /Vault token: it is not renewable/.test(init.stderr()), 'the warning', init);
+    expect(init.process.exitCode).toBeNull();
+    const done = await init.done;
+    expect(done.code).toBe(69);
+    expect(done.stderr).toMatch(/^sesame: warning: Vault token: it is not renewable and init cannot log in again \(the token was given from outside\): it expires in \d/m);
+    expect(done.stderr).toMatch(/^sesame: error: Vault token: expired, with no way to renew it or log in again; stopping the container \(on expiry: exit\)$/m);
+    expect(vault.requestCount({ path: 'auth/token/lookup-self' })).toBe(1);
+    expect(vault.requestCount({ path: 'auth/token/renew-self' })).toBe(0);
+    expect(vault.requestCount({ path: 'auth/token/revoke-self' })).toBe(0);
+    expect(lines(events)).toEqual(['start one']);
+  });
+});
+
+describe('memory', () => {
+  it("init's memory does not grow over many refresh cycles", async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '10ms', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    const pid = await init.initPid();
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
+    const reads = () => vault.requestCount({ path: 'secret/data/app' });
+    const samples: number[] = [];
+    for (const n of [300, 1000, 2000, 3000]) {
+      await until(() => reads() >= n, `${n} refreshes`, init, 120_000);
+      samples.push(rss());
+    }
+    // After warming up (the first 2000 reads: code compiled, V8's spaces sized), 1000 more
+    // reads leave init's RSS within 4 MiB (V8 grows its heap in steps of about 1 MiB).
+    expect(samples[3] - samples[2], `RSS in MiB: ${samples.map((b) => (b / 1048576).toFixed(1)).join(', ')}`).toBeLessThan(4 * 1024 * 1024);
+    expect(lines(events)).toEqual(['start one']);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  }, 180_000);
+});
+
+describe('the single command with --on-change exit', () => {
+  it('a changed secret stops the container gracefully with 69', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '200ms', '--on-change', 'exit', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    await until(() => lines(events).length === 1, 'the start', init);
+    vault.kvPut('secret', 'app', { password: 'two' });
+    const done = await init.done;
+    expect(done.code).toBe(69);
+    expect(done.stderr).toMatch(/^sesame: changed \(DB_PASSWORD\): stopping the container \(on change: exit\)$/m);
+    expect(lines(events)).toEqual(['start one']);
+  });
+});
+
+describe('a new login re-issues only the leases of the old token', () => {
+  it('the database lease is read again under the new token, before the old one ends; the KV secret is not', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'kv' });
+    vault.addDatabaseRole('app', { ttl: '1h', maxTtl: '2h' });
+    vault.addPolicy('app', ['secret/data/app', 'database/creds/app']);
+    const role = vault.addAppRole('web', { policies: ['app'], tokenTtl: '2s', tokenMaxTtl: '3s' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '1h', ...FAST, '--', '/bin/sh', '-c', `echo "start $DB_USER $KV" >> ${events}; trap 'exit 0' TERM; sleep 1000 & wait`], {
+      VAULT_ADDR: vault.url, SESAME_VAULT_AUTH: 'approle', SESAME_VAULT_ROLE_ID: role.roleId, SESAME_VAULT_SECRET_ID: role.secretId,
+      DB_USER: 'vault:database/creds/app#username', KV: 'vault:secret/app#password',
+    });
+    // When the second lease is asked for, is the token of the first still valid?
+    const firstTokenLive: boolean[] = [];
+    const push = vault.requests.push.bind(vault.requests);
+    vault.requests.push = (...items) => {
+      for (const item of items) {
+        const reads = vault.requests.filter((r) => r.path === '/v1/database/creds/app');
+        if (item.path === '/v1/database/creds/app' && reads.length === 1) firstTokenLive.push(vault.tokenLive(reads[0].headers['x-vault-token'] as string));
+      }
+      return push(...items);
+    };
+    const logins = () => vault.requests.filter((r) => r.path === '/v1/auth/approle/login');
+    await until(() => logins().length >= 2 && vault.leases().length >= 2, 'a new login and a new lease', init);
+    const leases = vault.leases();
+    // The new lease was read with the new token, while the old token was still valid.
+    const newToken = vault.requests.filter((r) => r.path === '/v1/database/creds/app')[1].headers['x-vault-token'];
+    expect(newToken).not.toBe(vault.requests.filter((r) => r.path === '/v1/database/creds/app')[0].headers['x-vault-token']);
+    expect(firstTokenLive).toEqual([true]);
+    await until(() => lines(events).length === 2, 'the restart for the new credentials', init);
+    expect(lines(events)).toEqual([`start ${leases[0].data.username} kv`, `start ${leases[1].data.username} kv`]);
+    expect(vault.requestCount({ path: 'secret/data/app' })).toBe(1);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  });
+});
+
+describe('nothing with a lifetime', () => {
+  it('arms no timer: init does not wake up while the command runs', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    // The dev root token has no TTL and --refresh never: nothing to renew or read again.
+    const init = start(['--refresh', 'never', '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    await until(() => lines(events).length === 1, 'the start', init);
+    const pid = await init.initPid();
+    const switches = () => Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    await new Promise((r) => setTimeout(r, 500));
+    const before = switches();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(switches() - before).toBe(0);
+    expect(vault.requests).toHaveLength(2); // the preflight and the read, nothing after
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  });
 });

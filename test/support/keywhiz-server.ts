@@ -1,6 +1,8 @@
 // An in-process Keywhiz server: the client ("delivery") API that keysync and keywhiz-fs use,
 // served over real mutual TLS on 127.0.0.1, answering with the status codes, headers and JSON
-// shapes the real server produces (Keywhiz's sources and its test fixtures).
+// shapes the real server produces (written from Keywhiz's sources and its test fixtures;
+// compared with a real Keywhiz 0.10.2 server: KEYWHIZ-SERVER.md says what matched and what was
+// changed).
 //
 //   const pki = makePki();
 //   const kw = await startKeywhiz({
@@ -199,6 +201,9 @@ interface SecretRecord {
 interface ClientRecord {
   id: number;
   name: string;
+  createdAt: Date;
+  /** Set on each authenticated request, as Keywhiz's lastSeen. */
+  lastSeen?: Date;
   secrets: Set<string>;
   enabled: boolean;
   spiffeId?: string;
@@ -268,8 +273,24 @@ function deliveryResponse(secret: SecretRecord, flavor: Flavor, withContent: boo
 
 /** MoreObjects.toStringHelper output of keywhiz.api.model.Client, as 403 messages embed it. */
 function clientToString(client: ClientRecord): string {
-  return `Client{id=${client.id}, name=${client.name}, description=null, spiffeId=${client.spiffeId ?? null}, createdAt=null, createdBy=null, updatedAt=null, updatedBy=null, lastSeen=null, expiration=null, enabled=${client.enabled}, owner=null, automationAllowed=false}`;
+  // As a real client row prints (checked against Keywhiz 0.10.2 with its db-seed clients):
+  // empty strings, not null, for description and the *By fields; ApiDate[epoch seconds].
+  const at = (d: Date) => `ApiDate[${Math.floor(d.getTime() / 1000)}]`;
+  return `Client{id=${client.id}, name=${client.name}, description=, spiffeId=${client.spiffeId ?? null}, createdAt=${at(client.createdAt)}, createdBy=, updatedAt=${at(client.createdAt)}, updatedBy=, lastSeen=${client.lastSeen ? at(client.lastSeen) : null}, expiration=null, enabled=${client.enabled}, owner=null, automationAllowed=false}`;
 }
+
+/**
+ * Headers every answer carries (checked against Keywhiz 0.10.2: its SecurityHeadersFilter
+ * and Dropwizard's defaults), errors included.
+ */
+const SECURITY_HEADERS: Record<string, string> = {
+  'X-Content-Security-Policy': "default-src 'self'",
+  'X-XSS-Protection': '0',
+  'X-Content-Type-Options': 'nosniff',
+  'Frame-Options': 'DENY',
+  'X-Frame-Options': 'DENY',
+  'Strict-Transport-Security': 'max-age=31536000; includeSubDomains',
+};
 
 // ---------------------------------------------------------------------------------------------
 // Errors as Dropwizard renders them.
@@ -293,7 +314,7 @@ const unexpected = () => new HttpError(500, `There was an error processing your 
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
@@ -357,7 +378,7 @@ export async function startKeywhiz(options: KeywhizOptions): Promise<KeywhizServ
   function setClient(name: string, spec: KeywhizClient): void {
     for (const secret of spec.secrets ?? []) if (!secrets.has(secret)) throw new Error(`startKeywhiz: client ${name} is assigned unknown secret ${secret}`);
     const id = clients.get(name)?.id ?? nextClientId++;
-    clients.set(name, { id, name, secrets: new Set(spec.secrets), enabled: !spec.disabled, spiffeId: spec.spiffeId });
+    clients.set(name, { id, name, createdAt: clients.get(name)?.createdAt ?? startedAt, secrets: new Set(spec.secrets), enabled: !spec.disabled, spiffeId: spec.spiffeId });
   }
   for (const [name, spec] of Object.entries(options.secrets ?? {})) setSecret(name, spec);
   for (const [name, spec] of Object.entries(options.clients ?? {})) setClient(name, spec);
@@ -377,6 +398,7 @@ export async function startKeywhiz(options: KeywhizOptions): Promise<KeywhizServ
       client = clients.get(presented.cn);
     }
     if (!client || !client.enabled) throw notAuthorized(`No authorized Client for connection using principal ${presented.principal}`);
+    client.lastSeen = new Date(); // ClientAuthenticator: clientDAO.sawClient
     return client;
   }
 
@@ -478,7 +500,9 @@ export async function startKeywhiz(options: KeywhizOptions): Promise<KeywhizServ
     const path = (req.url ?? '/').split('?')[0];
     const r = route(path);
     if (!r) throw new HttpError(404);
-    if (!r.methods.includes(req.method ?? '')) throw new HttpError(405, undefined, { Allow: r.methods.join(',') });
+    // Jersey's Allow lists the resource's own methods and OPTIONS, not the implicit HEAD
+    // (checked against Keywhiz 0.10.2: "GET,OPTIONS", "POST,OPTIONS").
+    if (!r.methods.includes(req.method ?? '')) throw new HttpError(405, undefined, { Allow: [...r.methods.filter((m) => m !== 'HEAD'), 'OPTIONS'].join(',') });
     if (r.consumesJson && !isJson(req.headers['content-type'])) throw new HttpError(415);
     if (!acceptsJson(req.headers.accept)) throw new HttpError(406);
     const text = await readBody(req);
@@ -547,7 +571,7 @@ export async function startKeywhiz(options: KeywhizOptions): Promise<KeywhizServ
         return;
       }
       // A 405 must name what is allowed: answer as if the path were a GET-only resource.
-      if (fault?.status) throw new HttpError(fault.status, undefined, fault.status === 405 ? { Allow: 'GET,HEAD' } : {});
+      if (fault?.status) throw new HttpError(fault.status, undefined, fault.status === 405 ? { Allow: 'GET,OPTIONS' } : {});
       await serve(req, res, record);
     } catch (e) {
       // Anything but an HttpError is a bug in this file: answer as Dropwizard would, but say so.

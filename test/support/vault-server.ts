@@ -20,8 +20,12 @@
 //   const team = vault.namespace('team-a');            // same helpers, scoped; created on first use
 //   vault.faults.push({ path: 'secret/data/app', status: 503, times: 2 });  // then it recovers
 //   vault.faults.push({ delayMs: 2000 }, { path: 'auth/*', reset: true }, { badJson: true });
+//   vault.faults.push({ closeMidBody: true }, { bytesPerSecond: 1 }, { bodyBytes: 100e6 }, { redirect: 'http://elsewhere:8200' }, { notJson: true });
 //   vault.sealed = true;                                // 503 "Vault is sealed" everywhere but health
+//   vault.addTotpKey('app'); vault.addPkiCa(pem); vault.addDatabaseRole('app', { ttl: '1h' });  // other engines
 //   vault.requests        // [{ method, path, query, headers, body, namespace, status }], in order
+//   vault.audit           // entries shaped like OpenBao's file audit device (type request/response)
+//   vault.auditSequence() // ['update auth/approle/login', 'read sys/internal/ui/mounts/secret/app', ...]
 //   vault.requestCount({ method: 'GET', path: 'secret/data/app' });
 //   await vault.stop();
 //   // HTTPS with client certificates (Vault's listener asks for one, requires none):
@@ -34,14 +38,14 @@
 // where HashiCorp Vault's own source says it does (FLAVORS below).
 //
 // PKI: pki/issue/ROLE with real X.509 made by openssl (enablePki, at the end of the file).
-// Leases: a database-like dynamic engine (enableDatabase, addDatabaseRole) issues leased
-// credentials; sys/leases/renew (capped at the role's max TTL, with Vault's warning),
-// sys/leases/revoke, and revoke-self revoking the token's leases.
+// Leases: the database engine's credentials are leases owned by the token that read them;
+// sys/leases/renew (capped at the role's max TTL, with Vault's warning), sys/leases/revoke,
+// and revoke-self revoking the token's leases.
 //
 // What it is not: no storage, no HCL policies (rules are given as data), no standby or
 // replication, no Enterprise features beyond namespaces.
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHmac, createPrivateKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,6 +116,42 @@ export interface VaultFault {
   reset?: boolean;
   /** Answer 200 with a truncated JSON body. */
   badJson?: boolean;
+  /** Answer 200 with an HTML page (what a wrong address, a proxy or a login portal sends). */
+  notJson?: boolean;
+  /** Send the headers and half of the real answer, then drop the connection. */
+  closeMidBody?: boolean;
+  /** Send the real answer at this many bytes per second (1: a slowloris answer). */
+  bytesPerSecond?: number;
+  /** Answer 200 with a JSON body of about this many bytes (sent in chunks, as it is made). */
+  bodyBytes?: number;
+  /** Answer 307 with this Location (Vault standbys redirect so, when not forwarding). */
+  redirect?: string;
+  /** Answer `status` with exactly this JSON body instead of Vault's error body. */
+  body?: unknown;
+}
+
+/**
+ * One entry of OpenBao's file audit device, as far as it is modelled (checked against OpenBao
+ * 2.5.5's `audit "file"` output): a "request" entry before the handler runs and a "response"
+ * entry after; tokens are HMAC'd ("hmac-sha256:..."), `error` holds the error text.
+ */
+export interface AuditEntry {
+  time: string;
+  type: 'request' | 'response';
+  auth?: { client_token: string; accessor?: string; display_name?: string; policies?: string[]; token_policies?: string[]; token_type?: string };
+  request: {
+    id: string;
+    operation: string;
+    mount_point?: string;
+    mount_type?: string;
+    client_token?: string;
+    namespace: { id: string };
+    path: string;
+    remote_address: string;
+    remote_port?: number;
+  };
+  response?: { mount_point?: string; mount_type?: string; status: number };
+  error?: string;
 }
 
 export interface VaultRequest {
@@ -252,14 +292,19 @@ export interface VaultScope {
   addKubernetesRole(role: string, options: KubernetesRoleOptions): void;
   addJwtRole(role: string, options: JwtRoleOptions): void;
   addCertRole(name: string, options: CertRoleOptions): void;
-  /** `vault secrets enable -path=<mount> database`: a dynamic engine issuing leased credentials. */
-  enableDatabase(mount?: string): void;
   /**
-   * A role whose `GET <mount>/creds/<role>` issues a new username and password under a lease
-   * of `ttl` (default 1h), renewable up to `maxTtl` from issue (default 24h) unless
-   * renewable is false. The lease belongs to the token that read it.
+   * `vault secrets enable totp` (once) + `vault write totp/keys/<name> generate=true`: GET
+   * totp/code/<name> answers the current RFC 6238 code (SHA1, 6 digits, 30 s) of `key`.
    */
-  addDatabaseRole(role: string, options?: { mount?: string; ttl?: Duration; maxTtl?: Duration; renewable?: boolean }): void;
+  addTotpKey(name: string, options?: { mount?: string }): { key: Buffer; code(atMs?: number): string };
+  /** `vault secrets enable pki` with this CA: GET pki/cert/ca and pki/cert/ca_chain answer it (JSON); pki/ca/pem answers raw PEM. */
+  addPkiCa(certificatePem: string, options?: { mount?: string }): void;
+  /**
+   * `vault secrets enable database` + a role: every GET database/creds/<name> issues new
+   * credentials with a lease (`ttl`, default 1h; renewable up to `maxTtl` from issue, default
+   * 24h, unless `renewable: false`) owned by the reading token; `issued` lists them.
+   */
+  addDatabaseRole(name: string, options?: { mount?: string; ttl?: Duration; maxTtl?: Duration; renewable?: boolean }): { issued: Array<{ username: string; password: string; leaseId: string }> };
 }
 
 /** A lease the server issued (a dynamic secret), as the server sees it. */
@@ -281,6 +326,10 @@ export interface VaultServer extends VaultScope {
   flavor: Flavor;
   /** Every request, in arrival order. */
   requests: VaultRequest[];
+  /** What an OpenBao file audit device would have written, in order (not health, not faults). */
+  audit: AuditEntry[];
+  /** The audit log's request entries as "operation path" ("read secret/data/app"). */
+  auditSequence(): string[];
   /** Live fault rules; push to add, splice to remove. */
   faults: VaultFault[];
   /** Sealed: 503 "Vault is sealed" for everything but sys/health and sys/seal-status. */
@@ -401,6 +450,15 @@ function base62(length: number): string {
 }
 
 /** go-uuid GenerateUUID: 16 random bytes in 8-4-4-4-12 hex (not an RFC 4122 v4). */
+/** RFC 6238 TOTP: SHA1, 6 digits, 30 s steps (OpenBao's totp defaults). */
+function totp(key: Buffer, atMs: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
 function uuid(): string {
   const h = randomBytes(16).toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
@@ -531,6 +589,17 @@ interface KvMount extends MountBase {
   v2: Map<string, KvEntry>;
 }
 
+/** A read on a non-KV engine: the data, and a lease for dynamic secrets. */
+type EngineRead = (token: Token) => { data: Record<string, unknown>; lease?: { id: string; ttl: number; renewable: boolean } } | Reply;
+
+interface EngineMount extends MountBase {
+  type: 'totp' | 'pki' | 'database';
+  /** Path inside the mount ('code/app') -> its answer. */
+  reads: Map<string, EngineRead>;
+  /** For 400/404 texts of paths the engine has but this setup does not: e.g. 'code/' for totp. */
+  unknown: (rest: string) => Reply;
+}
+
 interface AppRoleRecord {
   name: string;
   roleId: string;
@@ -570,11 +639,6 @@ interface CertMount extends MountBase {
 
 type AuthMount = AppRoleMount | UserpassMount | KubernetesMount | JwtMount | CertMount;
 
-interface DatabaseMount extends MountBase {
-  type: 'database';
-  roles: Map<string, { ttl: number; maxTtl: number; renewable: boolean; issued: number }>;
-}
-
 interface Lease {
   id: string;
   path: string;
@@ -589,6 +653,7 @@ interface Lease {
   /** The TTL the role grants (a renewal without an increment asks for this). */
   ttl: number;
 }
+
 type AuthType = AuthMount['type'];
 
 interface Rule {
@@ -603,8 +668,9 @@ class Namespace {
   readonly id: string;
   readonly children = new Map<string, Namespace>();
   readonly mounts = new Map<string, KvMount>();
+  /** Non-KV secrets engines (totp, pki, database): plain GETs. */
+  readonly engines = new Map<string, EngineMount>();
   readonly auth = new Map<string, AuthMount>();
-  readonly databases = new Map<string, DatabaseMount>();
   readonly policies = new Map<string, Rule[]>();
 
   constructor(
@@ -766,7 +832,9 @@ class FakeVault {
     readonly flavor: Flavor,
     readonly version: string,
   ) {
-    this.traits = FLAVORS[flavor];
+    // OpenBao 2.5 still wrote performance_standby in sys/health (checked against OpenBao 2.5.5);
+    // 2.6 dropped it.
+    this.traits = flavor === 'openbao' && /^2\.[0-5]\./.test(version) ? { ...FLAVORS[flavor], performanceStandby: true } : FLAVORS[flavor];
   }
 
   // --- namespaces --------------------------------------------------------------------------
@@ -1020,6 +1088,9 @@ class FakeVault {
 
   /** Field order as OpenBao writes it (checked against OpenBao). */
   sealStatus(): Reply {
+    // OpenBao 2.5 wrote build_date and recovery_seal after the cluster fields (checked against
+    // OpenBao 2.5.5); 2.6 renamed it commit_date and moved recovery_seal up.
+    const old = this.flavor === 'openbao' && /^2\.[0-5]\./.test(this.version);
     const body: Record<string, unknown> = {
       type: 'shamir',
       initialized: true,
@@ -1028,11 +1099,12 @@ class FakeVault {
       n: 1,
       progress: 0,
       nonce: '',
-      recovery_seal: false,
+      ...(old ? {} : { recovery_seal: false }),
       version: this.version,
-      commit_date: '',
+      ...(old ? { build_date: '' } : { commit_date: '' }),
       migration: false,
       ...(this.sealed ? {} : { cluster_name: this.clusterName, cluster_id: this.clusterId }),
+      ...(old ? { recovery_seal: false } : {}),
       storage_type: 'inmem',
     };
     return { status: 200, json: body };
@@ -1085,10 +1157,6 @@ function route(vault: FakeVault, ns: Namespace, path: string): Route | undefined
   if (path === 'auth/token/create') return { access: 'acl', wrappable: true, run: (ctx, token) => tokenCreate(vault, ctx, token as Token) };
   if (path === 'sys/leases/renew' || path === 'sys/renew') return { access: 'acl', run: (ctx) => leaseRenew(vault, ctx) };
   if (path === 'sys/leases/revoke' || path === 'sys/revoke') return { access: 'acl', run: (ctx) => leaseRevoke(vault, ctx) };
-  for (const db of ns.databases.values()) {
-    const creds = path.startsWith(`${db.path}creds/`) ? path.slice(`${db.path}creds/`.length) : undefined;
-    if (creds !== undefined) return { access: 'acl', wrappable: true, run: (ctx, token) => databaseCreds(vault, ctx, db, creds, token as Token) };
-  }
   const auth = /^auth\/(.+)$/.exec(path);
   if (auth) {
     for (const mount of ns.auth.values()) {
@@ -1100,7 +1168,24 @@ function route(vault: FakeVault, ns: Namespace, path: string): Route | undefined
   if (pki) return pki;
   const mount = findMount(ns, path);
   if (mount) return { access: 'acl', wrappable: true, run: (ctx) => kvRequest(vault, ctx, mount, path.slice(mount.path.length)) };
+  const engine = findEngine(ns, path);
+  if (engine) return { access: 'acl', wrappable: true, run: (ctx, token) => engineRequest(vault, ctx, engine, path.slice(engine.path.length), token as Token) };
   return undefined;
+}
+
+function findEngine(ns: Namespace, path: string): EngineMount | undefined {
+  for (const engine of ns.engines.values()) if (path.startsWith(engine.path) || path === engine.path.slice(0, -1)) return engine;
+  return undefined;
+}
+
+/** GET on totp/pki/database paths (checked against OpenBao for totp and pki; database from its API docs). */
+function engineRequest(vault: FakeVault, ctx: Ctx, engine: EngineMount, rest: string, token: Token): HandlerResult {
+  const read = engine.reads.get(rest);
+  if (ctx.op !== 'read' || !read) return engine.unknown(rest);
+  const answer = read(token);
+  if ('status' in answer) return answer;
+  const lease = answer.lease;
+  return vault.ok(answer.data, engine.type, lease ? { lease_id: lease.id, lease_duration: lease.ttl, renewable: lease.renewable } : {});
 }
 
 /** Under a mount this server knows (built-in or added), though not on one of its routes. */
@@ -1133,23 +1218,14 @@ function mountPreflight(vault: FakeVault, ctx: Ctx, rawPath: string): HandlerRes
   const sanitized = rawPath.replace(/^\/+/, '').replace(/\/?$/, '/');
   const denied = errorReply(403, `preflight capability check returned 403, please ensure client's policies grant access to path ${JSON.stringify(sanitized)}`);
   const target = vault.splitNamespace(ctx.ns, sanitized);
-  const db = [...target.ns.databases.values()].find((m) => target.path.startsWith(m.path));
-  if (db) {
-    if (!vault.seesMount(token, target.ns, db.path)) return denied;
-    return vault.ok(sortDeep({
-      accessor: db.accessor, config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 }, deprecation_status: 'supported',
-      description: db.description, external_entropy_access: false, local: false, options: null, path: target.ns.path.slice(ctx.ns.path.length) + db.path,
-      plugin_version: '', running_plugin_version: `v${vault.version}${vault.traits.builtinSuffix}`, running_sha256: '', seal_wrap: false, type: 'database', uuid: db.uuid,
-    }), 'system');
-  }
-  const mount = findMount(target.ns, target.path);
+  const mount = findMount(target.ns, target.path) ?? findEngine(target.ns, target.path);
   if (!mount || !vault.seesMount(token, target.ns, mount.path)) return denied;
   const info = mountInfo(vault, mount);
   info.path = target.ns.path.slice(ctx.ns.path.length) + mount.path;
   return vault.ok(sortDeep(info), 'system');
 }
 
-function mountInfo(vault: FakeVault, mount: KvMount): Record<string, unknown> {
+function mountInfo(vault: FakeVault, mount: KvMount | EngineMount): Record<string, unknown> {
   return {
     accessor: mount.accessor,
     config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 },
@@ -1157,13 +1233,14 @@ function mountInfo(vault: FakeVault, mount: KvMount): Record<string, unknown> {
     description: mount.description,
     external_entropy_access: false,
     local: false,
-    options: { version: String(mount.version) },
+    // A non-KV engine has no options at all (checked against OpenBao: totp).
+    options: mount.type === 'kv' ? { version: String(mount.version) } : null,
     path: mount.path,
     plugin_version: '',
     running_plugin_version: `v${vault.version}${vault.traits.builtinSuffix}`,
     running_sha256: '',
     seal_wrap: false,
-    type: 'kv',
+    type: mount.type,
     uuid: mount.uuid,
   };
 }
@@ -1285,7 +1362,8 @@ function renewSelf(vault: FakeVault, ctx: Ctx, token: Token): HandlerResult {
   if (requested === undefined) return errorReply(400, `invalid increment ${JSON.stringify(ctx.body?.increment)}`);
   const now = Date.now();
   const maxTtl = token.explicitMaxTtl || SYSTEM_MAX_TTL;
-  const remaining = Math.round((token.issueMs + maxTtl * 1000 - now) / 1000);
+  // Whole seconds left, truncated as Go's int(ttl.Seconds()) does: never more than is left.
+  const remaining = Math.floor((token.issueMs + maxTtl * 1000 - now) / 1000);
   const ttl = Math.max(0, Math.min(requested || token.ttl, remaining));
   const warnings = requested > remaining ? [`TTL of ${JSON.stringify(formatDuration(requested))} exceeded the effective max_ttl of ${JSON.stringify(formatDuration(maxTtl))}; TTL value is capped accordingly`] : null;
   token.ttl = ttl;
@@ -1295,34 +1373,7 @@ function renewSelf(vault: FakeVault, ctx: Ctx, token: Token): HandlerResult {
 }
 
 // =============================================================================================
-// Leases: a database-like dynamic engine, sys/leases/renew and revoke (api-docs/system/leases.mdx).
-
-/**
- * GET <mount>/creds/<role>: new credentials under a new lease owned by the calling token
- * (api-docs/secret/databases/index.mdx "Generate credentials"): lease_id "<mount>creds/<role>/<id>".
- */
-function databaseCreds(vault: FakeVault, ctx: Ctx, mount: DatabaseMount, role: string, token: Token): HandlerResult {
-  if (ctx.op !== 'read') return errorReply(405, multiError('unsupported operation'));
-  const spec = mount.roles.get(role);
-  if (!spec) return errorReply(400, `unknown role: ${role}`);
-  spec.issued++;
-  const now = Date.now();
-  const lease: Lease = {
-    id: `${mount.path}creds/${role}/${base62(24)}`,
-    path: ctx.path,
-    token: token.id,
-    issueMs: now,
-    expireMs: now + spec.ttl * 1000,
-    maxExpireMs: now + spec.maxTtl * 1000,
-    renewable: spec.renewable,
-    revoked: false,
-    renewals: [],
-    data: { username: `v-token-${role}-${base62(20)}-${Math.floor(now / 1000)}`, password: base62(20) },
-    ttl: spec.ttl,
-  };
-  vault.leases.set(lease.id, lease);
-  return vault.ok({ ...lease.data }, 'database', { lease_id: lease.id, renewable: lease.renewable, lease_duration: spec.ttl });
-}
+// Leases: sys/leases/renew and revoke (api-docs/system/leases.mdx).
 
 /**
  * PUT/POST sys/leases/renew {"lease_id", "increment"}: the new TTL counts from now, capped by
@@ -1948,23 +1999,6 @@ class Scope implements VaultScope {
     this.vault.tokens.delete(token);
   }
 
-  enableDatabase(mount = 'database'): void {
-    const path = normalizeMount(mount);
-    if (this.ns.databases.has(path) || this.ns.mounts.has(path)) throw new Error(`vault-server: ${this.ns.path}${path} is already mounted`);
-    this.ns.databases.set(path, { type: 'database', path, accessor: `database_${base62(8).toLowerCase()}`, uuid: uuid(), description: '', roles: new Map() });
-  }
-
-  addDatabaseRole(role: string, options: { mount?: string; ttl?: Duration; maxTtl?: Duration; renewable?: boolean } = {}): void {
-    const mount = this.ns.databases.get(normalizeMount(options.mount ?? 'database'));
-    if (!mount) throw new Error(`vault-server: no database mount at ${options.mount ?? 'database'} (enableDatabase first)`);
-    mount.roles.set(role, {
-      ttl: durationOption(options.ttl, 3600, 'ttl'),
-      maxTtl: durationOption(options.maxTtl, 86_400, 'maxTtl'),
-      renewable: options.renewable ?? true,
-      issued: 0,
-    });
-  }
-
   addAppRole(name: string, options: AppRoleOptions = {}): AppRole {
     const mount = authMount(this.ns, 'approle', options.mount);
     const role: AppRoleRecord = {
@@ -2038,6 +2072,67 @@ class Scope implements VaultScope {
       tokenTtl: durationOption(options.tokenTtl, 0, 'tokenTtl'), tokenMaxTtl: durationOption(options.tokenMaxTtl, 0, 'tokenMaxTtl'),
     });
   }
+  private engine(type: EngineMount['type'], mount: string | undefined, unknown: EngineMount['unknown']): EngineMount {
+    const path = normalizeMount(mount ?? type);
+    const found = this.ns.engines.get(path);
+    if (found) {
+      if (found.type !== type) throw new Error(`vault-server: ${this.ns.path}${path} is a ${found.type} mount`);
+      return found;
+    }
+    if (this.ns.mounts.has(path)) throw new Error(`vault-server: ${this.ns.path}${path} is already mounted`);
+    const engine: EngineMount = { type, path, accessor: `${type}_${randomBytes(4).toString('hex')}`, uuid: uuid(), description: '', reads: new Map(), unknown };
+    this.ns.engines.set(path, engine);
+    return engine;
+  }
+
+  addTotpKey(name: string, options: { mount?: string } = {}): { key: Buffer; code(atMs?: number): string } {
+    // Unknown key: 400 "unknown key: <name>"; any other path: 404 "unsupported path" (checked against OpenBao).
+    const engine = this.engine('totp', options.mount, (rest) => {
+      const code = /^code\/(.+)$/.exec(rest);
+      return code ? errorReply(400, `unknown key: ${code[1]}`) : errorReply(404, 'unsupported path');
+    });
+    const key = randomBytes(20);
+    const code = (atMs = Date.now()) => totp(key, atMs);
+    engine.reads.set(`code/${name}`, () => ({ data: { code: code() } }));
+    return { key, code };
+  }
+
+  addPkiCa(certificatePem: string, options: { mount?: string } = {}): void {
+    const engine = this.engine('pki', options.mount, () => errorReply(404, 'unsupported path'));
+    const pem = certificatePem.trim();
+    // pki/cert/ca: data.certificate plus revocation fields (checked against OpenBao).
+    engine.reads.set('cert/ca', () => ({ data: { certificate: pem, revocation_time: 0, revocation_time_rfc3339: '' } }));
+    engine.reads.set('cert/ca_chain', () => ({ data: { ca_chain: `${pem}\n` } }));
+    // pki/ca/pem is raw PEM, not JSON (checked against OpenBao: Content-Type application/pem-certificate-chain).
+    engine.reads.set('ca/pem', () => ({ status: 200, raw: pem, headers: { 'Content-Type': 'application/pem-certificate-chain' } }));
+  }
+
+  addDatabaseRole(name: string, options: { mount?: string; ttl?: Duration; maxTtl?: Duration; renewable?: boolean } = {}): { issued: Array<{ username: string; password: string; leaseId: string }> } {
+    // Not checked against a real server (that needs a database): api-docs/secret/databases.
+    const engine = this.engine('database', options.mount, (rest) => {
+      const creds = /^creds\/(.+)$/.exec(rest);
+      return creds ? errorReply(400, `unknown role: ${creds[1]}`) : errorReply(404, 'unsupported path');
+    });
+    const ttl = durationOption(options.ttl, 3600, 'ttl');
+    const maxTtl = durationOption(options.maxTtl, 86_400, 'maxTtl');
+    const renewable = options.renewable ?? true;
+    const issued: Array<{ username: string; password: string; leaseId: string }> = [];
+    engine.reads.set(`creds/${name}`, (token) => {
+      const username = `v-token-${name}-${base62(20)}`;
+      const password = base62(20);
+      const leaseId = `${engine.path}creds/${name}/${base62(24)}`;
+      issued.push({ username, password, leaseId });
+      // The lease belongs to the token that read it: revoke-self and its expiry end it.
+      const now = Date.now();
+      this.vault.leases.set(leaseId, {
+        id: leaseId, path: `${engine.path}creds/${name}`, token: token.id, issueMs: now, expireMs: now + ttl * 1000, maxExpireMs: now + maxTtl * 1000,
+        renewable, revoked: false, renewals: [], data: { username, password }, ttl,
+      });
+      return { data: { password, username }, lease: { id: leaseId, ttl, renewable } };
+    });
+    return { issued };
+  }
+
 }
 
 // =============================================================================================
@@ -2212,6 +2307,9 @@ function transportOf(req: IncomingMessage): Socket {
 
 class VaultHttp {
   readonly requests: VaultRequest[] = [];
+  readonly audit: AuditEntry[] = [];
+  /** The audit device's HMAC key (OpenBao salts per device). */
+  private readonly auditKey = randomBytes(32);
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly rawSockets = new Map<number, Socket>();
 
@@ -2275,16 +2373,61 @@ class VaultHttp {
         else transportOf(req).destroy();
         return;
       }
+      if (fault?.redirect) {
+        write(res, req, { status: 307, raw: '', headers: { Location: new URL(url.pathname + url.search, fault.redirect).toString() } });
+        return;
+      }
+      if (fault?.bodyBytes) {
+        await this.sendLarge(res, fault.bodyBytes);
+        return;
+      }
       const reply = fault?.badJson
         ? ({ status: 200, raw: '{"request_id":"' + uuid() + '","lease_id":"","renewable":false,"data":{"da' } satisfies Reply)
-        : fault?.status
-          ? ({ status: fault.status, json: { errors: fault.errors ?? faultErrors(fault.status, logical ?? '') }, headers: fault.headers } satisfies Reply)
-          : this.handle(req, method, url, logical, bodyText);
+        : fault?.notJson
+          ? ({ status: 200, raw: '<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Sign in to continue</body></html>\n', headers: { 'Content-Type': 'text/html; charset=utf-8' } } satisfies Reply)
+          : fault?.status
+            ? ({ status: fault.status, json: fault.body ?? { errors: fault.errors ?? faultErrors(fault.status, logical ?? '') }, headers: fault.headers } satisfies Reply)
+            : this.handle(req, method, url, logical, bodyText);
+      if (fault?.closeMidBody || fault?.bytesPerSecond) {
+        await this.writeSlowly(res, req, reply, fault);
+        return;
+      }
       write(res, req, reply);
     } catch (e) {
       console.error('vault test server:', e);
       if (!res.headersSent && !res.destroyed) write(res, req, errorReply(500, String(e)));
     }
+  }
+
+  /** A 200 with a JSON body of about `bytes` bytes, written as it is made (the client may give up first). */
+  private async sendLarge(res: ServerResponse, bytes: number): Promise<void> {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    const chunk = `"${'x'.repeat(64 * 1024 - 3)}",`;
+    res.write('{"data":{"junk":[');
+    for (let sent = 0; sent < bytes && !res.destroyed; sent += chunk.length) {
+      if (!res.write(chunk)) await new Promise((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+    }
+    if (!res.destroyed) res.end('""]}}\n');
+  }
+
+  /** The answer's headers, then its body half sent and cut (closeMidBody) or trickled (bytesPerSecond). */
+  private async writeSlowly(res: ServerResponse, req: IncomingMessage, reply: Reply, fault: VaultFault): Promise<void> {
+    const body = Buffer.from('json' in reply ? `${goJson(reply.json)}\n` : 'raw' in reply ? reply.raw : '');
+    res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': body.length });
+    if (fault.closeMidBody) {
+      res.write(body.subarray(0, Math.floor(body.length / 2)), () => {
+        const raw = this.rawSockets.get(transportOf(req).remotePort ?? -1);
+        (raw ?? transportOf(req)).destroy();
+      });
+      return;
+    }
+    const rate = fault.bytesPerSecond as number;
+    const step = rate <= 10 ? 1 : Math.round(rate / 10);
+    for (let at = 0; at < body.length && !res.destroyed; at += step) {
+      res.write(body.subarray(at, at + step));
+      await this.sleep(rate <= 10 ? 1000 / rate : 100);
+    }
+    if (!res.destroyed) res.end();
   }
 
   /** Everything after the faults: what the real server would answer. */
@@ -2311,6 +2454,16 @@ class VaultHttp {
     if (parsed.error) return errorReply(400, parsed.error);
     const ctx: Ctx = { req, op, ns, path, query: url.searchParams, body: parsed.body, rawToken: requestToken(req.headers) };
 
+    const entry = this.auditRequest(ctx, req);
+    const reply = this.routed(ctx, wrapTtl);
+    this.auditResponse(entry, reply);
+    return reply;
+  }
+
+  /** Routing, token checks and the handler: the part of a request the audit device sees. */
+  private routed(ctx: Ctx, wrapTtl: number | undefined): Reply {
+    const vault = this.vault;
+    const { ns, path, op } = ctx;
     const found = route(vault, ns, path);
     let token: Token | undefined;
     if (!found || found.access !== 'none') {
@@ -2330,6 +2483,49 @@ class VaultHttp {
       result = vault.wrap(result, wrapTtl, path, ctx.ns);
     }
     return isAnswer(result) ? answerReply(result) : result;
+  }
+
+  private hmac(value: string): string {
+    return `hmac-sha256:${createHmac('sha256', this.auditKey).update(value).digest('hex')}`;
+  }
+
+  /** The "request" entry of OpenBao's file audit device (not sys/health or sys/seal-status, which it does not log). */
+  private auditRequest(ctx: Ctx, req: IncomingMessage): AuditEntry | undefined {
+    if (ctx.path === 'sys/health' || ctx.path === 'sys/seal-status') return undefined;
+    const token = this.vault.lookupToken(ctx.rawToken);
+    const mount = findMount(ctx.ns, ctx.path) ?? findEngine(ctx.ns, ctx.path);
+    const entry: AuditEntry = {
+      time: new Date().toISOString(),
+      type: 'request',
+      request: {
+        id: uuid(),
+        operation: ctx.op,
+        ...(mount ? { mount_point: mount.path, mount_type: mount.type } : {}),
+        ...(ctx.rawToken ? { client_token: this.hmac(ctx.rawToken) } : {}),
+        namespace: { id: ctx.ns.id },
+        path: ctx.path,
+        remote_address: transportOf(req).remoteAddress?.replace(/^::ffff:/, '') ?? '',
+        remote_port: transportOf(req).remotePort,
+      },
+    };
+    if (token) {
+      entry.auth = { client_token: this.hmac(token.id), accessor: this.hmac(token.accessor), display_name: token.displayName, policies: token.policies, token_policies: token.policies, token_type: 'service' };
+    }
+    this.audit.push(entry);
+    return entry;
+  }
+
+  private auditResponse(request: AuditEntry | undefined, reply: Reply): void {
+    if (!request) return;
+    const errors = 'json' in reply ? (reply.json as { errors?: unknown })?.errors : undefined;
+    const entry: AuditEntry = {
+      ...request,
+      time: new Date().toISOString(),
+      type: 'response',
+      response: { mount_point: request.request.mount_point, mount_type: request.request.mount_type, status: reply.status },
+    };
+    if (Array.isArray(errors) && errors.length) entry.error = errors.map(String).join('; ');
+    this.audit.push(entry);
   }
 
   /** Token checks for every route but the unauthenticated ones (checked against OpenBao). */
@@ -2423,7 +2619,7 @@ export async function startVault(options: VaultOptions = {}): Promise<VaultServe
   const tls = options.tls;
   const httpServer = createHttpServer(handler);
   const toHttp = (socket: Socket) => httpServer.emit('connection', new ListVerbRewriter(socket));
-  const server = tls
+  const tlsServer = tls
     ? createTlsServer(
         {
           key: tls.key,
@@ -2437,7 +2633,29 @@ export async function startVault(options: VaultOptions = {}): Promise<VaultServe
         },
         toHttp,
       )
-    : createNetServer(toHttp);
+    : undefined;
+  // With TLS, Go's net/http answers plain HTTP on the TLS port itself (server.go, on a
+  // tls.RecordHeaderError that looks like HTTP); anything else that is not TLS is dropped.
+  const server = tlsServer
+    ? createNetServer((raw) => {
+        raw.once('data', (first: Buffer) => {
+          raw.pause();
+          raw.unshift(first);
+          if (first[0] === 0x16) tlsServer.emit('connection', raw);
+          else if (/^(GET \/|HEAD |POST |PUT \/|OPTIO)/.test(first.subarray(0, 5).toString('latin1'))) raw.end('HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n');
+          else raw.destroy();
+        });
+      })
+    : createNetServer((raw) => {
+        // A TLS handshake on the plain port: Go's net/http cannot parse it as a request line
+        // and answers its bare 400 (server.go), which a TLS client reads as a bad record.
+        raw.once('data', (first: Buffer) => {
+          raw.pause();
+          raw.unshift(first);
+          if (first[0] === 0x16) raw.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request');
+          else toHttp(raw);
+        });
+      });
   server.on('connection', (raw: Socket) => http.trackSocket(raw));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -2459,6 +2677,7 @@ class VaultServerApi extends Scope implements VaultServer {
   readonly flavor: Flavor;
   readonly requests: VaultRequest[];
   readonly faults: VaultFault[];
+  readonly audit: AuditEntry[];
 
   constructor(
     vault: FakeVault,
@@ -2473,6 +2692,7 @@ class VaultServerApi extends Scope implements VaultServer {
     this.flavor = vault.flavor;
     this.requests = http.requests;
     this.faults = http.faults;
+    this.audit = http.audit;
   }
 
   get sealed(): boolean {
@@ -2497,6 +2717,10 @@ class VaultServerApi extends Scope implements VaultServer {
 
   get jwtPublicKey(): string {
     return this.vault.key().publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  auditSequence(): string[] {
+    return this.audit.filter((e) => e.type === 'request').map((e) => `${e.request.operation} ${e.request.path}`);
   }
 
   leases(): VaultLease[] {

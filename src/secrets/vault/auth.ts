@@ -26,6 +26,7 @@ function loginFailed(method: string, mount: string, error: unknown): never {
 
 /** A response-wrapped secret_id: check where it was made, then unwrap it (single use). */
 async function unwrapSecretId(client: VaultClient, wrapToken: string, expectedPath: string, memory: LoginMemory): Promise<string> {
+  client.sensitive(wrapToken);
   let creationPath: string;
   try {
     // Unauthenticated lookup: the token goes in the body and only there (sending it as a
@@ -45,6 +46,7 @@ async function unwrapSecretId(client: VaultClient, wrapToken: string, expectedPa
     const unwrapped = (await client.call('POST', 'sys/wrapping/unwrap', { withToken: false, headers: { 'X-Vault-Token': wrapToken } })) as { data?: { secret_id?: string; secret_id_num_uses?: number } };
     const secretId = unwrapped?.data?.secret_id;
     if (!secretId) throw invalid('the unwrapped response has no secret_id');
+    client.sensitive(secretId);
     // The wrapping token is spent; the secret_id it held is kept in memory for a later
     // login, unless it is good for one login only.
     if (unwrapped.data?.secret_id_num_uses === 1) memory.singleUse = true;
@@ -130,6 +132,8 @@ export async function login(client: VaultClient, auth: VaultAuth, log: Log, memo
       body = auth.name ? { name: auth.name } : {};
       break;
   }
+  // The credentials, not the names (a role name in Vault's answer is worth reading).
+  for (const field of ['secret_id', 'jwt', 'password', 'role_id']) client.sensitive(body[field]);
   let response: { auth?: { client_token?: string; lease_duration?: number; renewable?: boolean } };
   try {
     response = (await client.call('POST', path, { body, withToken: false, deadline })) as typeof response;

@@ -1,15 +1,18 @@
-// The Vault adapter: node-vault does the HTTP, this class fixes what node-vault gets wrong
-// or lacks: it sends X-Vault-Request, the token and namespace as
+// The Vault adapter: node-vault builds the requests and reads Vault's answers (errors[],
+// status), transport.ts carries them, and this class fixes what node-vault gets wrong or
+// lacks: it sends X-Vault-Request, the token and namespace as
 // fresh headers on every call (a shared headers object freezes the first token), never
 // lets node-vault read VAULT_* from the environment (it treats VAULT_SKIP_VERIFY=false as
 // "skip"), takes TLS from the CLI's variables through our own https.Agent, encodes paths
-// itself (node-vault drops anything after '#'), and retries with backoff.
+// itself (node-vault drops anything after '#'), and retries with backoff. No Vault text reaches a
+// log line without the secrets init holds (token, secret_id, password, JWT) taken out.
 import type { Agent } from 'node:https';
 import { loadChunk } from '../../chunks';
 import type { Log } from '../../log';
-import { denied, SecretError, unavailable } from '../errors';
+import { denied, invalid, SecretError, unavailable } from '../errors';
 import { CONNECTION_ERRORS, DeadlineExceeded, withRetries } from '../retry';
 import type { VaultSettings } from './settings';
+import { RETRY_AFTER, transport, TransportError } from './transport';
 
 interface NodeVaultClient {
   token?: string;
@@ -18,7 +21,7 @@ interface NodeVaultClient {
   request(options: Record<string, unknown>): Promise<unknown>;
 }
 
-/** A non-2xx answer from Vault, with its `errors` and whatever body came with them. */
+/** A non-2xx answer from Vault, with its `errors` (secrets taken out) and whatever body came with them. */
 export class VaultHttpError extends Error {
   constructor(
     readonly status: number,
@@ -29,6 +32,15 @@ export class VaultHttpError extends Error {
   ) {
     super(errors.length ? errors.join('; ').replace(/\s+/g, ' ').trim() : `HTTP ${status}`);
   }
+
+  /**
+   * Vault's two 403 texts (VAULT-SERVER.md): the bare "permission denied" when the token is
+   * unknown, expired or revoked; the multierror form ("1 error occurred: * permission
+   * denied") when a valid token's policies say no.
+   */
+  get badToken(): boolean {
+    return this.status === 403 && this.errors.length === 1 && this.errors[0].trim() === 'permission denied';
+  }
 }
 
 /** Encode each segment of a Vault path; '/' stays a separator. */
@@ -36,8 +48,8 @@ export function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
 
-/** Connection failures, an unknown host (DNS may come up late), and axios's names for a timeout, a bad body and a lost connection. */
-const RETRY_CODES = new Set([...CONNECTION_ERRORS, 'ENOTFOUND', 'ECONNABORTED', 'ERR_BAD_RESPONSE', 'ERR_NETWORK']);
+/** Connection failures, an unknown host (DNS may come up late), a body cut short. */
+const RETRY_CODES = new Set([...CONNECTION_ERRORS, 'ENOTFOUND', 'BAD_JSON']);
 
 /** The Go client's policy: 412, 429 and 5xx except 501; connection failures. */
 export function retryable(error: unknown): boolean {
@@ -45,21 +57,29 @@ export function retryable(error: unknown): boolean {
   return RETRY_CODES.has((error as NodeJS.ErrnoException)?.code ?? '');
 }
 
+/** Token shapes of Vault (hvs., hvb., hvr.) and OpenBao (s., b., r.), whoever's they are. */
+const TOKEN_SHAPE = /\b(?:hv[sbr]|[sbr])\.[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9]+)?/g;
+
 export class VaultClient {
   private token?: string;
   private readonly vault: NodeVaultClient;
   private readonly agent?: Agent;
+  /** Values that must never be printed: the token, and what a login sent. */
+  private readonly secrets = new Set<string>();
+  /** The one "waiting for Vault" line has been said, and when. */
+  private waitingSince?: number;
+  private answeredSaid = false;
 
   constructor(
     private readonly settings: VaultSettings,
-    /** Date.now() after which no request is started or retried (a call may give its own). */
+    /** Date.now() after which no request is started or retried. */
     private readonly deadline: number,
     private readonly log: Log,
   ) {
     // Loaded here, on the one path that needs it: evaluating node-vault and axios costs
     // ~90 ms of start-up.
     const nodeVault = loadChunk<(config: Record<string, unknown>) => NodeVaultClient>('node-vault');
-    this.vault = nodeVault({ endpoint: settings.address, rpDefaults: { strictSSL: settings.tls.rejectUnauthorized } });
+    this.vault = nodeVault({ endpoint: settings.address, 'request-promise': transport() });
     // node-vault falls back to VAULT_TOKEN/VAULT_NAMESPACE/VAULT_PREFIX from the environment
     // for anything not given: the headers below are the only source of these.
     this.vault.token = undefined;
@@ -72,8 +92,26 @@ export class VaultClient {
     }
   }
 
+  /** The token calls are made with (a lifetime tells the leases of one token from another's). */
+  get currentToken(): string | undefined {
+    return this.token;
+  }
+
   setToken(token: string): void {
     this.token = token;
+    this.sensitive(token);
+  }
+
+  /** A value that must not appear in any message (a secret_id, a password, a wrapping token). */
+  sensitive(value: string | undefined): void {
+    if (value && value.length >= 4) this.secrets.add(value);
+  }
+
+  /** `text` without any value init must keep secret, nor anything shaped like a token. */
+  redact(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) out = out.split(secret).join('<redacted>');
+    return out.replace(TOKEN_SHAPE, '<redacted>');
   }
 
   /**
@@ -81,63 +119,135 @@ export class VaultClient {
    * to /v1/ and already encoded. `withToken: false` for unauthenticated calls (logins,
    * wrapping lookup). Returns the parsed body (undefined for 204).
    */
-  get currentToken(): string | undefined {
-    return this.token;
-  }
-
   async call(method: 'GET' | 'POST', path: string, options: { body?: object; withToken?: boolean; headers?: Record<string, string>; deadline?: number } = {}): Promise<unknown> {
+    // After start each call has its own (short) deadline; the start-up lines about waiting
+    // for Vault are for --secrets-timeout only.
     const deadline = options.deadline ?? this.deadline;
+    const atStart = options.deadline === undefined;
     const headers: Record<string, string> = { 'X-Vault-Request': 'true', ...options.headers };
     if (options.withToken !== false && this.token && !headers['X-Vault-Token']) headers['X-Vault-Token'] = this.token;
     if (this.settings.namespace) headers['X-Vault-Namespace'] = this.settings.namespace;
     const attempt = async () => {
       const timeout = Math.max(1, deadline - Date.now());
-      let body: unknown;
-      const seen: { headers?: Record<string, string | string[] | undefined> } = {};
       try {
-        const agent = watchedAgent(this.agent ?? (require('node:http') as typeof import('node:http')).globalAgent, seen);
-        body = await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, [this.agent ? 'httpsAgent' : 'httpAgent']: agent, timeout });
+        return await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, httpsAgent: this.agent, timeout });
       } catch (error) {
         const response = (error as { response?: { statusCode: number; body: unknown } }).response;
         if (response && typeof response.statusCode === 'number') {
           const body = response.body as { errors?: unknown } | undefined;
-          const errors = Array.isArray(body?.errors) ? body.errors.map(String) : [];
-          const after = seen.headers?.['retry-after'];
-          throw new VaultHttpError(response.statusCode, errors, body, retryAfter(Array.isArray(after) ? after[0] : after));
+          const errors = Array.isArray(body?.errors) ? body.errors.map((e) => this.redact(String(e))) : [];
+          const after = (body as { [RETRY_AFTER]?: string } | undefined)?.[RETRY_AFTER];
+          throw new VaultHttpError(response.statusCode, errors, body, retryAfter(after));
         }
         throw error;
       }
-      // axios parses JSON "silently": a body that is not JSON (truncated, or a proxy's page)
-      // comes back as a string, which would read as a secret without data. Retry it instead.
-      if (typeof body === 'string' && body.trim() !== '') throw Object.assign(new Error('the answer is not JSON'), { code: 'ERR_BAD_RESPONSE' });
-      return body;
     };
     try {
-      return await withRetries(attempt, (error) => {
+      const answer = await withRetries(attempt, (error) => {
         const again = retryable(error);
-        if (again) this.log.debug(`vault: ${method} /v1/${path}: ${describe(error)}; retrying`);
+        if (again) this.log.debug(`vault: ${method} /v1/${path}: ${this.describe(error)}; retrying`);
         return again;
-      }, { deadline, minWaitMs: (error) => (error instanceof VaultHttpError ? error.retryAfterMs : undefined) });
+      }, {
+        deadline,
+        minWaitMs: (error) => (error instanceof VaultHttpError ? error.retryAfterMs : undefined),
+        onRetry: (error) => { if (atStart) this.waiting(error); },
+      });
+      if (atStart && this.waitingSince !== undefined && !this.answeredSaid) {
+        this.answeredSaid = true;
+        this.log.warn(`Vault at ${this.settings.address} answered after ${((Date.now() - this.waitingSince) / 1000).toFixed(1)} s`);
+      }
+      return answer;
     } catch (error) {
-      throw classify(error, `${method} /v1/${path}`);
+      throw this.classify(error, `${method} /v1/${path}`, options.withToken !== false);
     }
   }
-}
 
-/**
- * The shared agent, seen through a view that notes the response's headers: node-vault
- * hands back only the status and the body, and a 429's or 503's Retry-After is in a header.
- * A view, not a new agent, so that connections are still kept and shared.
- */
-function watchedAgent<A extends import('node:http').Agent>(agent: A, seen: { headers?: Record<string, string | string[] | undefined> }): A {
-  return Object.create(agent, {
-    addRequest: {
-      value(request: import('node:http').ClientRequest, options: unknown) {
-        request.once('response', (response: import('node:http').IncomingMessage) => { seen.headers = response.headers; });
-        return (agent as unknown as { addRequest(r: unknown, o: unknown): void }).addRequest(request, options);
-      },
-    },
-  }) as A;
+  /** Once per start, at the default log level: what init is waiting for, and how long at most. */
+  private waiting(error: unknown): void {
+    if (this.waitingSince !== undefined) return;
+    this.waitingSince = Date.now();
+    const left = Math.max(0, Math.round((this.deadline - Date.now()) / 1000));
+    this.log.warn(`waiting for Vault at ${this.settings.address} (${this.describe(error)}); retrying for up to ${left} s (--secrets-timeout)`);
+  }
+
+  describe(error: unknown): string {
+    if (error instanceof VaultHttpError) return `${error.status} ${error.message}`;
+    if (error instanceof TransportError) return `${error.code} (${error.message})`;
+    const e = error as NodeJS.ErrnoException & { reason?: string; cause?: { reason?: string } };
+    // OpenSSL's messages span lines and name its source files; its reason is the useful part.
+    // Node's own advice in them (run with --use-system-ca) is for a flag init does not take.
+    const reason = e?.reason ?? e?.cause?.reason;
+    const text = (e?.code?.startsWith('ERR_SSL_') && reason ? reason : String(e?.message ?? error))
+      .replace(/;[^;]*--use-system-ca[^;)]*/gi, '')
+      .replace(/\s*[^;]*--use-system-ca.*$/i, '')
+      .replace(/\s+/g, ' ').trim();
+    const hint = TLS_HINTS[e?.code ?? ''];
+    const detail = [text && !text.includes(e?.code ?? '\0') ? text : '', hint].filter(Boolean).join(': ');
+    return e?.code ? `${e.code}${detail ? ` (${detail})` : ''}` : text;
+  }
+
+  /** Turn a final failure into a SecretError of the right kind; the caller adds the reference. */
+  classify(error: unknown, request: string, withToken = true): SecretError | VaultHttpError {
+    const addr = `${this.settings.addressVariable}=${this.settings.address}`;
+    const family = this.settings.family;
+    if (error instanceof DeadlineExceeded) {
+      const last = error.last;
+      if (last instanceof VaultHttpError) {
+        return unavailable(`Vault answered ${last.status} to ${request} until the time limit (${error.attempts} attempts): ${last.message}`);
+      }
+      return unavailable(`Vault did not answer in time (${error.attempts} attempts; last: ${this.describe(last)})`);
+    }
+    if (error instanceof VaultHttpError) {
+      if (error.status === 404) return error; // the caller knows what was missing
+      if (error.badToken && withToken) return Object.assign(denied(`Vault refused the token (${this.tokenSource()}): it is unknown, expired or revoked (${request}: ${error.message})`), { badToken: true });
+      if (error.status === 403 || error.status === 401) return denied(`permission denied by Vault (${request}: ${error.message})`);
+      if (error.status === 400) return error; // logins and unwrap: the caller words it
+      if (error.status === 503) return unavailable(`Vault is unavailable (${error.message})`);
+      return unavailable(`Vault answered ${error.status} to ${request}: ${error.message}`);
+    }
+    if (error instanceof TransportError) {
+      switch (error.code) {
+        case 'SPEAKS_TLS':
+          return invalid(`${addr}, but the server there speaks HTTPS (${error.message}): use ${this.settings.address.replace(/^http:/, 'https:')}`);
+        case 'NOT_HTTP':
+          return invalid(`${addr}: the server there does not speak HTTP (${error.message}): is it the address of Vault?`);
+        case 'NOT_JSON':
+          // A page (HTML, plain text) is some other server; another type (pki/ca/pem's PEM)
+          // is one of Vault's raw endpoints.
+          return invalid(/\((text\/[\w.+-]+)?\)$|is not JSON$/.test(error.message)
+            ? `${request}: ${error.message}: is ${addr} the address of Vault?`
+            : `${request}: ${error.message}: if ${addr} is Vault, this path answers raw data, which init does not read`);
+        case 'REDIRECT':
+          return unavailable(`Vault ${error.message} for ${request}: init follows no redirects (they would carry the token elsewhere); set ${this.settings.addressVariable} to the server that answers`);
+        case 'TOO_LARGE':
+          return unavailable(`Vault's answer to ${request} was refused: ${error.message}`);
+        default:
+          return unavailable(`cannot reach Vault: ${this.describe(error)}`);
+      }
+    }
+    const code = (error as NodeJS.ErrnoException)?.code ?? '';
+    const text = this.describe(error);
+    if (UNTRUSTED.has(code)) {
+      const source = this.settings.tls.caSource;
+      const hint = /^(VAULT|BAO)_CA/.test(source)
+        ? `Vault's certificate is not signed by the CA in ${source}`
+        : `Vault's certificate is not signed by a CA init trusts (${source}): set ${family}_CACERT to the CA that signed it`;
+      return invalid(`${hint} (${text})`);
+    }
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      return invalid(`Vault's certificate does not name the host of ${addr} (${text}): use a name it has in the address, or set ${family}_TLS_SERVER_NAME`);
+    }
+    if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return invalid(`Vault's certificate is not valid now (${text})`);
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || (code === 'EPROTO' && /wrong version number/i.test(String((error as Error).message)))) {
+      return invalid(`${addr}, but the server there speaks plain HTTP, not TLS: use ${this.settings.address.replace(/^https:/, 'http:')}`);
+    }
+    return unavailable(`cannot reach Vault: ${text}`);
+  }
+
+  private tokenSource(): string {
+    const auth = this.settings.auth;
+    return auth.method === 'token' ? `from ${auth.source}` : `from the ${auth.method} login`;
+  }
 }
 
 /** Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3), in ms from now. */
@@ -148,6 +258,18 @@ export function retryAfter(value: string | undefined, now = Date.now()): number 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/** Node's codes for a certificate chain that does not end at a trusted CA. */
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REJECTED',
+]);
+
 /** What to do about a TLS alert from Vault's listener (tls_require_and_verify_client_cert). */
 const REFUSED = 'Vault refused the client certificate in VAULT_CLIENT_CERT (another CA, or expired?)';
 const TLS_HINTS: Record<string, string> = {
@@ -157,31 +279,3 @@ const TLS_HINTS: Record<string, string> = {
   ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: REFUSED,
   ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: REFUSED,
 };
-
-function describe(error: unknown): string {
-  if (error instanceof VaultHttpError) return `${error.status} ${error.message}`;
-  const e = error as NodeJS.ErrnoException & { reason?: string; cause?: { reason?: string } };
-  // OpenSSL's messages span lines and name its source files; its reason is the useful part
-  // (on the original error: axios keeps it as the cause).
-  const reason = e?.reason ?? e?.cause?.reason;
-  const text = (e?.code?.startsWith('ERR_SSL_') && reason ? reason : String(e?.message ?? error)).replace(/\s+/g, ' ').trim();
-  const hint = TLS_HINTS[e?.code ?? ''];
-  const detail = [text && !text.includes(e?.code ?? '\0') ? text : '', hint].filter(Boolean).join(': ');
-  return e?.code ? `${e.code}${detail ? ` (${detail})` : ''}` : text;
-}
-
-/** Turn a final failure into a SecretError of the right kind; the caller adds the reference. */
-export function classify(error: unknown, request: string): SecretError | VaultHttpError {
-  if (error instanceof DeadlineExceeded) {
-    return unavailable(`Vault did not answer in time (${error.attempts} attempts; last: ${describe(error.last)})`);
-  }
-  if (error instanceof VaultHttpError) {
-    if (error.status === 404) return error; // the caller knows what was missing
-    if (error.status === 403 || error.status === 401) return denied(`permission denied by Vault (${request}: ${error.message})`);
-    if (error.status === 400) return error; // logins and unwrap: the caller words it
-    if (error.status === 503) return unavailable(`Vault is unavailable (${error.message})`);
-    return unavailable(`Vault answered ${error.status} to ${request}: ${error.message}`);
-  }
-  return unavailable(`cannot reach Vault: ${describe(error)}`);
-}
-

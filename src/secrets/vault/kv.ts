@@ -70,11 +70,28 @@ export class KvReader {
     } catch (error) {
       // No such endpoint (a very old Vault): KV v1, as the CLI assumes.
       if (error instanceof VaultHttpError && error.status === 404) return { path: '', version: 1 };
+      // A valid token that may not see the mount, or no mount there: Vault answers both alike
+      // (so that mounts cannot be probed). Reading the path itself tells them apart when
+      // the token's policies cover it.
+      if (error instanceof SecretError && error.kind === 'denied' && !(error as { badToken?: boolean }).badToken) return this.probe(path);
+      throw error;
+    }
+  }
+
+  private async probe(path: string): Promise<Mount> {
+    try {
+      await this.client.call('GET', encodePath(path));
+    } catch (error) {
+      if (error instanceof VaultHttpError && error.status === 404 && error.errors.some((e) => e.includes('no handler for route'))) {
+        throw notFound(`nothing is mounted at "${path}" or above it (Vault: ${error.message})`);
+      }
       if (error instanceof SecretError && error.kind === 'denied') {
-        throw denied(`permission denied: the token may not read under "${path}" (Vault refused the mount lookup)`);
+        throw denied(`permission denied: the token's policies do not let it read "${path}", or nothing is mounted there (Vault does not tell a token without access which)`);
       }
       throw error;
     }
+    // Readable, yet its mount not visible: read it as the plain GET it just was.
+    return { path: '', version: 1 };
   }
 
   private async readFrom(mount: Mount, path: string, version?: number, deadline?: number): Promise<KvSecret> {

@@ -1,8 +1,9 @@
-// Vault settings from the environment, read the way the `vault` CLI reads them
-// (hashicorp/vault api/client.go ReadEnvironment), plus init's
-// own SESAME_VAULT_* variables for the auth methods the CLI configures with flags.
-// Files named here are read now, so that a missing CA or key is a configuration error
-// before any request.
+// Vault settings from the environment, read the way the `vault` and `bao` CLIs read them
+// (their api/client.go ReadEnvironment), plus init's own SESAME_VAULT_* variables for the
+// auth methods the CLI configures with flags. Both families count, as in the `bao` CLI
+// (OpenBao api/env.go ReadBaoVariable): for each setting, BAO_X wins whenever it is set at
+// all (even empty), else VAULT_X. Files named here are read now, so that a missing CA or key
+// is a configuration error before any request.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,10 @@ export type VaultAuth =
   | { method: 'cert'; mount: string; name?: string };
 
 export interface VaultTls {
+  /** The CAs to trust: VAULT_CACERT, VAULT_CAPATH, else the system's store. */
   ca?: Buffer[];
+  /** Where `ca` came from, for messages: "VAULT_CACERT=/etc/ca.pem", "the system store (...)". */
+  caSource: string;
   cert?: Buffer;
   key?: Buffer;
   servername?: string;
@@ -28,6 +32,10 @@ export interface VaultTls {
 
 export interface VaultSettings {
   address: string;
+  /** The variable the address came from (VAULT_ADDR, BAO_ADDR), or the default's name. */
+  addressVariable: string;
+  /** Which family a setting was read from, for messages: 'VAULT' or 'BAO'. */
+  family: Family;
   namespace?: string;
   tls: VaultTls;
   auth: VaultAuth;
@@ -43,25 +51,116 @@ const configError = (message: string) => new InitError(message, EXIT.CONFIG);
 
 const readFile = readSettingFile;
 
+export type Family = 'VAULT' | 'BAO';
+
+/**
+ * One CLI setting by its name without prefix ('ADDR', 'TOKEN'): BAO_<name> when it is in the
+ * environment at all (an empty BAO_TOKEN hides VAULT_TOKEN, as in the `bao` CLI), else
+ * VAULT_<name>. Returns the variable it came from, for messages.
+ */
+export function cliSetting(env: NodeJS.ProcessEnv, name: string): { variable: string; value: string | undefined } {
+  const bao = `BAO_${name}`;
+  if (Object.hasOwn(env, bao)) return { variable: bao, value: env[bao] };
+  return { variable: `VAULT_${name}`, value: env[`VAULT_${name}`] };
+}
+
 /** A secret-bearing file: its content without the trailing newline(s) `echo` leaves. */
 function readSecretFile(variable: string, file: string): string {
   return readFile(variable, file).toString('utf8').replace(/[\r\n]+$/, '');
 }
 
-function caFrom(env: NodeJS.ProcessEnv): Buffer[] | undefined {
-  // VAULT_CACERT wins over VAULT_CAPATH, as in the Go client.
-  if (env.VAULT_CACERT) return [readFile('VAULT_CACERT', env.VAULT_CACERT)];
-  if (!env.VAULT_CAPATH) return undefined;
-  const dir = env.VAULT_CAPATH;
+const PEM = '-----BEGIN CERTIFICATE-----';
+
+/** Every regular file of `dir` that holds a PEM certificate (sorted, for a stable order). */
+function pemFilesOf(dir: string, variable: string | undefined): Buffer[] {
   let names: string[];
   try {
-    names = statSync(dir).isDirectory() ? readdirSync(dir).sort() : [''];
+    names = readdirSync(dir).sort();
   } catch (error) {
-    throw configError(`VAULT_CAPATH=${dir}: ${(error as Error).message}`);
+    if (variable) throw configError(`${variable}=${dir}: ${(error as Error).message}`);
+    return [];
   }
-  const pems = names.map((n) => (n ? join(dir, n) : dir)).filter((f) => statSync(f).isFile()).map((f) => readFile('VAULT_CAPATH', f)).filter((b) => b.includes('-----BEGIN CERTIFICATE-----'));
-  if (!pems.length) throw configError(`VAULT_CAPATH=${dir}: no PEM certificate found`);
-  return pems;
+  const out: Buffer[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      if (!statSync(path).isFile()) continue;
+      const content = readFileSync(path);
+      if (content.includes(PEM)) out.push(content);
+    } catch {
+      /* a dangling link or an unreadable file: skipped, as Go's loader does */
+    }
+  }
+  return out;
+}
+
+/**
+ * The system's trust store, found as Go's crypto/x509 finds it on Linux (root_linux.go,
+ * root_unix.go), which is what the `vault` and `bao` CLIs trust when no CA is given:
+ * SSL_CERT_FILE, else the first bundle of the distributions' usual paths that exists; plus
+ * every certificate in SSL_CERT_DIR (colon-separated), else in the usual directories. Not
+ * Node's own bundled roots, so that a corporate CA the image installed is trusted; those
+ * only when the image has no store at all (FROM scratch), where they are what a
+ * ca-certificates package would hold.
+ */
+export const SYSTEM_CA_FILES = [
+  '/etc/ssl/certs/ca-certificates.crt', // Debian, Ubuntu, Gentoo, Arch
+  '/etc/pki/tls/certs/ca-bundle.crt', // Fedora, RHEL 6
+  '/etc/ssl/ca-bundle.pem', // openSUSE
+  '/etc/pki/tls/cacert.pem', // OpenELEC
+  '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem', // CentOS, RHEL 7
+  '/etc/ssl/cert.pem', // Alpine
+];
+export const SYSTEM_CA_DIRS = ['/etc/ssl/certs', '/etc/pki/tls/certs'];
+
+export function systemTrust(env: NodeJS.ProcessEnv): { ca: Buffer[]; source: string } {
+  const ca: Buffer[] = [];
+  const from: string[] = [];
+  const files = env.SSL_CERT_FILE ? [env.SSL_CERT_FILE] : SYSTEM_CA_FILES;
+  for (const file of files) {
+    try {
+      ca.push(readFileSync(file));
+      from.push(env.SSL_CERT_FILE ? `SSL_CERT_FILE=${file}` : file);
+      break;
+    } catch {
+      /* the next one */
+    }
+  }
+  const dirs = env.SSL_CERT_DIR ? env.SSL_CERT_DIR.split(':').filter(Boolean) : SYSTEM_CA_DIRS;
+  for (const dir of dirs) {
+    const pems = pemFilesOf(dir, undefined);
+    if (pems.length) {
+      ca.push(...pems);
+      from.push(env.SSL_CERT_DIR ? `SSL_CERT_DIR=${dir}` : dir);
+    }
+  }
+  if (ca.some((b) => b.includes(PEM))) return { ca, source: `the system's CAs (${from.join(', ')})` };
+  const { rootCertificates } = require('node:tls') as typeof import('node:tls');
+  return { ca: rootCertificates.map((pem) => Buffer.from(pem)), source: 'the public CAs built into init (the image has no CA store)' };
+}
+
+function caFrom(env: NodeJS.ProcessEnv): { ca?: Buffer[]; source: string } {
+  // VAULT_CACERT wins over VAULT_CACERT_BYTES and VAULT_CAPATH, as in the Go client
+  // (hashicorp/go-rootcerts); each may come from BAO_*.
+  const file = cliSetting(env, 'CACERT');
+  if (file.value) return { ca: [readFile(file.variable, file.value)], source: `${file.variable}=${file.value}` };
+  const bytes = cliSetting(env, 'CACERT_BYTES');
+  if (bytes.value) {
+    if (!bytes.value.includes(PEM)) throw configError(`${bytes.variable}: not a PEM certificate`);
+    return { ca: [Buffer.from(bytes.value)], source: bytes.variable };
+  }
+  const capath = cliSetting(env, 'CAPATH');
+  if (!capath.value) return { source: 'the system\'s CAs' };
+  const dir = capath.value;
+  let pems: Buffer[];
+  try {
+    pems = statSync(dir).isDirectory() ? pemFilesOf(dir, capath.variable) : [readFile(capath.variable, dir)].filter((b) => b.includes(PEM));
+  } catch (error) {
+    if (error instanceof InitError) throw error;
+    throw configError(`${capath.variable}=${dir}: ${(error as Error).message}`);
+  }
+  if (!pems.length) throw configError(`${capath.variable}=${dir}: no PEM certificate found`);
+  return { ca: pems, source: `${capath.variable}=${dir}` };
 }
 
 function bool(env: NodeJS.ProcessEnv, name: string): boolean {
@@ -75,7 +174,8 @@ function bool(env: NodeJS.ProcessEnv, name: string): boolean {
 }
 
 function tokenFrom(env: NodeJS.ProcessEnv): { token: string; source: string } | undefined {
-  if (env.VAULT_TOKEN) return { token: env.VAULT_TOKEN, source: 'VAULT_TOKEN' };
+  const token = cliSetting(env, 'TOKEN');
+  if (token.value) return { token: token.value, source: token.variable };
   // The CLI's token helper file, where `vault login` and `vault server -dev` put it.
   const file = join(env.HOME || homedir(), '.vault-token');
   try {
@@ -128,36 +228,56 @@ function authFrom(env: NodeJS.ProcessEnv, tls: VaultTls): VaultAuth {
       return { method, mount, username: need('SESAME_VAULT_USERNAME'), password };
     }
     case 'cert':
-      if (!tls.cert) throw configError('SESAME_VAULT_AUTH=cert needs VAULT_CLIENT_CERT and VAULT_CLIENT_KEY');
+      if (!tls.cert) throw configError('SESAME_VAULT_AUTH=cert needs VAULT_CLIENT_CERT and VAULT_CLIENT_KEY (or BAO_CLIENT_CERT and BAO_CLIENT_KEY)');
       return { method, mount, name: env.SESAME_VAULT_ROLE || undefined };
     default: {
       const found = tokenFrom(env);
-      if (!found) throw configError('no Vault token: set VAULT_TOKEN, run `vault login` (~/.vault-token), or choose SESAME_VAULT_AUTH');
+      if (!found && env.BAO_TOKEN === '' && env.VAULT_TOKEN) {
+        throw configError('BAO_TOKEN is set but empty, and it wins over VAULT_TOKEN (as in the bao CLI): unset it, or set the token in it');
+      }
+      if (!found) throw configError('no Vault token: set VAULT_TOKEN (or BAO_TOKEN), run `vault login` or `bao login` (~/.vault-token), or choose SESAME_VAULT_AUTH');
       return { method: 'token', ...found };
     }
   }
 }
 
 export function vaultSettings(env: NodeJS.ProcessEnv): VaultSettings {
-  const address = (env.VAULT_ADDR || DEFAULT_ADDR).replace(/\/+$/, '');
+  const addr = cliSetting(env, 'ADDR');
+  const addressVariable = addr.variable;
+  const address = (addr.value || DEFAULT_ADDR).replace(/\/+$/, '');
   let url: URL;
   try {
     url = new URL(address);
   } catch {
-    throw configError(`VAULT_ADDR: "${address}" is not a URL (e.g. http://127.0.0.1:8200)`);
+    throw configError(`${addressVariable}: "${address}" is not a URL (e.g. http://127.0.0.1:8200)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw configError(`VAULT_ADDR: "${address}" must start with http:// or https://`);
-  if ((env.VAULT_CLIENT_CERT && !env.VAULT_CLIENT_KEY) || (!env.VAULT_CLIENT_CERT && env.VAULT_CLIENT_KEY)) {
-    throw configError('VAULT_CLIENT_CERT and VAULT_CLIENT_KEY go together: set both or neither');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw configError(`${addressVariable}: "${address}" must start with http:// or https://`);
+  const cert = cliSetting(env, 'CLIENT_CERT');
+  const key = cliSetting(env, 'CLIENT_KEY');
+  if (!cert.value !== !key.value) {
+    throw configError(`${cert.value ? cert.variable : key.variable.replace('KEY', 'CERT')} and ${cert.value ? cert.variable.replace('CERT', 'KEY') : key.variable} go together: set both or neither`);
   }
+  const skip = cliSetting(env, 'SKIP_VERIFY');
+  const https = url.protocol === 'https:';
+  const trust = caFrom(env);
+  // No CA given: the system's store, read only when TLS will be used.
+  const system = https && !trust.ca ? systemTrust(env) : undefined;
   const tls: VaultTls = {
-    ca: caFrom(env),
-    cert: env.VAULT_CLIENT_CERT ? readFile('VAULT_CLIENT_CERT', env.VAULT_CLIENT_CERT) : undefined,
-    key: env.VAULT_CLIENT_KEY ? readFile('VAULT_CLIENT_KEY', env.VAULT_CLIENT_KEY) : undefined,
-    servername: env.VAULT_TLS_SERVER_NAME || undefined,
+    ca: trust.ca ?? system?.ca,
+    caSource: system?.source ?? trust.source,
+    cert: cert.value ? readFile(cert.variable, cert.value) : undefined,
+    key: key.value ? readFile(key.variable, key.value) : undefined,
+    servername: cliSetting(env, 'TLS_SERVER_NAME').value || undefined,
     // Parsed as a boolean like the Go client's strconv.ParseBool: "false" means verify
     // (node-vault would treat any non-empty value as "skip").
-    rejectUnauthorized: !bool(env, 'VAULT_SKIP_VERIFY'),
+    rejectUnauthorized: !bool(env, skip.variable),
   };
-  return { address, namespace: env.VAULT_NAMESPACE || undefined, tls, auth: authFrom(env, tls) };
+  return {
+    address,
+    addressVariable,
+    family: addressVariable.startsWith('BAO_') ? 'BAO' : 'VAULT',
+    namespace: cliSetting(env, 'NAMESPACE').value || undefined,
+    tls,
+    auth: authFrom(env, tls),
+  };
 }
