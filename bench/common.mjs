@@ -27,7 +27,7 @@ export const MIB = 1024 * 1024;
 export function parseCli(usage) {
   let cli;
   try {
-    cli = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+    cli = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' }, previous: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
   } catch (error) {
     console.error(`${error.message}\n${usage}`);
     process.exit(2);
@@ -149,7 +149,7 @@ export function childrenOf(pid) {
 export function memoryOf(pid) {
   const fields = Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').map((l) => l.split(/:\s+/)));
   const kb = (name) => parseInt(fields[name], 10);
-  return { vmRssKb: kb('VmRSS'), rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), threads: kb('Threads') };
+  return { vmRssKb: kb('VmRSS'), rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), rssShmemKb: kb('RssShmem'), threads: kb('Threads') };
 }
 
 /** Polls `test` every `every` ms until it returns something truthy (returned), or undefined after `ms`. */

@@ -14,6 +14,21 @@ import { DEFAULT_LEASE_THRESHOLD } from './lifetime/timing';
 import type { Action } from './react/wiring';
 
 declare const SESAME_VERSION: string;
+/** Debian package -> version of the libraries inside the one-file /init (build.mjs); {} for init.cjs. */
+declare const SESAME_BUNDLED_PACKAGES: Record<string, string>;
+
+/**
+ * `init --version`: sesame's version, the Node it runs on, and the Debian packages whose
+ * libraries the one-file /init carries (their security fixes need a new /init).
+ */
+export function versionText(): string {
+  const packages = typeof SESAME_BUNDLED_PACKAGES === 'object' ? SESAME_BUNDLED_PACKAGES : {};
+  return [
+    `sesame ${typeof SESAME_VERSION === 'string' ? SESAME_VERSION : 'dev'}`,
+    `node ${process.versions.node}`,
+    ...Object.entries(packages).map(([name, version]) => `${name} ${version} (Debian package; its libraries are inside this file)`),
+  ].join('\n');
+}
 
 /** What the user asked for, validated. Plain data: the stages after this only read it. */
 export interface InitOptions {
@@ -120,14 +135,14 @@ Settings that are only variables (lists are comma-separated, * for all):
                             or cert; with SESAME_VAULT_ROLE, _ROLE_ID(_FILE),
                             _SECRET_ID(_FILE), _JWT_FILE, _USERNAME,
                             _PASSWORD(_FILE), _AUTH_MOUNT
-  SESAME_NATIVE(_DIR)       where the C helper is loaded from
+  SESAME_NATIVE             another C helper file to load
 Everything in detail: docs/configuration.md and docs/secrets.md.
 
 Exit status: the command's own (with services: the main service's, or that of
 the service that ended the container); 128+N if it died of signal N; 126 not
 executable; 127 not found; 64 usage, 67 unknown user, 69 secret or service
-dependency unavailable, 70 internal error, 71 system error, 77 not permitted,
-78 configuration.
+dependency unavailable, 70 internal error, 71 system error, 72 /proc not
+mounted, 77 not permitted, 78 configuration.
 `;
 
 function program(): CommandType {
@@ -159,7 +174,7 @@ function program(): CommandType {
     .option('--secrets-timeout <duration>', `time limit for fetching secrets, retries included (${ENV.secretsTimeout}, default ${DEFAULT_SECRETS_TIMEOUT})`)
     .addOption(new Option('-l, --log-level <level>', `init's own messages on stderr (${ENV.logLevel}, default warn; info with services)`).choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', `init's own messages as text lines or JSON objects (${ENV.logFormat}, default text)`).choices(LOG_FORMATS))
-    .version(typeof SESAME_VERSION === 'string' ? SESAME_VERSION : 'dev', '-V, --version')
+    .version(versionText(), '-V, --version', 'show the version of sesame, of Node and of the bundled libraries')
     .helpOption('-h, --help', 'show this help')
     .addHelpText('after', HELP_AFTER)
     // 80 columns whatever the terminal: the text after the options is wrapped for that.

@@ -10,8 +10,16 @@ export const EXIT = {
   UNAVAILABLE: 69,
   /** A bug in init itself (EX_SOFTWARE). */
   SOFTWARE: 70,
-  /** The system refused something init needed: fork, a process group, the terminal (EX_OSERR). */
+  /**
+   * The system refused something init needed: fork, a process group, the terminal, the
+   * memory files the one-file /init loads its libraries from (EX_OSERR).
+   */
   OS_ERROR: 71,
+  /**
+   * /proc is not mounted: the one-file /init cannot start without it (EX_OSFILE). Said by
+   * its entry stub (src/native/stub.c), before Node runs.
+   */
+  NO_PROC: 72,
   /** Init lacks the privilege for what was asked, e.g. --user when not root (EX_NOPERM). */
   NO_PERMISSION: 77,
   /** The configuration is wrong: a missing working directory, a bad config file (EX_CONFIG). */

@@ -8,6 +8,7 @@ import { childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
 import { loadNative, sidecarPath } from './native/binding';
+import { hiddenVariables } from './native/onefile';
 import { loadConfig } from './config/file';
 import { mergePlans, planFromConfig, planFromEnv } from './secrets/plan';
 import { secretFiles, writeSecretFiles } from './secrets/write';
@@ -202,8 +203,7 @@ function processTable(env: NodeJS.ProcessEnv, log: Log): ProcessTable {
   const load = loadNative(env, isSea);
   if (!load.native) {
     log.warn(`native helper not loaded (${load.reason}): orphans will not be reaped, the child gets no terminal job control, `
-      + `--user sets no supplementary groups${isSea ? ', SIGUSR1 is not forwarded' : ''}; `
-      + `ship ${sidecarPath(isSea)} or mount an exec-capable tmpfs (see README)`);
+      + `--user sets no supplementary groups${isSea ? ', SIGUSR1 is not forwarded' : `; ship ${sidecarPath()} beside init.cjs`}`);
     return new LibuvProcessTable(log);
   }
   log.debug(`native helper loaded from ${load.from}`);
@@ -227,8 +227,10 @@ async function main(log: { current: Log }): Promise<number> {
   if (typeof options === 'number') return options;
   log.current = createLog(options.logLevel ?? 'warn', options.logFormat);
   if ((globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected) log.current.debug('V8 rejected the code cache: start-up is slower');
-  // A copy: process.env loses init's credentials below, the sources still need them.
-  const env = { ...process.env };
+  // A copy: process.env loses init's credentials below, the sources still need them. In the
+  // one-file /init it also gets back what the entry stub hid from Node (NODE_*, UV_*,
+  // OPENSSL_*): the application's variables, for the children, never read by init itself.
+  const env = isSea ? { ...process.env, ...hiddenVariables() } : { ...process.env };
   // The application's, not init's: Node would read it in every TLS connection init makes to
   // a secret source (and print a warning). The child still gets it from env.
   delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;

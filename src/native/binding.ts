@@ -1,12 +1,11 @@
-// Loading the C addon (sesame.c). A single executable cannot require() a .node file, and
-// Node has no in-memory dlopen, so the addon travels as an asset of the executable and is
-// written to a file, dlopen'ed and unlinked (~1 ms). Read-only roots whose writable mounts
-// are all noexec (Docker's --read-only with its default tmpfs) defeat that, so a sidecar
-// file next to the executable is tried first: it loads from the image itself.
-// Without the addon init still runs; the caller says once what is lost.
+// Loading the C addon (sesame.c). The one-file /init carries it, and its entry stub hands
+// it over in a memory file (no directory needed: read-only roots with noexec tmpfs mounts
+// work). init.cjs under a system Node loads the init.node beside it. Without the addon
+// init still runs; the caller says once what is lost.
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { closeStubFiles, stubFiles } from './onefile';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
 const ABI = 4;
@@ -75,64 +74,33 @@ function dlopen(file: string): Native {
   return withErrnoNames(module.exports);
 }
 
-function embeddedAddon(): Uint8Array | null {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const sea = require('node:sea') as typeof import('node:sea');
-    return sea.isSea() ? new Uint8Array(sea.getAsset(ASSET_NAME)) : null;
-  } catch {
-    return null; // not a single executable (init.cjs under plain node)
-  }
-}
-
 function reasonOf(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
   return e.code ? `${e.code}` : String(e.message).split('\n')[0];
 }
 
 /**
- * Order: $SESAME_NATIVE, the sidecar (`init.node` next to the executable or to init.cjs),
- * then the embedded copy extracted to the first directory that takes it.
+ * $SESAME_NATIVE if set; then, in the one-file /init, the copy its entry stub put in a
+ * memory file (stub.c), whose descriptors are closed once it is loaded; under a system
+ * Node (init.cjs), `init.node` beside init.cjs.
  */
 export function loadNative(env: NodeJS.ProcessEnv, isSea: boolean): NativeLoad {
-  const tried: string[] = [];
-  const explicit = env.SESAME_NATIVE;
-  const sidecar = sidecarPath(isSea);
-  for (const file of explicit ? [explicit] : [sidecar]) {
-    if (!explicit && !existsSync(file)) continue;
+  const files = isSea ? stubFiles() : null;
+  try {
+    const file = env.SESAME_NATIVE ?? (files ? files.addon : sidecarPath());
+    if (!file) return { native: null, reason: 'the entry stub left no addon (was /init built by build.mjs?)' };
+    if (!existsSync(file)) return { native: null, reason: `${file}: ENOENT` };
     try {
-      return { native: dlopen(file), from: file };
+      return { native: dlopen(file), from: file === files?.addon ? 'inside /init' : file };
     } catch (error) {
-      tried.push(`${file}: ${reasonOf(error)}`);
+      return { native: null, reason: `${file}: ${reasonOf(error)}` };
     }
+  } finally {
+    if (files) closeStubFiles(files);
   }
-  const bytes = isSea ? embeddedAddon() : null;
-  if (bytes) {
-    const dirs = [env.SESAME_NATIVE_DIR, '/dev/shm', env.TMPDIR, '/run', '/tmp'].filter((d): d is string => !!d);
-    for (const dir of [...new Set(dirs)]) {
-      // Not crypto: loading node:crypto costs ~4 ms of start-up (OpenSSL). The name only has
-      // to be unlikely; 'wx' below is what makes a planted file or symlink harmless.
-      const file = join(dir, `.sesame-${process.pid}-${Math.random().toString(36).slice(2, 10)}.node`);
-      try {
-        // 'wx' refuses an existing file or symlink planted at that name.
-        writeFileSync(file, bytes, { mode: 0o500, flag: 'wx' });
-      } catch (error) {
-        tried.push(`${dir}: ${reasonOf(error)}`);
-        continue;
-      }
-      try {
-        return { native: dlopen(file), from: `embedded, via ${dir}` };
-      } catch (error) {
-        tried.push(`${dir}: ${/failed to map segment/.test(String(error)) ? 'noexec' : reasonOf(error)}`);
-      } finally {
-        try { unlinkSync(file); } catch { /* already gone */ }
-      }
-    }
-  }
-  return { native: null, reason: tried.length ? tried.join('; ') : 'no addon found' };
 }
 
-/** `/init.node` beside `/init`, or `init.node` beside init.cjs. */
-export function sidecarPath(isSea: boolean): string {
-  return isSea ? `${process.execPath}.node` : join(__dirname, ASSET_NAME);
+/** `init.node` beside init.cjs. */
+export function sidecarPath(): string {
+  return join(__dirname, ASSET_NAME);
 }

@@ -102,7 +102,7 @@ describe('command line', () => {
   it('prints --version and --help on stdout and exits 0', async () => {
     const v = await runAsPid1(['--version']);
     expect(v.code).toBe(0);
-    expect(v.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    expect(v.stdout).toMatch(/^sesame \d+\.\d+\.\d+\nnode 24\.\d+\.\d+\n(\S+ \S+ \(Debian package; its libraries are inside this file\)\n){3}$/);
     const h = await runAsPid1(['--help']);
     expect(h.code).toBe(0);
     expect(h.stdout).toContain('Usage: init [options] [--] command [args...]');

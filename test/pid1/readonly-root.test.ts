@@ -1,7 +1,7 @@
 // A read-only root whose writable mounts are all noexec tmpfs (`docker run --read-only
-// --tmpfs /tmp --tmpfs /run`): the embedded addon cannot be dlopen'ed from any of them.
-// Without the sidecar /init.node init says so once and degrades (orphans stay zombies);
-// with it, or with one exec-capable tmpfs, it reaps as usual.
+// --tmpfs /tmp --tmpfs /run`), and no /init.node: the one-file /init loads its addon from
+// inside itself (a memory file), so it reaps as usual. Without the addon (SESAME_NATIVE
+// naming a missing file) init says so once and degrades: orphans stay zombies.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { program } from '../support/paths';
 import { runAsPid1 } from '../support/pid1';
@@ -15,9 +15,10 @@ const PROGRAMS = {
   '/bin/orphans': program('orphans'),
 };
 
-const WARNING = 'sesame: warning: native helper not loaded (/dev/shm: noexec; /run: noexec; /tmp: noexec): '
+const NO_ADDON = { ...ENV, SESAME_NATIVE: '/no-such-addon.node' };
+const WARNING = 'sesame: warning: native helper not loaded (/no-such-addon.node: ENOENT): '
   + 'orphans will not be reaped, the child gets no terminal job control, --user sets no supplementary groups, '
-  + 'SIGUSR1 is not forwarded; ship /init.node or mount an exec-capable tmpfs (see README)\n';
+  + 'SIGUSR1 is not forwarded\n';
 
 /**
  * Starts an orphan: `sh -c "exit 0"` under another name, whose parent (a command
@@ -48,81 +49,61 @@ const ORPHAN_ZOMBIE_SCRIPT = [
   'exit 4',
 ].join('\n');
 
-describe('read-only root with noexec tmpfs mounts', () => {
+describe('read-only root with noexec tmpfs mounts, no /init.node', () => {
   let bare: Rootfs;
-  let withSidecar: Rootfs;
 
   beforeAll(() => {
     bare = buildRootfs({ programs: PROGRAMS });
-    withSidecar = buildRootfs({ programs: PROGRAMS, sidecar: true });
   });
   afterAll(() => {
     bare?.remove();
-    withSidecar?.remove();
   });
 
-  it('without the sidecar: one warning, output and exit code pass through, orphans stay zombies', async () => {
+  it('no warning, output and exit code pass through, the orphan is reaped, nothing is left in the tmpfs mounts', async () => {
     const r = await runAsPid1(['--', '/bin/sh', '-c', ORPHAN_ZOMBIE_SCRIPT], { init: '/init', wrap: readOnlyRoot(bare.dir), env: ENV });
-    expect(r.stderr).toBe(`${WARNING}err\n`);
-    expect(r.stdout).toBe('out\nroot read-only\norphan: Z ppid 1\n');
-    expect(r.code).toBe(4);
-  });
-
-  it('with the sidecar /init.node: no warning, and the same orphan is reaped', async () => {
-    const r = await runAsPid1(['--', '/bin/sh', '-c', ORPHAN_ZOMBIE_SCRIPT], { init: '/init', wrap: readOnlyRoot(withSidecar.dir), env: ENV });
     expect(r.stderr).toBe('err\n');
     expect(r.stdout).toBe('out\nroot read-only\norphan: gone\n');
     expect(r.code).toBe(4);
   });
 
-  it('with the sidecar /init.node: loads it from the image and reaps every orphan', async () => {
+  it('loads the addon from inside /init and reaps every orphan', async () => {
     // The orphans program must be init's own child: it waits for its parent to reap them.
-    const r = await runAsPid1(['-l', 'debug', '--', '/bin/orphans', '5', '5'], { init: '/init', wrap: readOnlyRoot(withSidecar.dir), env: ENV });
+    const r = await runAsPid1(['-l', 'debug', '--', '/bin/orphans', '5', '5'], { init: '/init', wrap: readOnlyRoot(bare.dir), env: ENV });
     expect(r.stdout).toMatch(/^orphans 5 reaped in \d+ us\n$/);
     const lines = r.stderr.split('\n').filter(Boolean);
-    expect(lines).toContain('sesame: debug: native helper loaded from /init.node');
+    expect(lines).toContain('sesame: debug: native helper loaded from inside /init');
     // Nothing but init's debug lines: no warning, no error.
     expect(lines.filter((l) => !l.startsWith('sesame: debug: '))).toEqual([]);
     expect(r.code).toBe(5);
   });
 
-  it('with an exec-capable /run and no sidecar: extracts the embedded addon there and reaps every orphan', async () => {
-    const r = await runAsPid1(['-l', 'debug', '--', '/bin/orphans', '5', '6'], { init: '/init', wrap: readOnlyRoot(bare.dir, ['run']), env: ENV });
-    expect(r.stdout).toMatch(/^orphans 5 reaped in \d+ us\n$/);
-    const lines = r.stderr.split('\n').filter(Boolean);
-    // /dev/shm is tried first and refused (noexec); /run is next since TMPDIR is unset.
-    expect(lines).toContain('sesame: debug: native helper loaded from embedded, via /run');
-    expect(lines.filter((l) => !l.startsWith('sesame: debug: '))).toEqual([]);
-    expect(r.code).toBe(6);
+  it('--no-new-privs: the child runs with NoNewPrivs set', async () => {
+    const script = 'while read -r k v; do [ "$k" = NoNewPrivs: ] && echo "$k $v"; done < /proc/self/status; exit 0';
+    const r = await runAsPid1(['--no-new-privs', '--', '/bin/sh', '-c', script], { init: '/init', wrap: readOnlyRoot(bare.dir), env: ENV });
+    expect(r.stdout).toBe('NoNewPrivs: 1\n');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 
-  it('with an exec-capable /run and no sidecar: no warning, the orphan is reaped, no addon copy is left behind', async () => {
-    const r = await runAsPid1(['--', '/bin/sh', '-c', ORPHAN_ZOMBIE_SCRIPT], { init: '/init', wrap: readOnlyRoot(bare.dir, ['run']), env: ENV });
-    expect(r.stderr).toBe('err\n');
-    expect(r.stdout).toBe('out\nroot read-only\norphan: gone\n');
+  it('without the addon: one warning, output and exit code pass through, orphans stay zombies', async () => {
+    const r = await runAsPid1(['--', '/bin/sh', '-c', ORPHAN_ZOMBIE_SCRIPT], { init: '/init', wrap: readOnlyRoot(bare.dir), env: NO_ADDON });
+    expect(r.stderr).toBe(`${WARNING}err\n`);
+    expect(r.stdout).toBe('out\nroot read-only\norphan: Z ppid 1\n');
     expect(r.code).toBe(4);
   });
 
   it('--no-new-privs without the addon: one clear error, exit 71, the child never starts', async () => {
-    const r = await runAsPid1(['--no-new-privs', '--', '/bin/sh', '-c', 'echo started; exit 0'], { init: '/init', wrap: readOnlyRoot(bare.dir), env: ENV });
+    const r = await runAsPid1(['--no-new-privs', '--', '/bin/sh', '-c', 'echo started; exit 0'], { init: '/init', wrap: readOnlyRoot(bare.dir), env: NO_ADDON });
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`${WARNING}sesame: error: --no-new-privs needs the native helper, which could not be loaded (see the warning above)\n`);
     expect(r.code).toBe(71);
-  });
-
-  it('--no-new-privs with the sidecar: the child runs with NoNewPrivs set', async () => {
-    const script = 'while read -r k v; do [ "$k" = NoNewPrivs: ] && echo "$k $v"; done < /proc/self/status; exit 0';
-    const r = await runAsPid1(['--no-new-privs', '--', '/bin/sh', '-c', script], { init: '/init', wrap: readOnlyRoot(withSidecar.dir), env: ENV });
-    expect(r.stdout).toBe('NoNewPrivs: 1\n');
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
   });
 
   it('without the addon, an unreapable zombie left in the child\'s process group does not hold up init\'s exit', async () => {
     // The same orphan, but still in the child's process group when the child exits. It can
     // never be reaped, so it must not count as "the rest of the group still running".
     const script = `echo out\n${orphanScript(false)}\nexit 4`;
-    const r = await runAsPid1(['-t', '2s', '--', '/bin/sh', '-c', script], { init: '/init', wrap: readOnlyRoot(bare.dir), env: ENV });
+    const r = await runAsPid1(['-t', '2s', '--', '/bin/sh', '-c', script], { init: '/init', wrap: readOnlyRoot(bare.dir), env: NO_ADDON });
     expect(r.stdout).toBe('out\norphan: Z ppid 1\n');
     // Only the warning: had the zombie counted as running, init would have waited out the
     // grace period and said so ("still running ... sending SIGKILL").
