@@ -26,6 +26,7 @@ import { planServices } from './supervisor/plan';
 import { checkCommand, whoOf } from './supervisor/command-check';
 import { COMMAND_SERVICE } from './config/services';
 import { lifetimesFor } from './lifetime/build';
+import { prepareCertificates } from './lifetime/certificates';
 import { realClock } from './lifetime/clock';
 import type { Lifetime, SecretName } from './lifetime/lifetime';
 import { LifetimeStage } from './lifetime/stage';
@@ -111,14 +112,19 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log, n
     const missing = plan.requests.length - resolution.size;
     const optional = missing ? `, ${missing} optional one(s) missing` : '';
     const checked = services ? `, ${services.configs.length} service(s) checked` : '';
-    writeFully(1, `sesame: check passed: ${resolution.size} secret reference(s) resolved${optional}, ${rendered.length} template(s) rendered${checked}\n`);
+    const certs = config?.certificates?.length ? `, ${config.certificates.length} certificate(s) not issued (--check issues none)` : '';
+    writeFully(1, `sesame: check passed: ${resolution.size} secret reference(s) resolved${optional}, ${rendered.length} template(s) rendered${checked}${certs}\n`);
     return 0;
   }
   writeSecretFiles(files, log);
   writeAll(rendered, log);
-  const lifetimes = sources ? await lifetimesFor(plan, resolution, sources, {
-    refresh: options.refresh, threshold: options.leaseThreshold, revoke: options.revoke, env, log,
-  }) : [];
+  // Issued certificates: the one on disk if still good, else a new one, before any child starts.
+  const certificates = sources && config?.certificates?.length
+    ? await prepareCertificates(config.certificates, config.path, sources, env, Date.now() + options.secretsTimeoutMs, log)
+    : undefined;
+  const lifetimes = sources ? [...(certificates?.lifetimes ?? []), ...await lifetimesFor(plan, resolution, sources, {
+    refresh: options.refresh, threshold: options.leaseThreshold, revoke: options.revoke, env, log, tokenNeeded: !!certificates,
+  })] : [];
   const launch: Launch = services
     ? { kind: 'services', prepared: servicesPrepared ?? services.environments(childEnv), options: services.options }
     : { kind: 'command', spec: { argv: options.command, env: childEnv, cwd: options.workdir, user, noNewPrivs: options.noNewPrivs } };
@@ -133,8 +139,8 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log, n
     : [{ service: '', env: childEnv, action: options.onChange }];
   launch.life = {
     lifetimes,
-    initial: new Map([...resolution].map(([request, resolved]) => [secretName(request), resolved.value])),
-    wiring: buildWiring(consumers, templates, secretEnv),
+    initial: new Map([...[...resolution].map(([request, resolved]) => [secretName(request), resolved.value] as const), ...(certificates?.lifetimes ?? []).flatMap((c) => [...c.values()])]),
+    wiring: { ...buildWiring(consumers, templates, secretEnv), files: certificates?.wires ?? [] },
     state: {
       childEnv: { ...childEnv },
       templateSecrets: { ...(context.secrets as Record<string, string>) },

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { loadChunk } from '../chunks';
 import { EXIT, InitError } from '../exit-codes';
+import { certificateEntry, type CertificateEntry } from './certificates';
 import { parseServices, type ServicesSection } from './services';
 import { checkKeys, type Fail, isMap, str } from './keys';
 import { parseDuration } from './values';
@@ -49,9 +50,11 @@ export interface ConfigFile {
   templates: TemplateEntry[];
   /** Several programs to supervise (services.ts), if the file has a `services:` map. */
   services?: ServicesSection;
+  /** Certificates issued by Vault's PKI engine and kept valid (certificates.ts). */
+  certificates?: CertificateEntry[];
 }
 
-const TOP_LEVEL = ['secrets', 'templates', 'services', 'main', 'signals', 'prefix'] as const;
+const TOP_LEVEL = ['secrets', 'templates', 'services', 'main', 'signals', 'prefix', 'certificates'] as const;
 const SECRET_KEYS = ['ref', 'env', 'file', 'name', 'mode', 'owner', 'group', 'optional', 'refresh'] as const;
 const TEMPLATE_KEYS = ['src', 'dest', 'engine', 'mode', 'owner', 'group', 'on_change', 'service'] as const;
 
@@ -208,6 +211,19 @@ function noNul(node: unknown, at: string, fail: Fail): void {
   }
 }
 
+/** The `certificates:` list; a name (for lines and on_change) is used once. */
+function certificates(items: unknown[], modeSource: (key: string, i: number) => string | undefined, fail: Fail): CertificateEntry[] {
+  const seen = new Set<string>();
+  return items.map((item, i) => {
+    const at = `certificates[${i}]`;
+    const keyMode = mode(isMap(item) ? item.mode : undefined, modeSource('certificates', i), `${at}.mode`, fail);
+    const entry = certificateEntry(item, at, fail, keyMode);
+    if (seen.has(entry.name)) fail(`${at}.name`, `"${entry.name}" is already the name of another certificate (set name:)`);
+    seen.add(entry.name);
+    return entry;
+  });
+}
+
 export function parseConfig(text: string, path: string): ConfigFile {
   const fail: Fail = (at, why) => {
     throw new InitError(`${path}: ${at}: ${why}`, EXIT.CONFIG);
@@ -233,7 +249,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
   noNul(doc, '', fail);
   const top = doc as Record<string, unknown>;
   checkKeys(top, TOP_LEVEL, '', fail);
-  const list = (key: 'secrets' | 'templates'): unknown[] => {
+  const list = (key: 'secrets' | 'templates' | 'certificates'): unknown[] => {
     const value = top[key] ?? [];
     if (!Array.isArray(value)) fail(key, 'must be a list');
     return value as unknown[];
@@ -242,12 +258,19 @@ export function parseConfig(text: string, path: string): ConfigFile {
   const secrets = list('secrets').map((s, i) => secretEntry(s, `secrets[${i}]`, fail, modeSource('secrets', i)));
   const templates = list('templates').map((t, i) => templateEntry(t, `templates[${i}]`, fail, modeSource('templates', i)));
   const services = parseServices(top, secrets.flatMap((s) => (s.env ? [s.env] : [])), fail);
-  for (const t of templates) {
+  const certs = top.certificates !== undefined ? certificates(list('certificates'), modeSource, fail) : undefined;
+  for (const t of [...templates, ...(certs ?? [])]) {
     if (t.service && !services) fail(`${t.at}.service`, 'only goes with services (without them, on_change acts on the command)');
     if (t.service && !services?.services.some((s) => s.name === t.service) && t.service !== 'command') fail(`${t.at}.service`, `no service named "${t.service}"`);
     if (services && !t.service && (t.onChange?.kind === 'restart' || t.onChange?.kind === 'signal')) fail(`${t.at}.on_change`, `${t.onChange.kind} needs service: (which service to ${t.onChange.kind})`);
   }
-  return { path, secrets, templates, services };
+  return {
+    path,
+    secrets,
+    templates,
+    services,
+    ...(certs ? { certificates: certs } : {}),
+  };
 }
 
 export function loadConfig(path: string): ConfigFile {

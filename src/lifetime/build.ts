@@ -11,6 +11,23 @@ import type { Lifetime, SecretName } from './lifetime';
 import { RefreshLifetime } from './refresh';
 import { VaultReadLifetime } from './vault-read';
 import { VaultTokenLifetime } from './vault-token';
+import { FileWatchLifetime } from './file-watch';
+
+/**
+ * One watch per file that a resolved file: reference or NAME_FILE read, reporting under
+ * every name that reads it; `refresh: never` on a config secret leaves its file unwatched.
+ */
+function fileWatches(plan: SecretPlan, resolution: Resolution): Lifetime[] {
+  const byPath = new Map<string, { names: SecretName[]; value: Buffer }>();
+  for (const request of plan.requests) {
+    const resolved = resolution.get(request);
+    if (request.ref.scheme !== 'file' || !resolved || request.refresh === 'never') continue;
+    const entry = byPath.get(request.ref.path) ?? { names: [], value: resolved.value };
+    entry.names.push(secretName(request));
+    byPath.set(request.ref.path, entry);
+  }
+  return [...byPath].map(([path, { names, value }]) => new FileWatchLifetime(path, names, value));
+}
 
 export interface LifetimeSettings {
   /** Static secrets: how often they are read again (ms); 'never': not at all. */
@@ -22,6 +39,8 @@ export interface LifetimeSettings {
   /** init's original environment, for sources that read their settings from it (Keywhiz). */
   env: NodeJS.ProcessEnv;
   log: Log;
+  /** Something besides the reads needs the Vault token kept alive (issued certificates). */
+  tokenNeeded?: boolean;
 }
 
 const refreshOf = (request: SecretRequest, settings: LifetimeSettings): number | undefined => {
@@ -45,7 +64,7 @@ export async function lifetimesFor(plan: SecretPlan, resolution: Resolution, sou
       .map((read) => new VaultReadLifetime(vault, read, { refreshMs: shortest(read.requests, settings), threshold: settings.threshold, revoke: settings.revoke && !vault.token.created }))
       .filter((lifetime) => lifetime.hasClock);
     const token = vault.token;
-    if (!reads.length) {
+    if (!reads.length && !settings.tokenNeeded) {
       // Issue 15: nothing will need the token again, so it is given back now; never one
       // init did not create.
       if (token.created && settings.revoke) {
@@ -73,6 +92,7 @@ export async function lifetimesFor(plan: SecretPlan, resolution: Resolution, sou
       lifetimes.push(new VaultTokenLifetime(vault, { ttlS, renewable }, settings.revoke), ...reads);
     }
   }
+  lifetimes.push(...fileWatches(plan, resolution));
   const keywhiz = plan.requests.filter((r) => r.ref.scheme === 'keywhiz' && resolution.has(r));
   const keywhizEvery = shortest(keywhiz, settings);
   if (keywhiz.length && keywhizEvery !== undefined) {

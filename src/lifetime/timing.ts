@@ -1,6 +1,6 @@
 // When to renew, read again or retry. The numbers are the peers', so that sesame behaves
 // as a Vault Agent user expects:
-// - renewable lease or token: at about 2/3 of what is left, with jitter (Vault's
+// - renewable lease or token: after 2/3 of what is left, up to 4/5 at random (Vault's
 //   api/lifetime_watcher.go: sleep = 2/3 of the lease + grace/3, grace 10-20% of it);
 // - non-renewable (or capped) lease: read again at threshold ±5% of its duration
 //   (consul-template's 90%, Vault Agent's lease_renewal_threshold);
@@ -15,9 +15,15 @@ export const DEFAULT_REFRESH_MS = 5 * 60_000;
 
 export type Random = () => number;
 
-/** ms until a renewal of something with `ttlMs` left: 2/3 of it, minus up to 1/10 of jitter. */
+/**
+ * ms until a renewal of something with `ttlMs` left: after 2/3 of it, as Vault Agent
+ * renews, at a random point up to 4/5. The spread is wide on purpose: a fleet started at
+ * once gets its leases at once, and a 10% jitter kept their renewals within a few seconds of
+ * each other; and not earlier than 2/3, as each renewal is a request (Vault's
+ * lifetime_watcher renews at about 70%; bench/lifecycle.mjs compares the two).
+ */
 export function renewDelay(ttlMs: number, random: Random = Math.random): number {
-  return Math.max(0, Math.round(ttlMs * (2 / 3) - ttlMs * 0.1 * random()));
+  return Math.max(0, Math.round(ttlMs * (2 / 3 + (2 / 15) * random())));
 }
 
 /** ms until a non-renewable lease of `durationMs` is read again: threshold ±5% of it. */
@@ -26,9 +32,12 @@ export function rereadDelay(durationMs: number, threshold = DEFAULT_LEASE_THRESH
   return Math.round(durationMs * share);
 }
 
-/** A static refresh, spread by up to 10% so that a fleet started together drifts apart. */
+/**
+ * A static refresh: between 80% and 100% of the interval (never later than asked), so that
+ * a fleet started together drifts apart within a few intervals.
+ */
 export function refreshDelay(intervalMs: number, random: Random = Math.random): number {
-  return Math.round(intervalMs * (0.9 + 0.1 * random()));
+  return Math.round(intervalMs * (0.8 + 0.2 * random()));
 }
 
 /**

@@ -102,6 +102,11 @@ export class Reactor {
       if (env) this.reactions.setEnvironment(wire.service, env);
       if (wire.action.kind !== 'none') actions.push({ action: { ...wire.action, ...(wire.action.kind === 'restart' || wire.action.kind === 'signal' ? { service: wire.action.service ?? wire.service } : {}) } as Action, why: hit.join(', ') });
     }
+    // Files init wrote itself (an issued certificate): already on disk, only the action is left.
+    for (const wire of this.wiring.files ?? []) {
+      if (wire.action.kind === 'none' || ![...wire.names].some((n) => changed.has(n))) continue;
+      actions.push({ action: wire.action, why: wire.what });
+    }
     await this.run(actions);
   }
 

@@ -38,9 +38,19 @@ export interface TemplateWire {
   action: Action;
 }
 
+/** Files init writes itself besides templates and secret files: an issued certificate's. */
+export interface FileWire {
+  /** For lines: "certificate web". */
+  what: string;
+  /** The file: names whose change means it was written again. */
+  names: ReadonlySet<SecretName>;
+  action: Action;
+}
+
 export interface Wiring {
   services: ServiceWire[];
   templates: TemplateWire[];
+  files?: FileWire[];
 }
 
 /** A short text for log lines: "restart", "SIGHUP to nginx", "command nginx -s reload". */

@@ -35,26 +35,27 @@ async function readSecretFile(path: string): Promise<Buffer | SecretError> {
   }
 }
 
+/** One file secret's value as a reference resolves it (trailing newlines dropped), or why not. */
+export async function readFileSecret(path: string): Promise<Resolved | SecretError> {
+  try {
+    const content = await readSecretFile(path);
+    if (!Buffer.isBuffer(content)) return content;
+    const text = content.toString('latin1').replace(/[\r\n]+$/, '');
+    return { value: content.subarray(0, Buffer.byteLength(text, 'latin1')) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? notFound(`no such file ${path}`)
+      : code === 'EACCES' ? denied(`cannot read ${path}: permission denied`)
+        : code === 'EISDIR' ? invalid(`${path} is a directory`)
+          : invalid(`cannot read ${path}: ${code ?? (error as Error).message}`);
+  }
+}
+
 export async function resolveFiles(requests: SecretRequest[]): Promise<Map<SecretRequest, Resolved | SecretError>> {
   const out = new Map<SecretRequest, Resolved | SecretError>();
   await Promise.all(requests.map(async (request) => {
     if (request.ref.scheme !== 'file') return;
-    const path = request.ref.path;
-    try {
-      const content = await readSecretFile(path);
-      if (!Buffer.isBuffer(content)) {
-        out.set(request, content);
-        return;
-      }
-      const text = content.toString('latin1').replace(/[\r\n]+$/, '');
-      out.set(request, { value: content.subarray(0, Buffer.byteLength(text, 'latin1')) });
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      out.set(request, code === 'ENOENT' ? notFound(`no such file ${path}`)
-        : code === 'EACCES' ? denied(`cannot read ${path}: permission denied`)
-          : code === 'EISDIR' ? invalid(`${path} is a directory`)
-            : invalid(`cannot read ${path}: ${code ?? (error as Error).message}`));
-    }
+    out.set(request, await readFileSecret(request.ref.path));
   }));
   return out;
 }

@@ -37,13 +37,18 @@
 // byte for byte like that server where it is modelled; flavor 'vault' (the default) differs only
 // where HashiCorp Vault's own source says it does (FLAVORS below).
 //
+// PKI: pki/issue/ROLE with real X.509 made by openssl (enablePki, at the end of the file).
 // Leases: the database engine's credentials are leases owned by the token that read them;
 // sys/leases/renew (capped at the role's max TTL, with Vault's warning), sys/leases/revoke,
 // and revoke-self revoking the token's leases.
 //
 // What it is not: no storage, no HCL policies (rules are given as data), no standby or
 // replication, no Enterprise features beyond namespaces.
-import { X509Certificate, createHmac, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate, createHmac, createPrivateKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -1159,6 +1164,8 @@ function route(vault: FakeVault, ns: Namespace, path: string): Route | undefined
     }
     return undefined;
   }
+  const pki = pkiRoute(vault, ns, path);
+  if (pki) return pki;
   const mount = findMount(ns, path);
   if (mount) return { access: 'acl', wrappable: true, run: (ctx) => kvRequest(vault, ctx, mount, path.slice(mount.path.length)) };
   const engine = findEngine(ns, path);
@@ -1387,8 +1394,9 @@ function leaseRenew(vault: FakeVault, ctx: Ctx): HandlerResult {
   if (remaining <= 0) return errorReply(400, 'past the max TTL, cannot renew');
   const want = requested || lease.ttl;
   const ttl = Math.min(want, remaining);
-  const maxTtl = Math.round((lease.maxExpireMs - lease.issueMs) / 1000);
-  const warnings = want > remaining ? [`TTL of ${JSON.stringify(formatDuration(want))} exceeded the effective max_ttl of ${JSON.stringify(formatDuration(maxTtl))}; TTL value is capped accordingly`] : null;
+  // The "effective max_ttl" is what is left of it, not the role's max_ttl: renewing a
+  // database lease (max_ttl 30s) twice gave "29s", then "21s" (observed against OpenBao 2.5.5).
+  const warnings = want > remaining ? [`TTL of ${JSON.stringify(formatDuration(want))} exceeded the effective max_ttl of ${JSON.stringify(formatDuration(remaining))}; TTL value is capped accordingly`] : null;
   lease.expireMs = now + ttl * 1000;
   lease.renewals.push(ttl);
   return { status: 200, envelope: vault.envelope({ lease_id: lease.id, renewable: true, lease_duration: ttl, warnings }, 'system') };
@@ -2735,7 +2743,12 @@ class VaultServerApi extends Scope implements VaultServer {
     return this.requests.filter((r) => (!method || r.method === method) && globMatches(filter.path, safeDecode(r.path.replace(/^\/v1\//, '')))).length;
   }
 
+  enablePki(mount: string, options: { ca: PkiCa }): PkiEngine {
+    return enablePkiMount(this.vault, this.vault.root, mount, options.ca);
+  }
+
   stop(): Promise<void> {
+    removePkiDirs(this.vault);
     return new Promise<void>((resolve) => {
       this.http.clearTimers();
       this.servers.server.close(() => resolve());
@@ -2766,4 +2779,233 @@ function kubernetesJwt(vault: FakeVault, account: ServiceAccount): string {
   const jwt = vault.signJwt(claims, { expired: account.expired, badSignature: account.badSignature });
   if (account.revoked) vault.revokedServiceAccounts.add(jwt);
   return jwt;
+}
+
+// =============================================================================================
+// PKI secrets engine: pki/issue/<role> (api-docs/secret/pki/index.mdx "Generate certificate and
+// key"). Real X.509 made with the openssl CLI, signed by a CA the test made (certs.ts). Kept in
+// its own section: the mounts live in a WeakMap beside the namespace, the router asks
+// pkiRoute() first.
+//
+//   const engine = vault.enablePki('pki', { ca: makePki().ca });
+//   engine.addRole('web', { allowedDomains: ['example.com'], allowSubdomains: true, maxTtl: '10s', keyType: 'ec' });
+//   engine.issued      // every certificate it issued: { role, serial, commonName, notBefore, notAfter }
+
+export interface PkiCa {
+  cert: string;
+  certPath: string;
+  keyPath: string;
+}
+
+export interface PkiRoleOptions {
+  /** allowed_domains; with none, and allowAnyName unset, any name is allowed (as allow_any_name). */
+  allowedDomains?: string[];
+  allowSubdomains?: boolean;
+  allowBareDomains?: boolean;
+  allowAnyName?: boolean;
+  /** Role ttl; default: the mount's (768h). */
+  ttl?: Duration;
+  /** Role max_ttl; a longer requested ttl is capped with a warning. */
+  maxTtl?: Duration;
+  /** not_before_duration: how far NotBefore is backdated. Vault's default 30s. */
+  notBeforeDuration?: Duration;
+  /** key_type and key_bits: Vault's default rsa 2048. */
+  keyType?: 'rsa' | 'ec';
+  keyBits?: number;
+}
+
+export interface IssuedRecord {
+  role: string;
+  serial: string;
+  commonName: string;
+  notBefore: number;
+  notAfter: number;
+}
+
+export interface PkiEngine {
+  mount: string;
+  addRole(name: string, options?: PkiRoleOptions): void;
+  /** Every certificate issued, in order. */
+  readonly issued: IssuedRecord[];
+}
+
+export interface VaultServer {
+  /** `vault secrets enable -path=<mount> pki` with `ca` as its issuer (root namespace). */
+  enablePki(mount: string, options: { ca: PkiCa }): PkiEngine;
+}
+
+interface PkiRole {
+  allowedDomains: string[];
+  allowSubdomains: boolean;
+  allowBareDomains: boolean;
+  allowAnyName: boolean;
+  ttl: number;
+  maxTtl: number;
+  notBeforeDuration: number;
+  keyType: 'rsa' | 'ec';
+  keyBits: number;
+}
+
+interface PkiMount {
+  path: string;
+  ca: PkiCa;
+  caCert: X509Certificate;
+  dir: string;
+  roles: Map<string, PkiRole>;
+  issued: IssuedRecord[];
+}
+
+const pkiMounts = new WeakMap<Namespace, Map<string, PkiMount>>();
+
+function pkiRoute(vault: FakeVault, ns: Namespace, path: string): Route | undefined {
+  for (const mount of pkiMounts.get(ns)?.values() ?? []) {
+    if (!path.startsWith(mount.path)) continue;
+    const rest = path.slice(mount.path.length);
+    const issue = /^issue\/([^/]+)$/.exec(rest);
+    if (issue) return { access: 'acl', wrappable: true, run: (ctx) => (ctx.op === 'update' ? pkiIssue(vault, ctx, mount, issue[1]) : errorReply(405, 'unsupported operation')) };
+    if (rest === 'ca/pem' || rest === 'ca_chain') return { access: 'none', run: () => ({ status: 200, raw: mount.ca.cert.trim() }) };
+    return { access: 'acl', run: () => errorReply(404, multiError('unsupported path')) };
+  }
+  return undefined;
+}
+
+/** A comma-separated string or a list, as the PKI fields accept (framework.TypeCommaStringSlice). */
+function commaList(value: unknown): string[] {
+  if (value === undefined || value === null || value === '') return [];
+  const items = Array.isArray(value) ? value.map(String) : String(value).split(',');
+  return items.map((s) => s.trim()).filter(Boolean);
+}
+
+function nameAllowed(role: PkiRole, name: string): boolean {
+  if (role.allowAnyName || role.allowedDomains.length === 0) return true;
+  return role.allowedDomains.some((d) => (role.allowBareDomains && name === d) || (role.allowSubdomains && name.endsWith(`.${d}`) && name.length > d.length + 1));
+}
+
+/** Go's time.Duration.String() for whole seconds: 9s, 1m30s, 2h0m0s. */
+function goDurationString(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return h ? `${h}h${m}m${s}s` : m ? `${m}m${s}s` : `${s}s`;
+}
+
+/** Vault's serial format: lowercase hex bytes joined by ':'. */
+function colonHex(hex: string): string {
+  return hex.toLowerCase().padStart(hex.length + (hex.length % 2), '0').match(/../g)?.join(':') ?? '';
+}
+
+/** openssl ca's time format. */
+function opensslTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function pkiIssue(vault: FakeVault, ctx: Ctx, mount: PkiMount, roleName: string): HandlerResult {
+  const role = mount.roles.get(roleName);
+  // builtin/logical/pki path_issue_sign.go.
+  if (!role) return errorReply(400, `unknown role: ${roleName}`);
+  const body = ctx.body ?? {};
+  const cn = typeof body.common_name === 'string' ? body.common_name : '';
+  if (!cn) return errorReply(400, 'the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false');
+  const altNames = commaList(body.alt_names);
+  const ipSans = commaList(body.ip_sans);
+  for (const name of [cn, ...altNames]) {
+    if (!nameAllowed(role, name)) return errorReply(400, `common name ${name} not allowed by this role`);
+  }
+  const warnings: string[] = [];
+  let ttl = body.ttl === undefined || body.ttl === '' ? role.ttl : parseDuration(body.ttl);
+  // Observed against OpenBao 2.5.5 (framework field validation).
+  if (ttl === undefined) return errorReply(400, `Field validation failed: error converting input for field "ttl": time: invalid duration ${JSON.stringify(body.ttl)}`);
+  if (ttl === 0) ttl = role.ttl;
+  if (role.maxTtl && ttl > role.maxTtl) {
+    // Go's time.Duration.String() (observed against OpenBao 2.5.5: "2h0m0s", "1h0m0s").
+    warnings.push(`TTL "${goDurationString(ttl)}" is longer than permitted maxTTL "${goDurationString(role.maxTtl)}", so maxTTL is being used`);
+    ttl = role.maxTtl;
+  }
+  const now = Date.now();
+  const notBefore = Math.floor((now - role.notBeforeDuration * 1000) / 1000) * 1000;
+  const notAfter = Math.floor((now + ttl * 1000) / 1000) * 1000;
+  const caEnd = Date.parse(mount.caCert.validTo);
+  if (notAfter > caEnd) return errorReply(400, `cannot satisfy request, as TTL would result in notAfter of ${new Date(notAfter).toISOString()} that is beyond the expiration of the CA certificate at ${new Date(caEnd).toISOString()}`);
+
+  const { cert, key } = signWithOpenssl(mount, cn, [...new Set([cn, ...altNames])], ipSans, notBefore, notAfter, role);
+  const x509 = new X509Certificate(cert);
+  const serial = colonHex(x509.serialNumber);
+  mount.issued.push({ role: roleName, serial, commonName: cn, notBefore: Date.parse(x509.validFrom), notAfter: Date.parse(x509.validTo) });
+  // The documented fields; OpenBao 2.5.5 adds not_before (observed), HashiCorp's docs do not list it.
+  const data: Record<string, unknown> = {
+    ca_chain: [mount.ca.cert.trim()],
+    certificate: cert.trim(),
+    expiration: Math.floor(Date.parse(x509.validTo) / 1000),
+    issuing_ca: mount.ca.cert.trim(),
+    ...(vault.flavor === 'openbao' ? { not_before: Math.floor(Date.parse(x509.validFrom) / 1000) } : {}),
+    private_key: key.trim(),
+    private_key_type: role.keyType,
+    serial_number: serial,
+  };
+  return vault.ok(data, 'pki', { warnings: warnings.length ? warnings : null });
+}
+
+/** A key, a CSR and `openssl ca` with explicit start and end dates (OpenSSL 3.0 has no -not_after for x509). */
+function signWithOpenssl(mount: PkiMount, cn: string, dnsSans: string[], ipSans: string[], notBefore: number, notAfter: number, role: PkiRole): { cert: string; key: string } {
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: mount.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const id = randomBytes(6).toString('hex');
+  const keyPath = join(mount.dir, `${id}.key`);
+  const csrPath = join(mount.dir, `${id}.csr`);
+  const certPath = join(mount.dir, `${id}.crt`);
+  const extPath = join(mount.dir, `${id}.ext`);
+  const sans = [...dnsSans.map((n) => `DNS:${n}`), ...ipSans.map((ip) => `IP:${ip}`)].join(',');
+  writeFileSync(extPath, ['[ext]', 'basicConstraints = critical, CA:FALSE', 'keyUsage = critical, digitalSignature, keyEncipherment, keyAgreement',
+    'extendedKeyUsage = serverAuth, clientAuth', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid', `subjectAltName = ${sans}`, ''].join('\n'));
+  const newKey = role.keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${role.keyBits === 384 ? 'P-384' : 'P-256'}`] : ['-newkey', `rsa:${role.keyBits}`];
+  try {
+    run(['req', '-new', ...newKey, '-nodes', '-keyout', keyPath, '-out', csrPath, '-subj', `/CN=${cn}`, '-config', join(mount.dir, 'req.cnf')]);
+    run(['ca', '-batch', '-notext', '-config', join(mount.dir, 'ca.cnf'), '-cert', mount.ca.certPath, '-keyfile', mount.ca.keyPath, '-in', csrPath, '-out', certPath,
+      '-startdate', opensslTime(notBefore), '-enddate', opensslTime(notAfter), '-extfile', extPath, '-extensions', 'ext']);
+    // Vault returns PKCS#1 for RSA and SEC1 for EC keys (private_key_format "der"/"pem").
+    const key = createPrivateKey(readFileSync(keyPath)).export({ type: role.keyType === 'ec' ? 'sec1' : 'pkcs1', format: 'pem' }).toString();
+    return { cert: readFileSync(certPath, 'utf8'), key };
+  } finally {
+    for (const p of [keyPath, csrPath, certPath, extPath]) rmSync(p, { force: true });
+  }
+}
+
+function enablePkiMount(vault: FakeVault, ns: Namespace, mountPath: string, ca: PkiCa): PkiEngine {
+  const path = normalizeMount(mountPath);
+  let mounts = pkiMounts.get(ns);
+  if (!mounts) pkiMounts.set(ns, (mounts = new Map()));
+  if (mounts.has(path) || ns.mounts.has(path)) throw new Error(`vault-server: ${ns.path}${path} is already mounted`);
+  const dir = mkdtempSync(join(tmpdir(), 'sesame-vault-pki-'));
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'req.cnf'), ['[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', ''].join('\n'));
+  writeFileSync(join(dir, 'ca.cnf'), ['[ca]', 'default_ca = engine', '[engine]', `database = ${join(dir, 'index.txt')}`, `new_certs_dir = ${dir}`,
+    'default_md = sha256', 'rand_serial = yes', 'unique_subject = no', 'policy = any_subject', 'copy_extensions = none', '[any_subject]', 'commonName = supplied', ''].join('\n'));
+  const mount: PkiMount = { path, ca, caCert: new X509Certificate(ca.cert), dir, roles: new Map(), issued: [] };
+  mounts.set(path, mount);
+  if (!pkiDirs.has(vault)) pkiDirs.set(vault, new Set());
+  pkiDirs.get(vault)?.add(dir);
+  return {
+    mount: path.slice(0, -1),
+    issued: mount.issued,
+    addRole(name, options = {}) {
+      mount.roles.set(name, {
+        allowedDomains: options.allowedDomains ?? [],
+        allowSubdomains: options.allowSubdomains ?? false,
+        allowBareDomains: options.allowBareDomains ?? false,
+        allowAnyName: options.allowAnyName ?? false,
+        ttl: durationOption(options.ttl, SYSTEM_MAX_TTL, 'ttl'),
+        maxTtl: durationOption(options.maxTtl, 0, 'maxTtl'),
+        notBeforeDuration: durationOption(options.notBeforeDuration, 30, 'notBeforeDuration'),
+        keyType: options.keyType ?? 'rsa',
+        keyBits: options.keyBits ?? (options.keyType === 'ec' ? 256 : 2048),
+      });
+    },
+  };
+}
+
+/** openssl's working directories of each server, removed by its stop(). */
+const pkiDirs = new WeakMap<FakeVault, Set<string>>();
+
+function removePkiDirs(vault: FakeVault): void {
+  for (const dir of pkiDirs.get(vault) ?? []) rmSync(dir, { recursive: true, force: true });
+  pkiDirs.delete(vault);
 }

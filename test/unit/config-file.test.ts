@@ -101,7 +101,7 @@ describe('parseConfig: errors name the file and the key path, exit 78', () => {
     ['command: 42 (issue 13)', 'services:\n  app: { command: 42 }\n', `${PATH}: services.app.command: must be a string or a list of strings: YAML reads it as the number 42; quote it ("...") if it is the command`],
     ['command: yes (issue 13)', 'services:\n  app: { command: yes }\n', `${PATH}: services.app.command: must be a string or a list of strings: YAML reads it as the boolean true; quote it ("...") if it is the command`],
     ['healthcheck test: 1 (issue 13)', 'services:\n  app: { command: a, healthcheck: { test: 1 } }\n', `${PATH}: services.app.healthcheck.test: must be a string or a list of strings: YAML reads it as the number 1; quote it ("...") if it is the command`],
-    ['an unknown top-level key', 'secret:\n  - ref: keywhiz:a\n', `${PATH}: secret: unknown key (expected one of secrets, templates, services, main, signals, prefix)`],
+    ['an unknown top-level key', 'secret:\n  - ref: keywhiz:a\n', `${PATH}: secret: unknown key (expected one of secrets, templates, services, main, signals, prefix, certificates)`],
     ['an unknown key in an entry', 'secrets:\n  - ref: keywhiz:a\n    env: A\n    path: /x\n', `${PATH}: secrets[0].path: unknown key (expected one of ref, env, file, name, mode, owner, group, optional, refresh)`],
     ['a missing ref', 'secrets:\n  - env: A\n', `${PATH}: secrets[0].ref: is required`],
     ['an empty ref', 'secrets:\n  - { ref: "", env: A }\n', `${PATH}: secrets[0].ref: must be a non-empty string`],

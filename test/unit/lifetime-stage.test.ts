@@ -139,13 +139,13 @@ describe('LifetimeStage', () => {
 });
 
 describe('timing', () => {
-  it('renews at about 2/3, reads a non-renewable lease again at the threshold ±5%', () => {
+  it('renews after 2/3 (up to 4/5), reads a non-renewable lease again at the threshold ±5%', () => {
     expect(renewDelay(3_600_000, () => 0)).toBe(2_400_000);
-    expect(renewDelay(3_600_000, () => 0.999)).toBeGreaterThan(2_040_000);
+    expect(renewDelay(3_600_000, () => 1)).toBe(2_880_000);
     expect(rereadDelay(100_000, 0.9, () => 0)).toBe(85_000);
     expect(rereadDelay(100_000, 0.9, () => 1)).toBe(95_000);
     expect(refreshDelay(300_000, () => 1)).toBe(300_000);
-    expect(refreshDelay(300_000, () => 0)).toBe(270_000);
+    expect(refreshDelay(300_000, () => 0)).toBe(240_000);
   });
 
   it('backs off from about 10 s to 5 min, never past the end, never under Retry-After', () => {

@@ -368,7 +368,7 @@ describe('parseConfig services: errors name the file and the key path, exit 78',
 
   describe('unknown keys at each level', () => {
     it.each([
-      ['the top level', 'service:\n  a: {command: a}\n', E('service', 'unknown key (expected one of secrets, templates, services, main, signals, prefix)')],
+      ['the top level', 'service:\n  a: {command: a}\n', E('service', 'unknown key (expected one of secrets, templates, services, main, signals, prefix, certificates)')],
       ['a service', svc('image: nginx'), E('services.app.image', `unknown key (expected one of ${SERVICE_KEYS})`)],
       ['a service (Compose\'s entrypoint)', svc('entrypoint: [sh]'), E('services.app.entrypoint', `unknown key (expected one of ${SERVICE_KEYS})`)],
       ['a healthcheck', svc('healthcheck: {test: [CMD, x], intervall: 5s}'), E('services.app.healthcheck.intervall', 'unknown key (expected one of test, interval, timeout, retries, start_period, start_interval, disable)')],
