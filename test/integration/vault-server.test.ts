@@ -668,7 +668,9 @@ describe('vault test server: leases', () => {
     expect(r.json).toMatchObject({ lease_id: lease, renewable: true, lease_duration: 1800, warnings: null, data: null });
     const capped = await call(vault, 'PUT', 'sys/leases/renew', { token, body: { lease_id: lease, increment: '3h' } });
     expect(capped.json.lease_duration).toBeLessThanOrEqual(7200);
-    expect(capped.json.warnings).toEqual(['TTL of "3h" exceeded the effective max_ttl of "2h"; TTL value is capped accordingly']);
+    // What is left of the max TTL, as OpenBao 2.5.5 says it: 2h, or 1h59m59s once a second has passed.
+    expect(capped.json.warnings).toHaveLength(1);
+    expect(capped.json.warnings[0]).toMatch(/^TTL of "3h" exceeded the effective max_ttl of "(2h|1h59m5\ds)"; TTL value is capped accordingly$/);
     const fixed = (await call(vault, 'GET', 'database/creds/fixed', { token })).json;
     expect(fixed).toMatchObject({ renewable: false, lease_duration: 60 });
     expect((await call(vault, 'PUT', 'sys/leases/renew', { token, body: { lease_id: fixed.lease_id } })).json).toEqual({ errors: ['lease is not renewable'] });
