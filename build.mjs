@@ -422,7 +422,17 @@ function stringAddresses(buf, elf, text) {
   return found;
 }
 
+/** patchelf is a Debian package: as root with apt, install it (the README's first command must work on a fresh machine). */
+function ensurePatchelf() {
+  if (execFileSync('sh', ['-c', 'command -v patchelf || true']).toString().trim()) return;
+  const asRoot = process.getuid?.() === 0 && execFileSync('sh', ['-c', 'command -v apt-get || true']).toString().trim();
+  if (!asRoot) throw new Error('patchelf is missing: install it (Debian: apt-get install patchelf); the one-file step needs it');
+  console.log('build: patchelf is missing; apt-get install patchelf');
+  execFileSync('sh', ['-c', 'apt-get install -y -qq -o DPkg::Lock::Timeout=300 patchelf || (apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=300 patchelf)'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
 function makeOneFile(out) {
+  ensurePatchelf();
   const pinned = fetchDebianPackages();
   console.log(`build: libraries from Debian packages ${pinned.map(([n, v]) => `${n} ${v}`).join(', ')}`);
   const { found } = unpackLibraries(pinned);
