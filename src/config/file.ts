@@ -179,6 +179,12 @@ function checkUniqueKeys(YAML: typeof import('yaml'), document: import('yaml').D
       for (const pair of map.items) {
         // As yaml compares: scalars by value (1 and "1" differ), anything else never
         // equal, and YAML 1.1's merge key << may repeat.
+        // A list or map as a key (`? [a, b]`) names nothing here, and yaml would print
+        // Node's own warning to stderr as it stringified it: refused, with its position.
+        if (YAML.isCollection(pair.key)) {
+          const at = (pair.key as { range?: [number, number, number] }).range?.[0] ?? 0;
+          throw Object.assign(new Error('a key must be a name or a number, not a list or a map'), { linePos: [lines.linePos(at)] });
+        }
         if (!YAML.isScalar(pair.key) || pair.key.value === '<<') continue;
         const key = `${typeof pair.key.value}:${String(pair.key.value)}`;
         if (!seen.has(key)) {
@@ -233,7 +239,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
   let doc: unknown;
   // A document, not only its values: a mode's check needs the scalar as it was written.
   const lines = new YAML.LineCounter();
-  const document = YAML.parseDocument(text, { version: '1.1', uniqueKeys: false, lineCounter: lines });
+  const document = YAML.parseDocument(text, { version: '1.1', uniqueKeys: false, lineCounter: lines, logLevel: 'error' });
   try {
     if (document.errors.length) throw document.errors[0];
     checkUniqueKeys(YAML, document, lines);

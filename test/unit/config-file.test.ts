@@ -95,6 +95,8 @@ describe('parseConfig: valid documents', () => {
 
 describe('parseConfig: errors name the file and the key path, exit 78', () => {
   it.each([
+    ['a list as a key (yaml would print a warning of its own)', '? [a, b]\n: 1\n', `${PATH}:1:3: not valid YAML: a key must be a name or a number, not a list or a map`],
+    ['a map as a service name', 'services:\n  ? { a: 1 }\n  : { command: run }\n', `${PATH}:2:5: not valid YAML: a key must be a name or a number, not a list or a map`],
     ['a NUL in a value (issue 13)', 'secrets:\n  - { ref: "file:/run/secrets/a\\0b", env: A }\n', `${PATH}: secrets[0].ref: contains a NUL character, which no path, argument or environment value can hold`],
     ['a NUL in a service\'s environment (issue 13)', 'services:\n  app:\n    command: run\n    environment: { A: "x\\0y" }\n', `${PATH}: services.app.environment.A: contains a NUL character, which no path, argument or environment value can hold`],
     ['a NUL in a command word (issue 13)', 'services:\n  app: { command: [echo, "a\\0"] }\n', `${PATH}: services.app.command[1]: contains a NUL character, which no path, argument or environment value can hold`],
