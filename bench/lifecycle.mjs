@@ -61,7 +61,6 @@ const child = (events, tag = '') => ['/bin/sh', '-c', `echo "start ${tag}$(date 
 
 async function leasedServer() {
   const vault = await startVault({ flavor: 'openbao' });
-  vault.enableDatabase();
   for (let i = 0; i < SECRETS; i++) vault.addDatabaseRole(`r${i}`, { ttl: AGENT.leaseS, maxTtl: '24h' });
   vault.kvPut('secret', 'app', { version: 'one' });
   return vault;
@@ -164,7 +163,6 @@ function summarize(requests) {
 /** Many inits at once against one server: the request rate's shape, and one shared change. */
 async function fleet() {
   const vault = await startVault();
-  vault.enableDatabase();
   vault.addDatabaseRole('app', { ttl: FLEET.leaseS, maxTtl: '24h' });
   vault.kvPut('secret', 'shared', { value: 'one' });
   const events = join(work, 'fleet.events');
