@@ -66,7 +66,8 @@ describe.each(['scratch', 'musl'] as const)('FROM %s', (kind) => {
     const dir = mkdtempSync(join(tmpdir(), 'sesame-secret-'));
     try {
       writeFileSync(join(dir, 'token'), 'canary-scratch-token-51c0\n', { mode: 0o644 });
-      const r = await docker(['run', '--rm', '--name', containerName(kind), '--network', 'host', '-v', `${dir}:/run/secrets:ro`,
+      // CAP_SYS_PTRACE: init is undumpable, so without it the child may not read /proc/1/environ at all.
+      const r = await docker(['run', '--rm', '--name', containerName(kind), '--network', 'host', '--cap-add', 'SYS_PTRACE', '-v', `${dir}:/run/secrets:ro`,
         '-e', 'TOKEN=file:/run/secrets/token', image, ...SH[kind], 'echo "${#TOKEN}"; /bin/busybox cat /proc/1/environ']);
       expect(r.stdout.split('\n')[0]).toBe('25');
       expect(r.stdout).not.toContain('canary-scratch-token');

@@ -88,3 +88,16 @@ export async function exitCode(name: string, ms = 30_000): Promise<number> {
 export function engineAnswers(): boolean {
   return spawnSync('docker', ['version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
 }
+
+/**
+ * PID 1's /proc/PID/environ of a running container, read from the host (as root, with
+ * CAP_SYS_PTRACE): init is undumpable, so inside the container not even root may read it
+ * without that capability, which Docker does not grant by default. What a privileged
+ * neighbour would see.
+ */
+export async function initEnviron(name: string): Promise<string> {
+  const { readFileSync } = await import('node:fs');
+  const pid = (await docker(['inspect', '-f', '{{.State.Pid}}', name])).stdout.trim();
+  if (!/^[1-9]\d*$/.test(pid)) throw new Error(`${name}: no pid from docker inspect ("${pid}")`);
+  return readFileSync(`/proc/${pid}/environ`, 'latin1');
+}
