@@ -138,35 +138,46 @@ export function continueIfStopped(target: number): void {
 
 /** true: a process at `target` is stopped; false: none is; null: /proc does not show it. */
 export function stoppedAt(target: number): boolean | null {
-  const stateOf = (pid: string): { state: string; pgrp: number } | null => {
+  const stopped = (state: string) => state === 'T' || state === 't';
+  if (target > 0) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return { state, pgrp: Number(pgrp) };
+      const stat = readFileSync(`/proc/${target}/stat`, 'latin1');
+      return stopped(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
     } catch {
       return null;
     }
-  };
-  const stopped = (state: string) => state === 'T' || state === 't';
-  if (target > 0) {
-    const seen = stateOf(String(target));
-    return seen ? stopped(seen.state) : null;
   }
-  let member = false;
+  const members = groupStates(-target);
+  if (!members?.length) return null;
+  return members.some((m) => stopped(m.state));
+}
+
+/**
+ * The members of process group `group` with their states (R, S, T, Z, ...), from /proc;
+ * null when /proc cannot be listed. The one scan behind stoppedAt, groupMembers and
+ * LibuvProcessTable.groupAlive.
+ */
+export function groupStates(group: number): Array<{ pid: number; state: string }> | null {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
     return null;
   }
+  const out: Array<{ pid: number; state: string }> = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    const seen = stateOf(entry);
-    if (!seen || seen.pgrp !== -target) continue;
-    if (stopped(seen.state)) return true;
-    member = true;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields 3 and 5: state and process group; the command name (field 2) may hold spaces and ")".
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === group) out.push({ pid: Number(entry), state });
   }
-  return member ? false : null;
+  return out;
 }
 
 /** After SIGKILL, how long to wait for the dead to be reaped before giving up on them. */
@@ -189,26 +200,7 @@ export async function groupGone(table: ProcessTable, group: number, until: () =>
  * Empty when /proc cannot be read.
  */
 export function groupMembers(group: number): number[] {
-  const { readdirSync, readFileSync } = require('node:fs') as typeof import('node:fs');
-  const out: number[] = [];
-  let entries: string[] = [];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Field 5 is the process group; the command name (field 2) may hold spaces and ")".
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === group && fields[0] !== 'Z') out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
+  return (groupStates(group) ?? []).filter((m) => m.state !== 'Z').map((m) => m.pid);
 }
 
 /** "1 process (pid 42)", "3 processes (pids 42, 43, 44)", or "processes" when /proc says nothing. */
@@ -419,26 +411,8 @@ export class LibuvProcessTable implements ProcessTable {
    */
   groupAlive(group: number): boolean {
     if (!deliver(-group, 0)) return false;
-    let seen = false;
-    let entries: string[];
-    try {
-      entries = readdirSync('/proc');
-    } catch {
-      return true;
-    }
-    for (const entry of entries) {
-      if (!/^\d+$/.test(entry)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      } catch {
-        continue; // exited meanwhile
-      }
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) !== group) continue;
-      if (state !== 'Z' && state !== 'X') return true;
-      seen = true;
-    }
-    return !seen;
+    const members = groupStates(group);
+    if (!members) return true;
+    return members.some((m) => m.state !== 'Z' && m.state !== 'X') || members.length === 0;
   }
 }
