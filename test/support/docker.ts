@@ -23,6 +23,8 @@ export function docker(args: string[], options: { input?: string; ms?: number } 
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
+    // The CLI may exit before it reads its stdin (a quick `docker run`): EPIPE then is no failure.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
