@@ -46,6 +46,7 @@ const tooLarge = () => fail('TOO_LARGE', `the answer is larger than ${MAX_BODY /
 /** One origin (scheme, host, port), with its own connections; TLS options for https. */
 export class HttpClient {
   private readonly idle: Connection[] = [];
+  /** Requests waiting for a connection, oldest first; each gives up at its own deadline. */
   private readonly queue: Array<() => void> = [];
   private open = 0;
   private closed = false;
@@ -62,6 +63,7 @@ export class HttpClient {
       if (/[\r\n\0]/.test(value)) throw fail('ERR_INVALID_CHAR', 'a header value contains a line break or NUL');
     }
     const deadline = Date.now() + req.timeoutMs;
+    if (!(req.timeoutMs > 0)) throw fail('ETIMEDOUT', 'no time left to send the request');
     const connection = await this.acquire(deadline);
     try {
       const response = await connection.exchange(this.head(req), req.body, deadline, req.method === 'HEAD');
@@ -108,8 +110,28 @@ export class HttpClient {
           throw error;
         }
       }
-      await new Promise<void>((resolve) => this.queue.push(resolve));
+      await this.wait(deadline);
     }
+  }
+
+  /**
+   * Wait for a connection to be released, no longer than the request's deadline: a request
+   * queued behind busy connections fails at its time limit like one sent, rather than
+   * waiting unbounded and then being sent with no time left (a 1 ms timeout).
+   */
+  private wait(deadline: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const at = this.queue.indexOf(wake);
+        if (at >= 0) this.queue.splice(at, 1);
+        reject(fail('ETIMEDOUT', `no connection free within the time limit (${this.open} busy, ${this.queue.length} more requests waiting)`));
+      }, Math.max(0, deadline - Date.now()));
+      this.queue.push(wake);
+    });
   }
 
   private release(connection: Connection, reusable: boolean): void {

@@ -67,8 +67,8 @@ async function call(client: HttpClient, method: 'GET' | 'POST', path: string, bo
       path,
       body: body ? Buffer.from(JSON.stringify(body)) : undefined,
       headers: { Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      // Past 2^31 ms a socket timeout would become 1 ms.
-      timeoutMs: Math.min(MAX_TIMER_MS, Math.max(1, deadline - Date.now())),
+      // Past 2^31 ms a socket timeout would become 1 ms; none left (0) is refused unsent.
+      timeoutMs: Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now())),
     });
   } catch (error) {
     // Connected but not yet through the TLS handshake: a reset now is the server refusing

@@ -156,6 +156,27 @@ describe('connections', () => {
     await expect(get(client(url), '/', 200)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
   });
 
+  it('a request waiting for a busy connection gives up at its own time limit, unsent; the queue goes on', async () => {
+    // The one connection is held by a slow answer (600 ms): a request with 150 ms waits for
+    // it and fails at 150 ms (not when the connection frees, not sent with 1 ms left); a
+    // request with more time is served once the connection is free.
+    let answered = 0;
+    const { url } = await serve((s) => { setTimeout(() => { answered++; s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); }, 600); });
+    const c = client(url, 1);
+    const slow = get(c, '/slow', 5000);
+    const began = Date.now();
+    const hurried = get(c, '/hurried', 150).catch((error: HttpError) => ({ error, after: Date.now() - began }));
+    const patient = get(c, '/patient', 5000);
+    const failed = (await hurried) as { error: HttpError; after: number };
+    expect(failed.error.code).toBe('ETIMEDOUT');
+    expect(failed.error.message).toMatch(/no connection free within the time limit/);
+    expect(failed.after).toBeLessThan(550);
+    expect((await slow).body.toString()).toBe('ok');
+    expect((await patient).body.toString()).toBe('ok');
+    expect(answered).toBe(2);
+    await expect(get(c, '/none', 0)).rejects.toMatchObject({ code: 'ETIMEDOUT', message: 'no time left to send the request' });
+  });
+
   it('nothing listening: ECONNREFUSED', async () => {
     const { url } = await serve(() => {});
     servers.pop()?.close();

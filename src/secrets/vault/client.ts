@@ -145,8 +145,10 @@ export class VaultClient {
     if (options.withToken !== false && this.token && !headers['X-Vault-Token']) headers['X-Vault-Token'] = this.token;
     if (this.settings.namespace) headers['X-Vault-Namespace'] = this.settings.namespace;
     const attempt = async () => {
-      // A socket timeout past 2^31 ms would become 1 ms (a --secrets-timeout of a month).
-      const timeout = Math.min(MAX_TIMER_MS, Math.max(1, deadline - Date.now()));
+      // A socket timeout past 2^31 ms would become 1 ms (a --secrets-timeout of a month). With
+      // the deadline already past, 0: the request is refused unsent (ETIMEDOUT), never sent
+      // with a 1 ms time limit that no server could meet.
+      const timeout = Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now()));
       try {
         return await this.vault.request({ path: `/${path}`, method, json: options.body, headers: { ...headers }, timeout });
       } catch (error) {

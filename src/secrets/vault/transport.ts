@@ -106,7 +106,7 @@ export class VaultTransport {
     if (body) headers['Content-Type'] = 'application/json';
     let res;
     try {
-      res = await this.client.request({ method: options.method, path: `${url.pathname}${url.search}`, headers, body, timeoutMs: Math.max(1, options.timeout ?? 60_000) });
+      res = await this.client.request({ method: options.method, path: `${url.pathname}${url.search}`, headers, body, timeoutMs: Math.max(0, options.timeout ?? 60_000) });
     } catch (error) {
       throw transportError(error as HttpError);
     }
