@@ -5,7 +5,14 @@
 // - non-renewable (or capped) lease: read again at threshold ±5% of its duration
 //   (consul-template's 90%, Vault Agent's lease_renewal_threshold);
 // - failures: jittered exponential backoff from 10 s, doubling to 5 min, never past the
-//   end of the lease (lifetime_watcher.go again).
+//   end of the lease (lifetime_watcher.go again), and never more than half of what is left
+//   of it, so that a lease renewed with a few seconds to spare gets several tries, not one
+//   at its last second;
+// - the first cycle after start (or after a new read): anywhere from 1/3 on for a renewal,
+//   from half the interval on for a refresh: leases read together at start (100 of them in
+//   one init, or one in each of a fleet started together) would otherwise be renewed within
+//   a few seconds of each other every cycle; consul-template's and Vault Agent's splay and
+//   jitter serve the same purpose. It costs one earlier request per lease, once.
 
 export const BACKOFF = { firstMs: 10_000, maxMs: 5 * 60_000 };
 /** consul-template's default threshold for non-renewable leases. */
@@ -26,6 +33,15 @@ export function renewDelay(ttlMs: number, random: Random = Math.random): number 
   return Math.max(0, Math.round(ttlMs * (2 / 3 + (2 / 15) * random())));
 }
 
+/**
+ * The first renewal of a lease (or token) just read: anywhere between 1/3 and 4/5 of it, so
+ * that leases read at the same moment do not stay in step (renewDelay's 2/3..4/5 alone
+ * keeps their renewals within 13% of a lease of each other for many cycles).
+ */
+export function firstRenewDelay(ttlMs: number, random: Random = Math.random): number {
+  return Math.max(0, Math.round(ttlMs * (1 / 3 + (7 / 15) * random())));
+}
+
 /** ms until a non-renewable lease of `durationMs` is read again: threshold ±5% of it. */
 export function rereadDelay(durationMs: number, threshold = DEFAULT_LEASE_THRESHOLD, random: Random = Math.random): number {
   const share = Math.min(0.98, Math.max(0.05, threshold + (random() - 0.5) * 0.1));
@@ -40,15 +56,45 @@ export function refreshDelay(intervalMs: number, random: Random = Math.random): 
   return Math.round(intervalMs * (0.8 + 0.2 * random()));
 }
 
+/** The first static refresh after start: between half of the interval and all of it. */
+export function firstRefreshDelay(intervalMs: number, random: Random = Math.random): number {
+  return Math.round(intervalMs * (0.5 + 0.5 * random()));
+}
+
+/**
+ * How long one renewal or read after start may take, quick retries and the wait for a free
+ * connection included, with `leftMs` of its lease left: half of that, at least 2 s (a
+ * loaded server or machine answers in a second or two; less would fail a renewal that was
+ * about to succeed), at most 30 s (Vault's own client allows 60 s a request). Not all of
+ * what is left: a try that times out must leave time for another. No lease: 5 s, as the
+ * refresh's own backoff takes over after it.
+ */
+export const ATTEMPT = { minMs: 2000, maxMs: 30_000, unleasedMs: 5000 };
+export function attemptBudget(leftMs: number): number {
+  if (!Number.isFinite(leftMs)) return ATTEMPT.unleasedMs;
+  return Math.round(Math.min(ATTEMPT.maxMs, Math.max(ATTEMPT.minMs, leftMs / 2)));
+}
+
+/**
+ * With this much of a lease of `durationMs` left and its renewals still failing, stop
+ * renewing and read it again: new credentials before the old ones end beat none. A tenth
+ * of the lease (Vault's lifetime watcher gives up within its 10-20% grace), 1 s to 60 s.
+ */
+export function lastChanceMs(durationMs: number): number {
+  return Math.min(60_000, Math.max(1000, Math.round(durationMs / 10)));
+}
+
 /**
  * The wait before retry number `attempt` (0-based) of a failed renewal or read: 10 s *
- * 2^attempt, ±20% of jitter, at most 5 min, never past `endsAt`
- * (what is left of the lease: retrying later is pointless), never under a server's
- * Retry-After. `now` and `endsAt` are clock times; endsAt undefined: no end.
+ * 2^attempt, ±20% of jitter, at most 5 min, and with an `endsAt` (what is left of the lease:
+ * retrying later is pointless) at most half of the time until then (at least 500 ms), so
+ * that the tries come closer together as the end nears instead of one at its last second;
+ * never under a server's Retry-After. `now` and `endsAt` are clock times; endsAt
+ * undefined: no end.
  */
 export function retryDelay(attempt: number, now: number, endsAt?: number, retryAfterMs = 0, random: Random = Math.random): number {
   const base = BACKOFF.firstMs * 2 ** Math.min(attempt, 30);
   let wait = Math.min(BACKOFF.maxMs, Math.round(base * (0.8 + 0.4 * random())));
-  if (endsAt !== undefined) wait = Math.min(wait, Math.max(1000, endsAt - now - 1000));
+  if (endsAt !== undefined) wait = Math.min(wait, Math.max(500, Math.round((endsAt - now) / 2)));
   return Math.max(wait, retryAfterMs);
 }

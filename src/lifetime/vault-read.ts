@@ -6,10 +6,13 @@
 //   no lease (KV v2, v1)   read again every refresh interval (5 min default; never: no clock)
 // A lease that belongs to a token being replaced is read again under the new token before
 // the old one ends (only those: vault #11030). Failures keep the last value and back off,
-// never past the lease's end; at the end with nothing new the expiry policy applies.
+// never past the lease's end. A renewal that fails or times out is tried again while the
+// lease has time (each try gets part of what is left, not all of it); only in the last
+// tenth of the lease (timing.ts lastChanceMs) is it read again instead, new credentials
+// before the old ones end; at the end with nothing new the expiry policy applies.
 import type { Clock, Timer } from './clock';
 import type { Lifetime, Reporter, SecretName } from './lifetime';
-import { refreshDelay, renewDelay, rereadDelay, retryDelay, type Random } from './timing';
+import { attemptBudget, firstRefreshDelay, firstRenewDelay, lastChanceMs, refreshDelay, renewDelay, rereadDelay, retryDelay, type Random } from './timing';
 import { secretName } from '../secrets/plan';
 import { SecretError } from '../secrets/errors';
 import { VaultHttpError } from '../secrets/vault/client';
@@ -33,7 +36,9 @@ export class VaultReadLifetime implements Lifetime {
   private reporter!: Reporter;
   private clock!: Clock;
   private failures = 0;
-  private lease?: { id: string; durationS: number; renewable: boolean };
+  private lease?: { id: string; durationS: number; renewable: boolean; askedAt?: number };
+  /** The next renewal or refresh is the first of this lease or value: jittered wider. */
+  private first = true;
   /** Clock time the current lease ends (undefined: no lease). */
   private endsAt?: number;
   private token: string;
@@ -76,15 +81,20 @@ export class VaultReadLifetime implements Lifetime {
   /** The next step for the current lease (or none). */
   private plan(): void {
     const lease = this.lease;
+    const first = this.first;
+    this.first = false;
     if (lease) {
-      this.endsAt = this.clock.now() + lease.durationS * 1000;
-      const ms = lease.durationS * 1000;
-      if (lease.renewable) this.schedule(renewDelay(ms, this.random), () => this.renew());
+      // A lease just read counts from when it was asked for (at start, 100 reads and the
+      // rest of the start-up may take seconds on a loaded machine); one just renewed, from now.
+      const age = lease.askedAt === undefined ? 0 : Math.max(0, Date.now() - lease.askedAt);
+      const ms = Math.max(0, lease.durationS * 1000 - age);
+      this.endsAt = this.clock.now() + ms;
+      if (lease.renewable) this.schedule((first ? firstRenewDelay : renewDelay)(ms, this.random), () => this.renew());
       else this.schedule(rereadDelay(ms, this.timing.threshold, this.random), () => this.reread());
       return;
     }
     this.endsAt = undefined;
-    if (this.timing.refreshMs !== undefined) this.schedule(refreshDelay(this.timing.refreshMs, this.random), () => this.reread());
+    if (this.timing.refreshMs !== undefined) this.schedule((first ? firstRefreshDelay : refreshDelay)(this.timing.refreshMs, this.random), () => this.reread());
   }
 
   private schedule(ms: number, fn: () => Promise<void>): void {
@@ -96,7 +106,7 @@ export class VaultReadLifetime implements Lifetime {
   private async renew(): Promise<void> {
     const lease = this.lease as NonNullable<VaultRead['secret']['lease']>;
     try {
-      const answer = (await this.session.call('POST', 'sys/leases/renew', { lease_id: lease.id, increment: lease.durationS }, this.leftMs())) as {
+      const answer = (await this.session.call('POST', 'sys/leases/renew', { lease_id: lease.id, increment: lease.durationS }, attemptBudget(this.leftMs()))) as {
         lease_id?: string; lease_duration?: number; renewable?: boolean;
       };
       if (this.stopped) return;
@@ -111,7 +121,7 @@ export class VaultReadLifetime implements Lifetime {
         this.schedule(rereadDelay(durationS * 1000, this.timing.threshold, this.random), () => this.reread());
         return;
       }
-      this.lease = { ...lease, id: answer?.lease_id || lease.id };
+      this.lease = { ...lease, id: answer?.lease_id || lease.id, askedAt: undefined };
       this.plan();
     } catch (error) {
       if (this.stopped) return;
@@ -120,14 +130,20 @@ export class VaultReadLifetime implements Lifetime {
         this.reporter.log.info(`${this.label}: renewal refused (${error.message}); reading it again`);
         return this.reread();
       }
-      this.retry(error, () => this.renew());
+      // Still time: renew again (the server was slow or failing, the lease is as it was).
+      // Close to the end with no renewal through: read it again while the old one holds.
+      const left = this.leftMs();
+      const lastChance = lastChanceMs(lease.durationS * 1000);
+      if (left > lastChance) return this.retry(error, () => this.renew(), this.endsAt! - lastChance);
+      this.reporter.log.warn(`${this.label}: renewal failed (${describe(error)}) with ${(Math.max(0, left) / 1000).toFixed(1)}s of the lease left; reading it again`);
+      return this.reread();
     }
   }
 
   private async reread(): Promise<void> {
     let secret: KvSecret;
     try {
-      secret = await this.session.reread(this.read.path, this.read.version, this.leftMs());
+      secret = await this.session.reread(this.read.path, this.read.version, attemptBudget(this.leftMs()));
     } catch (error) {
       if (this.stopped) return;
       return this.retry(error, () => this.reread());
@@ -145,6 +161,8 @@ export class VaultReadLifetime implements Lifetime {
     this.failures = 0;
     this.clearExpiry();
     this.lease = secret.lease;
+    // A new lease starts a new cycle (several at once after a new login); a refresh does not.
+    this.first = secret.lease !== undefined;
     this.token = this.session.tokenId;
     this.reporter.log.debug(`${this.label}: read again${secret.lease ? ` (lease ${secret.lease.durationS}s)` : ''}`);
     this.reporter.update(values);
@@ -168,13 +186,14 @@ export class VaultReadLifetime implements Lifetime {
     this.expired = false;
   }
 
-  private retry(error: unknown, again: () => Promise<void>): void {
+  /** `until`: the time the retries aim to fit before (the lease's end unless said). */
+  private retry(error: unknown, again: () => Promise<void>, until = this.endsAt): void {
     const now = this.clock.now();
     if (this.endsAt !== undefined && now >= this.endsAt && !this.expired) {
       this.expired = true;
       this.reporter.expired(`the lease ended with no new value (${describe(error)})`);
     }
-    const ends = this.endsAt !== undefined && now < this.endsAt ? this.endsAt : undefined;
+    const ends = until !== undefined && now < until ? until : undefined;
     const wait = retryDelay(this.failures++, now, ends, (error as VaultHttpError)?.retryAfterMs, this.random);
     this.reporter.failed(describe(error), wait);
     this.schedule(wait, again);

@@ -6,7 +6,7 @@
 // root token) has no clock at all.
 import type { Clock, Timer } from './clock';
 import type { Lifetime, Reporter } from './lifetime';
-import { renewDelay, retryDelay, type Random } from './timing';
+import { attemptBudget, renewDelay, retryDelay, type Random } from './timing';
 import { VaultHttpError } from '../secrets/vault/client';
 import type { VaultSession } from '../secrets/vault/session';
 import { formatMs } from '../supervisor/service';
@@ -94,7 +94,8 @@ export class VaultTokenLifetime implements Lifetime {
 
   private async renew(): Promise<void> {
     try {
-      const answer = (await this.session.call('POST', 'auth/token/renew-self', { increment: `${this.state.incrementS}s` })) as {
+      const left = this.state.endsAt - this.clock.now();
+      const answer = (await this.session.call('POST', 'auth/token/renew-self', { increment: `${this.state.incrementS}s` }, attemptBudget(left))) as {
         auth?: { lease_duration?: number; renewable?: boolean }; warnings?: string[] | null;
       };
       if (this.stopped) return;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lifetime/clock';
 import type { ChangeEvent, Lifetime, Reporter } from '../../src/lifetime/lifetime';
 import { LifetimeStage, type StageOptions } from '../../src/lifetime/stage';
-import { refreshDelay, renewDelay, rereadDelay, retryDelay } from '../../src/lifetime/timing';
+import { attemptBudget, firstRefreshDelay, firstRenewDelay, lastChanceMs, refreshDelay, renewDelay, rereadDelay, retryDelay } from '../../src/lifetime/timing';
 import { createLog } from '../../src/log';
 import { retryAfter } from '../../src/secrets/vault/client';
 
@@ -151,8 +151,23 @@ describe('timing', () => {
   it('backs off from about 10 s to 5 min, never past the end, never under Retry-After', () => {
     const mid = () => 0.5;
     expect([0, 1, 2, 3, 4, 5, 10, 100].map((n) => retryDelay(n, 0, undefined, 0, mid))).toEqual([10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000]);
-    expect(retryDelay(5, 0, 60_000, 0, mid)).toBe(59_000);
-    expect(retryDelay(0, 0, 60_000, 30_000, mid)).toBe(30_000);
+    // With an end: at most half of what is left, so that a few tries fit before it.
+    expect(retryDelay(5, 0, 60_000, 0, mid)).toBe(30_000);
+    expect(retryDelay(0, 0, 8_000, 0, mid)).toBe(4_000);
+    expect(retryDelay(0, 7_500, 8_000, 0, mid)).toBe(500);
+    expect(retryDelay(0, 0, 60_000, 40_000, mid)).toBe(40_000);
+  });
+
+  it('the first cycle is jittered wider: renewals from 1/3 of the lease, refreshes from half the interval', () => {
+    expect(firstRenewDelay(30_000, () => 0)).toBe(10_000);
+    expect(firstRenewDelay(30_000, () => 1)).toBe(24_000);
+    expect(firstRefreshDelay(60_000, () => 0)).toBe(30_000);
+    expect(firstRefreshDelay(60_000, () => 1)).toBe(60_000);
+  });
+
+  it('one try after start gets half of what is left of its lease, 2 s to 30 s; the last tenth is for reading it again', () => {
+    expect([1000, 8000, 20_000, 3_600_000, Infinity].map(attemptBudget)).toEqual([2000, 4000, 10_000, 30_000, 5000]);
+    expect([2000, 30_000, 120_000, 3_600_000, 86_400_000].map(lastChanceMs)).toEqual([1000, 3000, 12_000, 60_000, 60_000]);
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {

@@ -18,8 +18,10 @@ export interface KvSecret {
    * The read's lease, when it has one: a dynamic secret's (database/creds/ROLE: a lease_id),
    * or KV v1's advisory one from a `ttl` key (no lease_id, not renewable). KV v2 and KV v1
    * without `ttl` have none (KV v1 then says 768h, the mount's default: not a lifetime).
+   * `askedAt`: Date.now() when the request went out (a lease read at start may be seconds
+   * old by the time its lifetime starts).
    */
-  lease?: { id: string; durationS: number; renewable: boolean };
+  lease?: { id: string; durationS: number; renewable: boolean; askedAt?: number };
 }
 
 export class KvReader {
@@ -97,6 +99,8 @@ export class KvReader {
   private async readFrom(mount: Mount, path: string, version?: number, deadline?: number): Promise<KvSecret> {
     if (mount.version === 1) {
       if (version !== undefined) throw invalid(`a version was asked for, but ${mount.path || path} is a KV version 1 mount`);
+      // The lease's time counts from before the request: its end is never later than said.
+      const askedAt = Date.now();
       try {
         const answer = (await this.client.call('GET', encodePath(path), { deadline })) as {
           data?: Record<string, unknown>; lease_id?: string; lease_duration?: number; renewable?: boolean;
@@ -105,7 +109,7 @@ export class KvReader {
         const durationS = typeof answer?.lease_duration === 'number' ? answer.lease_duration : 0;
         const id = typeof answer?.lease_id === 'string' ? answer.lease_id : '';
         const leased = durationS > 0 && (id !== '' || Object.hasOwn(data, 'ttl'));
-        return { data, lease: leased ? { id, durationS, renewable: id !== '' && answer.renewable === true } : undefined };
+        return { data, lease: leased ? { id, durationS, renewable: id !== '' && answer.renewable === true, askedAt } : undefined };
       } catch (error) {
         throw this.missing(error, path);
       }

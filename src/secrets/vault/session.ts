@@ -48,13 +48,17 @@ export class VaultSession {
     return reloginImpossible(this.settings.auth, this.memory);
   }
 
-  /** `withinMs`: a shorter budget (what is left of a lease). */
-  call(method: 'GET' | 'POST', path: string, body?: object, withinMs = CALL_BUDGET_MS): Promise<unknown> {
-    return this.client.call(method, path, { body, deadline: Date.now() + Math.max(500, Math.min(CALL_BUDGET_MS, withinMs)) });
+  /**
+   * `budgetMs`: how long this call may take, its quick retries and any wait for a free
+   * connection included (a lifetime sizes it to what is left of its lease: timing.ts
+   * attemptBudget).
+   */
+  call(method: 'GET' | 'POST', path: string, body?: object, budgetMs = CALL_BUDGET_MS): Promise<unknown> {
+    return this.client.call(method, path, { body, deadline: Date.now() + Math.max(500, budgetMs) });
   }
 
-  reread(path: string, version?: number, withinMs = CALL_BUDGET_MS): Promise<KvSecret> {
-    return this.kv.reread(path, version, Date.now() + Math.max(500, Math.min(CALL_BUDGET_MS, withinMs)));
+  reread(path: string, version?: number, budgetMs = CALL_BUDGET_MS): Promise<KvSecret> {
+    return this.kv.reread(path, version, Date.now() + Math.max(500, budgetMs));
   }
 
   /** Someone to tell when the token is replaced (the leases of the old one are re-issued). */
