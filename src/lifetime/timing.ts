@@ -63,7 +63,7 @@ export function firstRefreshDelay(intervalMs: number, random: Random = Math.rand
 
 /**
  * How long one renewal or read after start may take, quick retries and the wait for a free
- * connection included, with `leftMs` of its lease left: half of that, at least 2 s (a
+ * connection included, with `leftMs` of its lease left: a third of that, at least 2 s (a
  * loaded server or machine answers in a second or two; less would fail a renewal that was
  * about to succeed), at most 30 s (Vault's own client allows 60 s a request). Not all of
  * what is left: a try that times out must leave time for another. No lease: 5 s, as the
@@ -72,16 +72,17 @@ export function firstRefreshDelay(intervalMs: number, random: Random = Math.rand
 export const ATTEMPT = { minMs: 2000, maxMs: 30_000, unleasedMs: 5000 };
 export function attemptBudget(leftMs: number): number {
   if (!Number.isFinite(leftMs)) return ATTEMPT.unleasedMs;
-  return Math.round(Math.min(ATTEMPT.maxMs, Math.max(ATTEMPT.minMs, leftMs / 2)));
+  return Math.round(Math.min(ATTEMPT.maxMs, Math.max(ATTEMPT.minMs, leftMs / 3)));
 }
 
 /**
  * With this much of a lease of `durationMs` left and its renewals still failing, stop
- * renewing and read it again: new credentials before the old ones end beat none. A tenth
- * of the lease (Vault's lifetime watcher gives up within its 10-20% grace), 1 s to 60 s.
+ * renewing and read it again: new credentials before the old ones end beat none. A 20th
+ * of the lease, 1 s to 60 s: a renewal due at 4/5 that times out (a third of the 20% left)
+ * still has two or three more tries before it.
  */
 export function lastChanceMs(durationMs: number): number {
-  return Math.min(60_000, Math.max(1000, Math.round(durationMs / 10)));
+  return Math.min(60_000, Math.max(1000, Math.round(durationMs / 20)));
 }
 
 /**

@@ -8,7 +8,7 @@
 // the old one ends (only those: vault #11030). Failures keep the last value and back off,
 // never past the lease's end. A renewal that fails or times out is tried again while the
 // lease has time (each try gets part of what is left, not all of it); only in the last
-// tenth of the lease (timing.ts lastChanceMs) is it read again instead, new credentials
+// 20th of the lease (timing.ts lastChanceMs) is it read again instead, new credentials
 // before the old ones end; at the end with nothing new the expiry policy applies.
 import type { Clock, Timer } from './clock';
 import type { Lifetime, Reporter, SecretName } from './lifetime';

@@ -302,6 +302,57 @@ describe('failures after start', () => {
     expect((await init.done).code).toBe(0);
   }, 60_000);
 
+  it('renewals that time out or fail for a while but recover before the lease ends: renewed, never read again, no restart', async () => {
+    // A 20 s lease, renewed first between 1/3 and 4/5 of it. Its first renewal gets no answer
+    // for 8 s (more than any try's budget: a third of what is left, at least 2 s), then three
+    // 503s. Each is retried while the lease has time; none gives new credentials.
+    const vault = await server();
+    vault.addDatabaseRole('app', { ttl: '20s', maxTtl: '1h' });
+    vault.faults.push({ path: 'sys/leases/renew', delayMs: 8000, times: 1 }, { path: 'sys/leases/renew', status: 503, times: 3 });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const began = Date.now();
+    const init = start(['--log-level', 'debug', ...FAST, '--', ...recorder(events, 'DB_PASS')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, DB_PASS: 'vault:database/creds/app#password',
+    });
+    await until(() => /warning: vault:database\/creds\/app: Vault did not answer in time .*; keeping the last value, retrying in /.test(init.stderr()), 'the timed-out renewal', init, 30_000);
+    await until(() => /debug: vault:database\/creds\/app: lease renewed for 20s/.test(init.stderr()), 'a renewal through', init, 30_000);
+    expect(vault.faults.every((f) => f.times === 0)).toBe(true);
+    // Past the end of the lease as first read: the renewed one holds.
+    await until(() => Date.now() > began + 21_000, 'the end of the first lease', init, 30_000);
+    expect(vault.requestCount({ method: 'GET', path: 'database/creds/app' })).toBe(1);
+    expect(vault.leases()).toHaveLength(1);
+    expect(lines(events)).toEqual([`start ${vault.leases()[0].data.password}`]);
+    expect(init.stderr()).not.toMatch(/reading it again|the lease ended/);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  }, 60_000);
+
+  it('40 leases read together, every renewal answered after 1 s: the renewals spread out, none is read again', async () => {
+    // 8 connections at 1 s an answer carry 8 renewals a second. The first renewals of leases
+    // read together are spread from 1/3 to 4/5 of the lease (about 6 a second here), and a
+    // try waiting for a connection counts that wait in its own budget.
+    const vault = await server();
+    const names = Array.from({ length: 40 }, (_, i) => `r${i}`);
+    for (const name of names) vault.addDatabaseRole(name, { ttl: '15s', maxTtl: '1h' });
+    vault.faults.push({ path: 'sys/leases/renew', delayMs: 1000 });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const began = Date.now();
+    const init = start([...FAST, '--', ...recorder(events, 'S0')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken, ...Object.fromEntries(names.map((name, i) => [`S${i}`, `vault:database/creds/${name}#password`])),
+    });
+    await until(() => lines(events).length === 1, 'the start', init);
+    await until(() => Date.now() > began + 17_000, 'the end of the first leases', init, 30_000);
+    expect(vault.leases()).toHaveLength(40);
+    expect(vault.leases().every((l) => l.renewals.length >= 1)).toBe(true);
+    expect(vault.requests.filter((r) => r.path.startsWith('/v1/database/creds/')).length).toBe(40);
+    expect(lines(events)).toHaveLength(1);
+    expect(init.stderr()).not.toMatch(/reading it again|the lease ended/);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  }, 60_000);
+
   it('a lease that ends with no replacement: exit stops the container with 69; keep runs on', async () => {
     for (const policy of ['exit', 'keep']) {
       const vault = await server();

@@ -165,9 +165,9 @@ describe('timing', () => {
     expect(firstRefreshDelay(60_000, () => 1)).toBe(60_000);
   });
 
-  it('one try after start gets half of what is left of its lease, 2 s to 30 s; the last tenth is for reading it again', () => {
-    expect([1000, 8000, 20_000, 3_600_000, Infinity].map(attemptBudget)).toEqual([2000, 4000, 10_000, 30_000, 5000]);
-    expect([2000, 30_000, 120_000, 3_600_000, 86_400_000].map(lastChanceMs)).toEqual([1000, 3000, 12_000, 60_000, 60_000]);
+  it('one try after start gets a third of what is left of its lease, 2 s to 30 s; the last 20th is for reading it again', () => {
+    expect([1000, 9000, 30_000, 3_600_000, Infinity].map(attemptBudget)).toEqual([2000, 3000, 10_000, 30_000, 5000]);
+    expect([2000, 30_000, 120_000, 3_600_000, 86_400_000].map(lastChanceMs)).toEqual([1000, 1500, 6000, 60_000, 60_000]);
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {
