@@ -8,11 +8,14 @@
 //   end of the lease (lifetime_watcher.go again), and never more than half of what is left
 //   of it, so that a lease renewed with a few seconds to spare gets several tries, not one
 //   at its last second;
-// - the first cycle after start (or after a new read): anywhere from 1/3 on for a renewal,
-//   from half the interval on for a refresh: leases read together at start (100 of them in
-//   one init, or one in each of a fleet started together) would otherwise be renewed within
-//   a few seconds of each other every cycle; consul-template's and Vault Agent's splay and
-//   jitter serve the same purpose. It costs one earlier request per lease, once.
+// - the first cycle after start (or after a new read) is jittered over one whole period:
+//   a renewal anywhere from 1/15 to 4/5 of the lease (the mean period, 11/15, wide), a
+//   refresh anywhere from 10% to 100% of the interval. Leases read together at start (100
+//   of them in one init, or one in each of a fleet started together) would otherwise be
+//   renewed within a few seconds of each other for many cycles (each cycle's own jitter
+//   spreads them only slowly); with the first one spread over a period, their phases are
+//   even from the start. consul-template's and Vault Agent's splay and jitter serve the
+//   same purpose. It costs one earlier request per lease or value, once.
 
 export const BACKOFF = { firstMs: 10_000, maxMs: 5 * 60_000 };
 /** consul-template's default threshold for non-renewable leases. */
@@ -34,12 +37,13 @@ export function renewDelay(ttlMs: number, random: Random = Math.random): number 
 }
 
 /**
- * The first renewal of a lease (or token) just read: anywhere between 1/3 and 4/5 of it, so
- * that leases read at the same moment do not stay in step (renewDelay's 2/3..4/5 alone
- * keeps their renewals within 13% of a lease of each other for many cycles).
+ * The first renewal of a lease just read: anywhere between 1/15 and 4/5 of it (as late as
+ * renewDelay, and as wide as its mean period, 11/15), so that leases read at the same
+ * moment do not stay in step (renewDelay's 2/3..4/5 alone keeps their renewals within 13%
+ * of a lease of each other for many cycles).
  */
 export function firstRenewDelay(ttlMs: number, random: Random = Math.random): number {
-  return Math.max(0, Math.round(ttlMs * (1 / 3 + (7 / 15) * random())));
+  return Math.max(0, Math.round(ttlMs * (1 / 15 + (11 / 15) * random())));
 }
 
 /** ms until a non-renewable lease of `durationMs` is read again: threshold ±5% of it. */
@@ -56,9 +60,12 @@ export function refreshDelay(intervalMs: number, random: Random = Math.random): 
   return Math.round(intervalMs * (0.8 + 0.2 * random()));
 }
 
-/** The first static refresh after start: between half of the interval and all of it. */
+/**
+ * The first static refresh after start: between 10% of the interval and all of it (as wide
+ * as refreshDelay's mean period, 90%), never later than asked.
+ */
 export function firstRefreshDelay(intervalMs: number, random: Random = Math.random): number {
-  return Math.round(intervalMs * (0.5 + 0.5 * random()));
+  return Math.round(intervalMs * (0.1 + 0.9 * random()));
 }
 
 /**

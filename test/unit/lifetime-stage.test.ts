@@ -158,10 +158,10 @@ describe('timing', () => {
     expect(retryDelay(0, 0, 60_000, 40_000, mid)).toBe(40_000);
   });
 
-  it('the first cycle is jittered wider: renewals from 1/3 of the lease, refreshes from half the interval', () => {
-    expect(firstRenewDelay(30_000, () => 0)).toBe(10_000);
+  it('the first cycle is jittered over a whole period: renewals from 1/15 of the lease, refreshes from 10% of the interval', () => {
+    expect(firstRenewDelay(30_000, () => 0)).toBe(2_000);
     expect(firstRenewDelay(30_000, () => 1)).toBe(24_000);
-    expect(firstRefreshDelay(60_000, () => 0)).toBe(30_000);
+    expect(firstRefreshDelay(60_000, () => 0)).toBe(6_000);
     expect(firstRefreshDelay(60_000, () => 1)).toBe(60_000);
   });
 
