@@ -1,6 +1,6 @@
 // One Vault path read at start, kept valid: the values of every key read from it come from
 // one read, so that database/creds/app's username and password always belong together.
-//   leased, renewable      sys/leases/renew at about 2/3; once a renewal is capped (its max
+//   leased, renewable      sys/leases/renew at 7/10..4/5; once a renewal is capped (its max
 //                          TTL), read again at the threshold of what is left
 //   leased, not renewable  read again at threshold (90%) ±5% of the lease (also KV v1 `ttl`)
 //   no lease (KV v2, v1)   read again every refresh interval (5 min default; never: no clock)

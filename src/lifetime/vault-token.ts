@@ -1,4 +1,4 @@
-// The Vault token's lifetime. A renewable token is renewed (renew-self) at about 2/3 of its
+// The Vault token's lifetime. A renewable token is renewed (renew-self) at 7/10..4/5 of its
 // TTL; when a renewal is capped by a max TTL, refused, or the token is not renewable, init
 // logs in again the same way before it expires (the session re-issues the old token's
 // leases under the new one). A token init did not create, and cannot renew or replace,

@@ -303,7 +303,7 @@ describe('failures after start', () => {
   }, 60_000);
 
   it('renewals that time out or fail for a while but recover before the lease ends: renewed, never read again, no restart', async () => {
-    // A 20 s lease, renewed first between 1/15 and 4/5 of it. Its first renewal gets no answer
+    // A 20 s lease, renewed first between 1/20 and 4/5 of it. Its first renewal gets no answer
     // for 8 s (more than any try's budget: a third of what is left, at least 2 s), then three
     // 503s. Each is retried while the lease has time; none gives new credentials.
     const vault = await server();
@@ -330,7 +330,7 @@ describe('failures after start', () => {
 
   it('40 leases read together, every renewal answered after 1 s: the renewals spread out, none is read again', async () => {
     // 8 connections at 1 s an answer carry 8 renewals a second. The first renewals of leases
-    // read together are spread from 1/15 to 4/5 of the lease (about 4 a second here), and a
+    // read together are spread from 1/20 to 4/5 of the lease (about 4 a second here), and a
     // try waiting for a connection counts that wait in its own budget.
     const vault = await server();
     const names = Array.from({ length: 40 }, (_, i) => `r${i}`);

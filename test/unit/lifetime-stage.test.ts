@@ -139,8 +139,8 @@ describe('LifetimeStage', () => {
 });
 
 describe('timing', () => {
-  it('renews after 2/3 (up to 4/5), reads a non-renewable lease again at the threshold ±5%', () => {
-    expect(renewDelay(3_600_000, () => 0)).toBe(2_400_000);
+  it('renews between 7/10 and 4/5, reads a non-renewable lease again at the threshold ±5%', () => {
+    expect(renewDelay(3_600_000, () => 0)).toBe(2_520_000);
     expect(renewDelay(3_600_000, () => 1)).toBe(2_880_000);
     expect(rereadDelay(100_000, 0.9, () => 0)).toBe(85_000);
     expect(rereadDelay(100_000, 0.9, () => 1)).toBe(95_000);
@@ -158,8 +158,8 @@ describe('timing', () => {
     expect(retryDelay(0, 0, 60_000, 40_000, mid)).toBe(40_000);
   });
 
-  it('the first cycle is jittered over a whole period: renewals from 1/15 of the lease, refreshes from 10% of the interval', () => {
-    expect(firstRenewDelay(30_000, () => 0)).toBe(2_000);
+  it('the first cycle is jittered over a whole period: renewals from 1/20 of the lease, refreshes from 10% of the interval', () => {
+    expect(firstRenewDelay(30_000, () => 0)).toBe(1_500);
     expect(firstRenewDelay(30_000, () => 1)).toBe(24_000);
     expect(firstRefreshDelay(60_000, () => 0)).toBe(6_000);
     expect(firstRefreshDelay(60_000, () => 1)).toBe(60_000);
