@@ -351,6 +351,25 @@ describe('a token given from outside', () => {
     expect(vault.requestCount({ path: 'auth/token/revoke-self' })).toBe(0);
     expect(lines(events)).toEqual(['start one']);
   });
+  it('is looked up (lookup-self) after the child has started: nothing before the child waits for it', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    const token = vault.createToken({ policies: ['root'], ttl: '1h', renewable: true });
+    // The lookup takes 3 s to answer: a start that waited for it would start the child late.
+    vault.faults.push({ path: 'auth/token/lookup-self', delayMs: 3000 });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '1h', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: token, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    await until(() => vault.requestCount({ path: 'auth/token/lookup-self' }) === 1, 'the lookup', init);
+    const asked = Date.now();
+    await until(() => lines(events).length === 1, 'the child', init);
+    expect(Date.now() - asked).toBeLessThan(2500);
+    expect(lines(events)).toEqual(['start one']);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
+  });
 });
 
 describe('memory', () => {
