@@ -23,7 +23,7 @@ import { runChild } from './supervisor/single';
 import { type Prepared, supervise, type SuperviseOptions } from './supervisor/supervise';
 import { resolveUser } from './supervisor/user';
 import { planServices } from './supervisor/plan';
-import { checkCommand, whoOf } from './supervisor/command-check';
+import { checkCommand, checkWorkingDir, whoOf } from './supervisor/command-check';
 import { COMMAND_SERVICE } from './config/services';
 import { lifetimesFor } from './lifetime/build';
 import { prepareCertificates } from './lifetime/certificates';
@@ -226,12 +226,14 @@ let selfMemFd = -1;
 /** --check: every service's command and healthcheck command would start (command-check.ts). */
 function checkServiceCommands(prepared: Prepared[], configPath: string | undefined): void {
   for (const { config, env, user } of prepared) {
+    const where = (at: string) => (config.name === COMMAND_SERVICE ? '' : `${configPath}: ${at}: `);
+    const dir = config.workingDir === undefined ? undefined : checkWorkingDir(config.workingDir, whoOf(user));
+    if (dir) throw new InitError(`${where(`${config.at}.working_dir`)}${dir.reason}`, dir.exitCode);
     const commands: Array<[string, string[]]> = [[`${config.at}.command`, config.command]];
     if (config.healthcheck) commands.push([`${config.at}.healthcheck.test`, config.healthcheck.test]);
     for (const [at, argv] of commands) {
       const problem = checkCommand(argv[0], env, config.workingDir, whoOf(user));
-      const where = config.name === COMMAND_SERVICE ? '' : `${configPath}: ${at}: `;
-      if (problem) throw new InitError(`${where}${problem.reason}`, problem.exitCode);
+      if (problem) throw new InitError(`${where(at)}${problem.reason}`, problem.exitCode);
     }
   }
 }
