@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { makePki } from '../support/certs';
+import { startKeywhiz } from '../support/keywhiz-server';
 import { startAsPid1, type Running } from '../support/pid1';
 import { startVault, type VaultServer } from '../support/vault-server';
 
@@ -82,6 +84,35 @@ describe('static secrets: read again every refresh interval', () => {
     expect(done.stderr).toMatch(/^sesame: changed \(DB_PASSWORD\): restarting the command$/m);
     // Debug level, many refreshes: no value in any line.
     expect(done.stderr).not.toMatch(/hunter2|swordfish/);
+  });
+
+  it('Keywhiz (mutual TLS): refreshed every interval, nothing done while unchanged; a rotated secret restarts the command once', async () => {
+    const pki = makePki();
+    const app = pki.client('app');
+    const kw = await startKeywhiz({ pki, clients: { app: { secrets: ['db-password'] } }, secrets: { 'db-password': { content: 'hunter2' } } });
+    try {
+      const dir = scratch();
+      const events = join(dir, 'events');
+      const init = start(['--refresh', '300ms', ...FAST, '--log-level', 'debug', '--', ...recorder(events, 'DB_PASSWORD')], {
+        SESAME_KEYWHIZ_SERVER: kw.url, SESAME_KEYWHIZ_CERT: app.certPath, SESAME_KEYWHIZ_KEY: app.keyPath, SESAME_KEYWHIZ_CA: pki.ca.certPath,
+        DB_PASSWORD: 'keywhiz:db-password',
+      });
+      const fetches = () => kw.requests.filter((r) => r.status === 200 && /secret/.test(r.path)).length;
+      await until(() => fetches() >= 6, 'six fetches', init);
+      expect(lines(events)).toEqual(['start hunter2']);
+      kw.setSecret('db-password', { content: 'swordfish' });
+      await until(() => lines(events).length === 2, 'the restart', init);
+      const after = fetches();
+      await until(() => fetches() >= after + 4, 'four more fetches', init);
+      expect(lines(events)).toEqual(['start hunter2', 'start swordfish']);
+      await init.signal('SIGTERM');
+      const done = await init.done;
+      expect(done.code).toBe(0);
+      expect(done.stderr).toMatch(/^sesame: secret changed: DB_PASSWORD$/m);
+      expect(done.stderr).not.toMatch(/hunter2|swordfish/);
+    } finally {
+      await kw.stop();
+    }
   });
 
   it('refresh never: no read after start, and the token init logged in with is revoked at once', async () => {
