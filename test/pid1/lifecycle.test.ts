@@ -258,6 +258,31 @@ describe('on change: templates and services', () => {
     expect(done.stderr).toMatch(/^sesame: changed \(\/.*app\.conf\): sent SIGHUP to web$/m);
   });
 
+  it('with a single command (no services): a template that says signal sends it to the command, once per change, with no restart', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'web', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const src = join(dir, 'app.conf.liquid');
+    const dest = join(dir, 'app.conf');
+    writeFileSync(src, 'password={{ secrets.pw }}\n');
+    const config = writeConfig(dir, {
+      secrets: [{ ref: 'vault:secret/web#password', name: 'pw', refresh: '200ms' }],
+      templates: [{ src, dest, on_change: { signal: 'SIGHUP' } }],
+    });
+    const init = start(['-c', config, ...FAST, '--', '/bin/sh', '-c', service(events, 'cmd')], { VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken });
+    await until(() => lines(events).length === 1, 'the command up', init);
+    vault.kvPut('secret', 'web', { password: 'two' });
+    await until(() => lines(events).includes('cmd hup'), 'the SIGHUP', init);
+    expect(readFileSync(dest, 'utf8')).toBe('password=two\n');
+    const reads = vault.requestCount({ path: 'secret/data/web' });
+    await until(() => vault.requestCount({ path: 'secret/data/web' }) >= reads + 5, 'five more reads', init);
+    expect(lines(events)).toEqual(['cmd start', 'cmd hup']);
+    await init.signal('SIGTERM');
+    const done = await init.done;
+    expect(done.code).toBe(0);
+  });
+
   it('a service whose environment holds the changed secret restarts once; its dependant keeps running; a command runs once', async () => {
     const vault = await server();
     vault.kvPut('secret', 'db', { password: 'one' });
