@@ -9,6 +9,7 @@ import { readEnvironment } from './bytes';
 import { checkEnvironmentSizes, childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
+import { flushHeldOutput, neverBlockOutput, useNativeSend } from './output';
 import { loadNative, type Native, sidecarPath } from './native/binding';
 import { hiddenVariables } from './native/onefile';
 import { loadConfig } from './config/file';
@@ -256,6 +257,7 @@ function processTable(env: NodeJS.ProcessEnv, log: Log): { table: ProcessTable; 
   load.native.setName(processName());
   // Everything init writes is written synchronously, so nothing is left to flush.
   exit = load.native.exit;
+  useNativeSend(load.native.sendNoWait);
   selfMemFd = load.native.selfMemFd;
   environ = load.native.environ();
   // The executable runs with --disable-sigusr1, which leaves SIGUSR1 blocked (build.mjs).
@@ -308,6 +310,8 @@ async function main(log: { current: Log }): Promise<number> {
     log.current.info(`${stop ?? prepared} received while starting; not starting ${what}`);
     return 128 + constants.signals[(stop ?? prepared) as NodeJS.Signals];
   }
+  // From here a reader that stops reading init's stdout or stderr must not stop PID 1.
+  neverBlockOutput();
   try {
     return await runWithLife(prepared, options, table, log.current);
   } finally {
@@ -318,23 +322,32 @@ async function main(log: { current: Log }): Promise<number> {
 /** The table of children, once there is one: what a last-resort exit must not leave behind. */
 let started: ProcessTable | undefined;
 
+/** What output is still held for a stalled reader gets this long before init exits. */
+const FLUSH_MS = 2000;
+
+/** Exit with `code`, after what is held for stdout and stderr has been written, or given up on. */
+function finish(code: number): never {
+  flushHeldOutput(Date.now() + FLUSH_MS);
+  return exit(code);
+}
+
 /** A failure nothing else caught: one line, every child killed, 70. Never Node's trace and exit 1. */
 function internalError(error: unknown): never {
   log.current.error(`internal error: ${(error as Error)?.stack ?? error}`);
   started?.killAll();
-  return exit(EXIT.SOFTWARE);
+  return finish(EXIT.SOFTWARE);
 }
 
 const log = { current: createLog() };
 process.on('uncaughtException', internalError);
 process.on('unhandledRejection', internalError);
 main(log).then(
-  (code) => exit(code),
+  (code) => finish(code),
   (error: unknown) => {
     if (error instanceof InitError) {
       log.current.error(error.message);
       started?.killAll();
-      exit(error.exitCode);
+      finish(error.exitCode);
     }
     internalError(error);
   },
