@@ -3,14 +3,15 @@
 // A write to a pipe nobody reads (a stalled log collector) or to a terminal whose output is
 // stopped (^S) blocks until there is room. Init writes synchronously (log.ts says why), so
 // such a write would stop PID 1 itself: no reaping, no signal forwarded, `docker stop`
-// waiting for its SIGKILL. So once the children run, fds 1 and 2 are written through a
-// second, non-blocking file description of the same pipe or terminal (opened again through
-// /proc/self/fd, close-on-exec: the children's shared description stays as it is, blocking;
-// a socket, which /proc cannot open again, is written with send(MSG_DONTWAIT) through the
-// native helper), and what the reader does not take is held, in order, and written when it takes it again.
-// What is held is bounded (MAX_HELD per fd); past it, output is dropped and counted until
-// all that is held has been written, and one line at the gap says how much. Before the children (start-up lines,
-// --check, --render, --help) writes block as before: nothing else needs init then.
+// waiting for its SIGKILL. So once the children run, fds 1 and 2 are written without
+// blocking: a pipe or terminal through a second, non-blocking file description of it
+// (opened again through /proc/self/fd, close-on-exec; the children's shared description
+// stays as it is, blocking), a socket (which /proc cannot open again) with
+// send(MSG_DONTWAIT) through the native helper. What the reader does not take is held, in
+// order, and written when it takes it again. What is held is bounded (MAX_HELD per fd);
+// past it, output is dropped and counted until all that is held has been written, and one
+// line at the gap says how much. Before the children (start-up lines, --check, --render,
+// --help) writes block as before: nothing else needs init then.
 import { constants, fstatSync, openSync, writeSync } from 'node:fs';
 import { constants as os } from 'node:os';
 
