@@ -196,6 +196,12 @@ const startup = measureStartup(startupEntries);
 const pid1Entries = (cmd) => peers.map((p) => ({ peer: p.name, argv: p.pid1(p.bin, cmd), hasChild: true }));
 const idleEntries = [...pid1Entries(['sleep', '60']), { row: `node (floor, ${nodeVersion})`, argv: [NODE, '-e', 'setInterval(()=>{},1e9)'], hasChild: false },
   ...(PREVIOUS ? [{ row: `sesame, previous build (${PREVIOUS})`, argv: [PREVIOUS, '--', 'sleep', '60'], hasChild: true }] : [])];
+// The same build before its one-file step (build.mjs step 5: Node's dynamic executable with
+// the system's glibc, the addon beside it): what the one file costs each container.
+const BEFORE_ONE_FILE = join(ROOT, 'dist/.cache/init-sea');
+if (!PREVIOUS && existsSync(BEFORE_ONE_FILE)) {
+  idleEntries.push({ row: 'sesame before the one-file step (dist/.cache/init-sea)', argv: ['env', `SESAME_NATIVE=${ADDON}`, BEFORE_ONE_FILE, '--', 'sleep', '60'], hasChild: true, beforeOneFile: true });
+}
 const idle = canUnshare ? await measureIdle(idleEntries) : null;
 const signals = canUnshare ? measureSignals(pid1Entries([SIGSTAMP])) : null;
 const orphans = canUnshare ? await measureOrphans(pid1Entries([ORPHANS_BIN, String(ORPHANS), String(ORPHANS_EXIT)])) : null;
@@ -290,6 +296,14 @@ if (PREVIOUS && idle) {
   const more = privateMib(sesameIdx) - privateMib(previousIdle);
   targets.push({ name: 'idle private memory (RssAnon+RssShmem) vs previous build', value: privateMib(sesameIdx), reference: privateMib(previousIdle), ratio: NaN, limit: 6, result: more <= 6 ? 'PASS' : 'FAIL',
     row: ['idle private memory (RssAnon+RssShmem) vs previous build', `${fixed(privateMib(sesameIdx), 1)} MiB`, `${fixed(privateMib(previousIdle), 1)} MiB`, `+${fixed(more, 1)} MiB`, '≤ +6 MiB', more <= 6 ? 'PASS' : 'FAIL'] });
+}
+const beforeIdle = idleEntries.findIndex((e) => e.beforeOneFile);
+if (beforeIdle >= 0 && idle) {
+  const privateMib = (i) => mib(median(idle[i].samples.map((x) => x.rssAnonKb + x.rssShmemKb)));
+  const more = privateMib(sesameIdx) - privateMib(beforeIdle);
+  const name = 'idle private memory: one file vs before its one-file step';
+  targets.push({ name, value: privateMib(sesameIdx), reference: privateMib(beforeIdle), ratio: NaN, limit: 6, result: more <= 6 ? 'PASS' : 'FAIL',
+    row: [name, `${fixed(privateMib(sesameIdx), 1)} MiB`, `${fixed(privateMib(beforeIdle), 1)} MiB`, `+${fixed(more, 1)} MiB`, '≤ +6 MiB', more <= 6 ? 'PASS' : 'FAIL'] });
 }
 out.push('## Targets (this run)', '');
 out.push(table(['target', '>sesame', '>reference', '>ratio', '>limit', 'result'], targets.map((t) => t.row)), '');

@@ -3,6 +3,7 @@
 // pipe or a terminal Node would switch the shared file description to non-blocking mode,
 // and the child, which shares it, would then see EAGAIN on its own writes.
 import { writeSync } from 'node:fs';
+import { writeWithoutBlocking } from './output';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -22,6 +23,8 @@ export interface Log {
 /** Write all of `text` to `fd`, synchronously (a pipe may take it in pieces). */
 export function writeFully(fd: number, text: string | Buffer): void {
   const buffer = typeof text === 'string' ? Buffer.from(text) : text;
+  // While children run, fds 1 and 2 never block PID 1 (output.ts).
+  if (writeWithoutBlocking(fd, buffer)) return;
   let offset = 0;
   while (offset < buffer.length) {
     try {

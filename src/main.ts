@@ -9,6 +9,7 @@ import { readEnvironment } from './bytes';
 import { checkEnvironmentSizes, childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
+import { flushHeldOutput, neverBlockOutput, useNativeSend } from './output';
 import { loadNative, type Native, sidecarPath } from './native/binding';
 import { hiddenVariables } from './native/onefile';
 import { loadConfig } from './config/file';
@@ -23,7 +24,7 @@ import { runChild } from './supervisor/single';
 import { type Prepared, supervise, type SuperviseOptions } from './supervisor/supervise';
 import { resolveUser } from './supervisor/user';
 import { planServices } from './supervisor/plan';
-import { checkCommand, whoOf } from './supervisor/command-check';
+import { checkCommand, checkWorkingDir, whoOf } from './supervisor/command-check';
 import { COMMAND_SERVICE } from './config/services';
 import { lifetimesFor } from './lifetime/build';
 import { prepareCertificates } from './lifetime/certificates';
@@ -226,12 +227,14 @@ let selfMemFd = -1;
 /** --check: every service's command and healthcheck command would start (command-check.ts). */
 function checkServiceCommands(prepared: Prepared[], configPath: string | undefined): void {
   for (const { config, env, user } of prepared) {
+    const where = (at: string) => (config.name === COMMAND_SERVICE ? '' : `${configPath}: ${at}: `);
+    const dir = config.workingDir === undefined ? undefined : checkWorkingDir(config.workingDir, whoOf(user));
+    if (dir) throw new InitError(`${where(`${config.at}.working_dir`)}${dir.reason}`, dir.exitCode);
     const commands: Array<[string, string[]]> = [[`${config.at}.command`, config.command]];
     if (config.healthcheck) commands.push([`${config.at}.healthcheck.test`, config.healthcheck.test]);
     for (const [at, argv] of commands) {
       const problem = checkCommand(argv[0], env, config.workingDir, whoOf(user));
-      const where = config.name === COMMAND_SERVICE ? '' : `${configPath}: ${at}: `;
-      if (problem) throw new InitError(`${where}${problem.reason}`, problem.exitCode);
+      if (problem) throw new InitError(`${where(at)}${problem.reason}`, problem.exitCode);
     }
   }
 }
@@ -254,6 +257,7 @@ function processTable(env: NodeJS.ProcessEnv, log: Log): { table: ProcessTable; 
   load.native.setName(processName());
   // Everything init writes is written synchronously, so nothing is left to flush.
   exit = load.native.exit;
+  useNativeSend(load.native.sendNoWait);
   selfMemFd = load.native.selfMemFd;
   environ = load.native.environ();
   // The executable runs with --disable-sigusr1, which leaves SIGUSR1 blocked (build.mjs).
@@ -306,6 +310,8 @@ async function main(log: { current: Log }): Promise<number> {
     log.current.info(`${stop ?? prepared} received while starting; not starting ${what}`);
     return 128 + constants.signals[(stop ?? prepared) as NodeJS.Signals];
   }
+  // From here a reader that stops reading init's stdout or stderr must not stop PID 1.
+  neverBlockOutput();
   try {
     return await runWithLife(prepared, options, table, log.current);
   } finally {
@@ -316,23 +322,32 @@ async function main(log: { current: Log }): Promise<number> {
 /** The table of children, once there is one: what a last-resort exit must not leave behind. */
 let started: ProcessTable | undefined;
 
+/** What output is still held for a stalled reader gets this long before init exits. */
+const FLUSH_MS = 2000;
+
+/** Exit with `code`, after what is held for stdout and stderr has been written, or given up on. */
+function finish(code: number): never {
+  flushHeldOutput(Date.now() + FLUSH_MS);
+  return exit(code);
+}
+
 /** A failure nothing else caught: one line, every child killed, 70. Never Node's trace and exit 1. */
 function internalError(error: unknown): never {
   log.current.error(`internal error: ${(error as Error)?.stack ?? error}`);
   started?.killAll();
-  return exit(EXIT.SOFTWARE);
+  return finish(EXIT.SOFTWARE);
 }
 
 const log = { current: createLog() };
 process.on('uncaughtException', internalError);
 process.on('unhandledRejection', internalError);
 main(log).then(
-  (code) => exit(code),
+  (code) => finish(code),
   (error: unknown) => {
     if (error instanceof InitError) {
       log.current.error(error.message);
       started?.killAll();
-      exit(error.exitCode);
+      finish(error.exitCode);
     }
     internalError(error);
   },

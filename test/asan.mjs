@@ -1,8 +1,9 @@
 // npm run test:asan: the PID-1 tests once more with the C addon built with AddressSanitizer
 // and UndefinedBehaviorSanitizer (not in CI: it is slow, and a sanitizer's runtime in the
 // environment changes what some tests see). Node itself is not instrumented; libasan is
-// preloaded into init only (through SESAME_TEST_INIT, a wrapper), and the addon is loaded
-// as the sidecar dist/init.node, which init tries before its embedded copy.
+// preloaded into init only (through SESAME_TEST_INIT, a wrapper), and the sanitized addon is
+// loaded from dist/init.node through SESAME_NATIVE (the one-file /init would otherwise load
+// the copy embedded in it, built without the sanitizers).
 //
 // Prints the sanitizers' reports (none is the expected result) and the test counts. Tests
 // that compare a child's whole environment or init's /proc/PID/exe fail here by design
@@ -39,6 +40,7 @@ writeFileSync(wrapper, `#!/bin/sh
 export LD_PRELOAD="${libasan} ${libubsan}"
 export ASAN_OPTIONS="detect_leaks=0:log_path=${reports}/asan:handle_segv=0:allow_user_segv_handler=1"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=${reports}/ubsan"
+export SESAME_NATIVE="${addon}"
 exec "${join(dist, 'init')}" "$@"
 `, { mode: 0o755 });
 

@@ -10,7 +10,7 @@ import type { Resolution, Sources } from '../secrets/resolve';
 import type { Lifetime, SecretName } from './lifetime';
 import { RefreshLifetime } from './refresh';
 import { VaultReadLifetime } from './vault-read';
-import { VaultTokenLifetime } from './vault-token';
+import { type TokenInfo, VaultTokenLifetime } from './vault-token';
 import { FileWatchLifetime } from './file-watch';
 
 /**
@@ -76,20 +76,19 @@ export async function lifetimesFor(plan: SecretPlan, resolution: Resolution, sou
         }
       }
     } else {
-      let ttlS = token.ttlS;
-      let renewable = token.renewable ?? false;
-      if (ttlS === undefined) {
-        // A token given from outside: only lookup-self tells its TTL.
+      // A token given from outside: only lookup-self tells its TTL. It is asked once the
+      // children run (a round trip less before them); the token was good a moment ago.
+      const lookup = async (): Promise<TokenInfo> => {
         try {
           const answer = (await vault.call('GET', 'auth/token/lookup-self')) as { data?: { ttl?: number; renewable?: boolean } };
-          ttlS = answer?.data?.ttl ?? 0;
-          renewable = answer?.data?.renewable === true;
+          return { ttlS: answer?.data?.ttl ?? 0, renewable: answer?.data?.renewable === true };
         } catch (error) {
           log.warn(`Vault token: lookup-self failed (${(error as Error).message}): its expiry is unknown, so it is not renewed`);
-          ttlS = 0;
+          return { ttlS: 0, renewable: false };
         }
-      }
-      lifetimes.push(new VaultTokenLifetime(vault, { ttlS, renewable }, settings.revoke), ...reads);
+      };
+      const info = token.ttlS === undefined ? lookup : { ttlS: token.ttlS, renewable: token.renewable ?? false };
+      lifetimes.push(new VaultTokenLifetime(vault, info, settings.revoke), ...reads);
     }
   }
   lifetimes.push(...fileWatches(plan, resolution));

@@ -9,7 +9,7 @@
 // The shape of Vault's lifetime_watcher: one small object per certificate that knows time and
 // the API, and tells its caller "rotated" or "expired"; what that means for services is not
 // its business.
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-write';
 import type { Log } from '../log';
@@ -91,6 +91,13 @@ export function rotationTime(start: number, notAfter: number, fraction: number, 
   return Math.max(now + MIN_DELAY_MS, Math.min(notAfter, at));
 }
 
+/**
+ * node:crypto, loaded when a certificate is first looked at: requiring it costs ~7 ms, and
+ * this module is part of every start (the config's certificates: entries are planned with
+ * its defaults), most of which never see a certificate.
+ */
+const crypto = (): typeof import('node:crypto') => require('node:crypto') as typeof import('node:crypto');
+
 /** The DNS and IP names a certificate carries. */
 function namesOf(x509: X509Certificate): { cn: string; dns: Set<string>; ip: Set<string> } {
   const cn = /(?:^|\n)CN=([^\n]*)/.exec(x509.subject)?.[1] ?? '';
@@ -111,13 +118,13 @@ function namesOf(x509: X509Certificate): { cn: string; dns: Set<string>; ip: Set
 export function onDisk(spec: CertificateSpec, now: number): { x509: X509Certificate } | { why: string } {
   let x509: X509Certificate;
   try {
-    x509 = new X509Certificate(readFileSync(spec.certFile));
+    x509 = new (crypto().X509Certificate)(readFileSync(spec.certFile));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return { why: code === 'ENOENT' ? `no ${spec.certFile} yet` : `${spec.certFile} is not a certificate (${code ?? 'unreadable'})` };
   }
   try {
-    if (!x509.checkPrivateKey(createPrivateKey(readFileSync(spec.keyFile)))) return { why: `${spec.keyFile} does not hold the key of ${spec.certFile}` };
+    if (!x509.checkPrivateKey(crypto().createPrivateKey(readFileSync(spec.keyFile)))) return { why: `${spec.keyFile} does not hold the key of ${spec.certFile}` };
   } catch (error) {
     return { why: `${spec.keyFile} is not a usable key (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})` };
   }
@@ -255,7 +262,7 @@ export class CertificateLifetime implements Lifetime {
     const issuedAt = this.clock.now();
     const issued = await this.deps.issue(this.spec.path, issueBody(this.spec));
     if (!issued || typeof issued.certificate !== 'string' || typeof issued.private_key !== 'string') throw new Error(`${this.spec.path} returned no certificate and key`);
-    const x509 = new X509Certificate(issued.certificate);
+    const x509 = new (crypto().X509Certificate)(issued.certificate);
     writeCertificate(this.spec, issued);
     // Vault backdates NotBefore (30 s by default): the lifespan counts from the issue, so
     // that a certificate of a few seconds does not look two-thirds spent when it arrives.

@@ -80,8 +80,11 @@ export async function prepareCertificates(
     }
     sources.vault = session;
   }
-  const call = session.call.bind(session);
-  const issue = vaultIssue((method, path, body) => call(method, path, body));
+  // At start an issue has what is left of --secrets-timeout, as the secrets' reads have (the
+  // client's own start deadline, with its waiting lines); rotations later, a call's budget.
+  const vault = session;
+  let starting = true;
+  const issue = vaultIssue((method, path, body) => (starting ? vault.client.call(method, path, { body }) : vault.call(method, path, body)));
   const lifetimes = specs.map((spec) => new CertificateLifetime(spec, { issue, log }));
   const failures: string[] = [];
   let exit: number = EXIT.UNAVAILABLE;
@@ -97,6 +100,7 @@ export async function prepareCertificates(
       failures.push(`${lifetime.spec.origin}: ${lifetime.label}: ${why}`);
     }
   }));
+  starting = false;
   if (failures.length) {
     for (const line of failures.slice(0, -1)) log.error(line);
     throw new InitError(failures[failures.length - 1], exit);

@@ -20,6 +20,11 @@ interface TokenState {
   incrementS: number;
 }
 
+export interface TokenInfo {
+  ttlS: number;
+  renewable: boolean;
+}
+
 export class VaultTokenLifetime implements Lifetime {
   readonly label = 'Vault token';
   private timer?: Timer;
@@ -33,8 +38,11 @@ export class VaultTokenLifetime implements Lifetime {
 
   constructor(
     private readonly session: VaultSession,
-    /** TTL and renewability learned at start (login answer or lookup-self). */
-    private readonly initial: { ttlS: number; renewable: boolean },
+    /**
+     * TTL and renewability: from the login's answer, or (a token given from outside) a
+     * lookup-self made once the children run: nothing before them waits for it.
+     */
+    private readonly initial: TokenInfo | (() => Promise<TokenInfo>),
     /** Revoke the token at shutdown (only one init created). */
     private readonly revokeAtEnd: boolean,
     private readonly random: Random = Math.random,
@@ -43,10 +51,18 @@ export class VaultTokenLifetime implements Lifetime {
   start(reporter: Reporter, clock: Clock): void {
     this.reporter = reporter;
     this.clock = clock;
-    this.take(this.initial.ttlS, this.initial.renewable, this.initial.ttlS);
+    const initial = this.initial;
+    if (typeof initial !== 'function') return this.begin(initial);
+    void initial().then((info) => {
+      if (!this.stopped) this.begin(info);
+    });
+  }
+
+  private begin(initial: TokenInfo): void {
+    this.take(initial.ttlS, initial.renewable, initial.ttlS);
     const why = this.session.reloginImpossible;
     if (why && this.session.token.created && this.state.ttlMs) {
-      reporter.log.warn(`Vault token: cannot log in again when it reaches its max TTL (${why}); it will then expire`);
+      this.reporter.log.warn(`Vault token: cannot log in again when it reaches its max TTL (${why}); it will then expire`);
     }
   }
 

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { closeStubFiles, stubFiles } from './onefile';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
-const ABI = 5;
+const ABI = 6;
 export const ASSET_NAME = 'init.node';
 
 export interface SpawnRequest {
@@ -59,6 +59,8 @@ export interface Native {
   compactEnvironment(): number;
   /** _exit(code) after restoring the terminal modes saved at load; skips Node's teardown. */
   exit(code: number): never;
+  /** One send(MSG_DONTWAIT) on socket `fd`: bytes taken, or -errno (-EAGAIN: full; -ENOTSOCK). */
+  sendNoWait(fd: number, bytes: Buffer): number;
 }
 
 export type NativeLoad = { native: Native; from: string } | { native: null; reason: string };

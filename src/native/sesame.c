@@ -35,6 +35,7 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -45,7 +46,7 @@
 
 // Bumped whenever the JS binding's expectations change; the loader refuses a mismatch so
 // that a stale sidecar file never runs with a newer init.
-#define SESAME_NATIVE_ABI 5
+#define SESAME_NATIVE_ABI 6
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -661,6 +662,29 @@ static napi_value CompactEnvironment(napi_env env, napi_callback_info info) {
 static struct termios saved_modes[3];
 static bool saved_is_tty[3];
 
+// sendNoWait(fd, buffer): one send(MSG_DONTWAIT) on a socket: the bytes taken, or -errno
+// (-EAGAIN when it is full, -ENOTSOCK when fd is no socket). The flag is the call's own:
+// unlike O_NONBLOCK it does not change the file description init's children share
+// (src/output.ts: init's stdout and stderr while it supervises).
+static napi_value SendNoWait(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd = -1;
+  void *data = NULL;
+  size_t len = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sendNoWait(fd, buffer) needs a number and a Buffer");
+    return NULL;
+  }
+  ssize_t n;
+  do n = send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  napi_value out;
+  CHECK(napi_create_int32(env, n < 0 ? -errno : (int32_t) (n > INT32_MAX ? INT32_MAX : n), &out));
+  return out;
+}
+
 static napi_value Exit(napi_env env, napi_callback_info info) {
   int32_t code = 0;
   if (!int_arg(env, info, &code)) return NULL;
@@ -709,6 +733,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "setName", NULL, SetName, NULL, NULL, NULL, napi_default, NULL },
     { "compactEnvironment", NULL, CompactEnvironment, NULL, NULL, NULL, napi_default, NULL },
     { "exit", NULL, Exit, NULL, NULL, NULL, napi_default, NULL },
+    { "sendNoWait", NULL, SendNoWait, NULL, NULL, NULL, napi_default, NULL },
     { "environ", NULL, Environ, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value abi;

@@ -62,12 +62,41 @@ function cannotExecute(path: string, who: Who): 'missing' | string | undefined {
   return executable ? undefined : `is not executable by uid ${who.uid}`;
 }
 
+/** Whether the child's chdir to `cwd` would work: the start's own line for a failed one (processes.ts spawnFailure) and its code, 78. */
+export function checkWorkingDir(cwd: string, who: Who): CommandProblem | undefined {
+  const problem = cannotEnter(cwd, who);
+  return problem ? { exitCode: EXIT.CONFIG, reason: `working directory ${cwd}: ${problem}` } : undefined;
+}
+
+/** Why the child's chdir to `dir` would fail for `who` (undefined: it would not), in strerror's words. */
+function cannotEnter(dir: string, who: Who): string | undefined {
+  let stat: Stats;
+  try {
+    stat = statSync(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'EACCES' ? 'Permission denied' : code === 'ENOTDIR' ? 'Not a directory' : 'No such file or directory';
+  }
+  if (!stat.isDirectory()) return 'Not a directory';
+  if (who.uid === 0) return undefined;
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      if ((bitsFor(statSync(d), who) & 1) === 0) return `Permission denied (${d} cannot be searched by uid ${who.uid})`;
+    } catch {
+      return 'Permission denied';
+    }
+    if (d === '/') return undefined;
+  }
+}
+
 /**
  * Whether `argv0` would start in a child with environment `env`, working directory `cwd`
  * and credentials `who`: undefined if it would, else the exit code and reason the start
  * would give.
  */
 export function checkCommand(argv0: string, env: Record<string, string | undefined>, cwd: string | undefined, who: Who): CommandProblem | undefined {
+  const dir = cwd === undefined ? undefined : checkWorkingDir(cwd, who);
+  if (dir) return dir;
   const base = cwd ?? process.cwd();
   let denied: string | undefined;
   for (const candidate of commandCandidates(argv0, env.PATH)) {

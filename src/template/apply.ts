@@ -27,6 +27,8 @@ export interface RenderedFile {
   /** entry.owner and entry.group as ids, looked up before anything is written. */
   uid?: number;
   gid?: number;
+  /** The limits it was rendered under (--template-*-limit): a re-render keeps them. */
+  limits?: TemplateLimits;
 }
 
 /**
@@ -107,7 +109,7 @@ export function renderAll(entries: TemplateEntry[], context: TemplateContext, lo
       const rendered = renderTemplate({ source, path: src, engine: entry.engine }, context, limits);
       log.debug(`rendered ${src} (${rendered.engine}) for ${dest}`);
       const shown = standIns ? renderStandIns(source, src, entry, standIns, limits) : undefined;
-      files.push({ entry, src, dest, rendered, shown, uid, gid });
+      files.push({ entry, src, dest, rendered, shown, uid, gid, limits });
     }
   }
   return files;
@@ -148,8 +150,9 @@ export function checkDestinations(files: RenderedFile[], secrets: Array<{ path: 
  * or writing throws (the caller keeps the old file and logs).
  */
 export function rerender(file: RenderedFile, context: TemplateContext): { file: RenderedFile; written: boolean } {
-  const source = readFileSync(file.src, 'utf8');
-  const rendered = renderTemplate({ source, path: file.src, engine: file.entry.engine }, context);
+  // Read as at start: bytes that are not UTF-8 stay as they are (bytes.ts).
+  const source = decodeBytes(readFileSync(file.src));
+  const rendered = renderTemplate({ source, path: file.src, engine: file.entry.engine }, context, file.limits ?? DEFAULT_LIMITS);
   const next = { ...file, rendered };
   const data = Buffer.from(rendered.text);
   let before: Buffer | undefined;

@@ -124,4 +124,26 @@ describe('init --check and commands (issue 13): looked up as the child would, 12
     expect(r5.stderr).toBe(`sesame: error: nosuchprog: command not found in PATH ${PATH}\n`);
     expect(r5.code).toBe(127);
   });
+
+  it('a working directory the child could not enter: the line and the 78 the start gives, for --workdir and working_dir', async () => {
+    const missing = join(dir, 'no-such-dir');
+    const r1 = await check(['--workdir', missing, '--', 'true']);
+    expect(r1.stderr).toBe(`sesame: error: working directory ${missing}: No such file or directory\n`);
+    expect(r1.code).toBe(78);
+    const start = await runAsPid1(['--workdir', missing, '--', 'true'], { env: { PATH } });
+    expect(start.stderr).toBe(r1.stderr);
+    expect(start.code).toBe(78);
+
+    const file = join(dir, 'bin', 'rootonly');
+    const r2 = await check(['--workdir', file, '--', 'true']);
+    expect(r2.stderr).toBe(`sesame: error: working directory ${file}: Not a directory\n`);
+    expect(r2.code).toBe(78);
+
+    const closed = join(dir, 'closed');
+    mkdirSync(closed, { mode: 0o700 });
+    const svc = config(`services:\n  a: { command: [true], working_dir: ${closed}, user: "65534" }\n  b: { command: [true], working_dir: ${missing} }\n`);
+    const r3 = await check(['--config', svc]);
+    expect(r3.stderr).toBe(`sesame: error: ${svc}: services.a.working_dir: working directory ${closed}: Permission denied (${closed} cannot be searched by uid 65534)\n`);
+    expect(r3.code).toBe(78);
+  });
 });

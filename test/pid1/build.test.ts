@@ -1,7 +1,8 @@
 // Properties of the built executable that a change can silently lose.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ADDON, INIT } from '../support/paths';
+import { join } from 'node:path';
+import { ADDON, INIT, NODE, ROOT } from '../support/paths';
 import { runAsPid1 } from '../support/pid1';
 
 /** The highest GLIBC_x.y symbol version a binary needs. */
@@ -11,7 +12,45 @@ function glibcNeeded(file: string): string {
   return versions.at(-1)?.join('.') ?? 'none';
 }
 
+/**
+ * The builtins a start of the executable's bundle (dist/.cache/init-sea.cjs, wrapped as
+ * src/sea-loader.ts wraps it) loads on top of Node's own, up to the native exit: the
+ * training start's trick from build.mjs, with the list written out instead of a cache.
+ */
+function builtinsLoaded(argv: string[], env: Record<string, string> = {}): string[] {
+  const loader = `
+const fs = require('node:fs'), vm = require('node:vm');
+const before = new Set(process.moduleLoadList);
+const file = ${JSON.stringify(join(ROOT, 'dist/.cache/init-sea.cjs'))};
+const script = new vm.Script('(function (exports, require, module, __filename, __dirname) {' + fs.readFileSync(file, 'utf8') + '\\n})', { filename: file });
+const dlopen = process.dlopen;
+process.dlopen = (target, ...rest) => {
+  dlopen(target, ...rest);
+  const nativeExit = target.exports.exit;
+  if (nativeExit) target.exports = Object.create(target.exports, { exit: { value: (code) => {
+    fs.writeSync(1, JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith('NativeModule ')).map((m) => m.slice(13))));
+    nativeExit(code);
+  } } });
+};
+const sea = { isSea: () => false, getAsset: (name) => { throw new Error('no asset ' + name); } };
+process.argv = [process.argv[0], file, ...process.argv.slice(1)];
+const mod = { exports: {} };
+script.runInThisContext()(mod.exports, (id) => (id === 'node:sea' ? sea : require(id)), mod, file, '/');`;
+  const out = execFileSync(NODE, ['--disable-sigusr1', '-e', loader, ...argv], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SESAME_NATIVE: ADDON, ...env } });
+  return JSON.parse(out) as string[];
+}
+
 describe('the built executable', () => {
+  // Each of these costs a start milliseconds to load (node:crypto alone ~7 ms, tls and
+  // http more): a bare start has no use for them, so whatever needs them loads them then.
+  it('loads no network, crypto, stream or inspector builtin in a start without secrets', () => {
+    const loaded = builtinsLoaded(['--', 'true']);
+    expect(loaded).toContain('os');
+    for (const heavy of ['crypto', 'tls', 'net', 'http', 'https', 'stream', 'child_process', 'inspector', 'worker_threads', 'perf_hooks']) {
+      expect(loaded, heavy).not.toContain(heavy);
+    }
+  });
+
   it('starts with its trained code cache accepted by V8', async () => {
     const r = await runAsPid1(['--log-level', 'debug', '--', 'true']);
     expect(r.code).toBe(0);

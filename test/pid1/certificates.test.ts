@@ -152,6 +152,26 @@ describe('issued certificates, as PID 1', () => {
     expect(done.stderr).toBe(`sesame: error: ${config}: certificates[0]: certificate evil.org: Vault answered 400 to POST /v1/pki/issue/web: common name evil.org not allowed by this role\n`);
     expect(existsSync(join(dir, 'started'))).toBe(false);
   });
+
+  it('waits for a Vault that answers 503 at start for as long as --secrets-timeout allows, not a call budget of 5 s', { timeout: 60_000 }, async () => {
+    const vault = await startVault();
+    servers.push(vault);
+    vault.enablePki('pki', { ca: makePki().ca }).addRole('web', { allowedDomains: ['example.test'], allowSubdomains: true, keyType: 'ec' });
+    // 503 for every issue during the first 7 s (the retries' backoff takes init past it).
+    const until7s = Date.now() + 7000;
+    const fault = { path: 'pki/issue/web', status: 503, times: 1000 };
+    vault.faults.push(fault);
+    const timer = setTimeout(() => { fault.times = 0; }, until7s - Date.now());
+    const dir = scratch();
+    const config = join(dir, 'sesame.yaml');
+    writeFileSync(config, ['certificates:', '  - path: pki/issue/web', '    common_name: www.example.test', `    cert: ${dir}/c.pem`, `    key: ${dir}/k.pem`, ''].join('\n'));
+    const done = await start(['--config', config, '--secrets-timeout', '40s', '--', '/bin/sh', '-c', `test -s ${dir}/c.pem && touch ${dir}/started`], { VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken }).done;
+    clearTimeout(timer);
+    expect(done.stderr).toMatch(/waiting for Vault at .*retrying for up to \d+ s \(--secrets-timeout\)/);
+    expect(done.code).toBe(0);
+    expect(existsSync(join(dir, 'started'))).toBe(true);
+    expect(Date.now()).toBeGreaterThan(until7s);
+  });
 });
 
 describe('watched file secrets, as PID 1', () => {

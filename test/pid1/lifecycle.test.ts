@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { makePki } from '../support/certs';
+import { startKeywhiz } from '../support/keywhiz-server';
 import { startAsPid1, type Running } from '../support/pid1';
 import { startVault, type VaultServer } from '../support/vault-server';
 
@@ -82,6 +84,35 @@ describe('static secrets: read again every refresh interval', () => {
     expect(done.stderr).toMatch(/^sesame: changed \(DB_PASSWORD\): restarting the command$/m);
     // Debug level, many refreshes: no value in any line.
     expect(done.stderr).not.toMatch(/hunter2|swordfish/);
+  });
+
+  it('Keywhiz (mutual TLS): refreshed every interval, nothing done while unchanged; a rotated secret restarts the command once', async () => {
+    const pki = makePki();
+    const app = pki.client('app');
+    const kw = await startKeywhiz({ pki, clients: { app: { secrets: ['db-password'] } }, secrets: { 'db-password': { content: 'hunter2' } } });
+    try {
+      const dir = scratch();
+      const events = join(dir, 'events');
+      const init = start(['--refresh', '300ms', ...FAST, '--log-level', 'debug', '--', ...recorder(events, 'DB_PASSWORD')], {
+        SESAME_KEYWHIZ_SERVER: kw.url, SESAME_KEYWHIZ_CERT: app.certPath, SESAME_KEYWHIZ_KEY: app.keyPath, SESAME_KEYWHIZ_CA: pki.ca.certPath,
+        DB_PASSWORD: 'keywhiz:db-password',
+      });
+      const fetches = () => kw.requests.filter((r) => r.status === 200 && /secret/.test(r.path)).length;
+      await until(() => fetches() >= 6, 'six fetches', init);
+      expect(lines(events)).toEqual(['start hunter2']);
+      kw.setSecret('db-password', { content: 'swordfish' });
+      await until(() => lines(events).length === 2, 'the restart', init);
+      const after = fetches();
+      await until(() => fetches() >= after + 4, 'four more fetches', init);
+      expect(lines(events)).toEqual(['start hunter2', 'start swordfish']);
+      await init.signal('SIGTERM');
+      const done = await init.done;
+      expect(done.code).toBe(0);
+      expect(done.stderr).toMatch(/^sesame: secret changed: DB_PASSWORD$/m);
+      expect(done.stderr).not.toMatch(/hunter2|swordfish/);
+    } finally {
+      await kw.stop();
+    }
   });
 
   it('refresh never: no read after start, and the token init logged in with is revoked at once', async () => {
@@ -225,6 +256,31 @@ describe('on change: templates and services', () => {
     const done = await init.done;
     expect(done.code).toBe(0);
     expect(done.stderr).toMatch(/^sesame: changed \(\/.*app\.conf\): sent SIGHUP to web$/m);
+  });
+
+  it('with a single command (no services): a template that says signal sends it to the command, once per change, with no restart', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'web', { password: 'one' });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const src = join(dir, 'app.conf.liquid');
+    const dest = join(dir, 'app.conf');
+    writeFileSync(src, 'password={{ secrets.pw }}\n');
+    const config = writeConfig(dir, {
+      secrets: [{ ref: 'vault:secret/web#password', name: 'pw', refresh: '200ms' }],
+      templates: [{ src, dest, on_change: { signal: 'SIGHUP' } }],
+    });
+    const init = start(['-c', config, ...FAST, '--', '/bin/sh', '-c', service(events, 'cmd')], { VAULT_ADDR: vault.url, VAULT_TOKEN: vault.rootToken });
+    await until(() => lines(events).length === 1, 'the command up', init);
+    vault.kvPut('secret', 'web', { password: 'two' });
+    await until(() => lines(events).includes('cmd hup'), 'the SIGHUP', init);
+    expect(readFileSync(dest, 'utf8')).toBe('password=two\n');
+    const reads = vault.requestCount({ path: 'secret/data/web' });
+    await until(() => vault.requestCount({ path: 'secret/data/web' }) >= reads + 5, 'five more reads', init);
+    expect(lines(events)).toEqual(['cmd start', 'cmd hup']);
+    await init.signal('SIGTERM');
+    const done = await init.done;
+    expect(done.code).toBe(0);
   });
 
   it('a service whose environment holds the changed secret restarts once; its dependant keeps running; a command runs once', async () => {
@@ -401,6 +457,25 @@ describe('a token given from outside', () => {
     expect(vault.requestCount({ path: 'auth/token/renew-self' })).toBe(0);
     expect(vault.requestCount({ path: 'auth/token/revoke-self' })).toBe(0);
     expect(lines(events)).toEqual(['start one']);
+  });
+  it('is looked up (lookup-self) after the child has started: nothing before the child waits for it', async () => {
+    const vault = await server();
+    vault.kvPut('secret', 'app', { password: 'one' });
+    const token = vault.createToken({ policies: ['root'], ttl: '1h', renewable: true });
+    // The lookup takes 3 s to answer: a start that waited for it would start the child late.
+    vault.faults.push({ path: 'auth/token/lookup-self', delayMs: 3000 });
+    const dir = scratch();
+    const events = join(dir, 'events');
+    const init = start(['--refresh', '1h', ...FAST, '--', ...recorder(events, 'DB_PASSWORD')], {
+      VAULT_ADDR: vault.url, VAULT_TOKEN: token, DB_PASSWORD: 'vault:secret/app#password',
+    });
+    await until(() => vault.requestCount({ path: 'auth/token/lookup-self' }) === 1, 'the lookup', init);
+    const asked = Date.now();
+    await until(() => lines(events).length === 1, 'the child', init);
+    expect(Date.now() - asked).toBeLessThan(2500);
+    expect(lines(events)).toEqual(['start one']);
+    await init.signal('SIGTERM');
+    expect((await init.done).code).toBe(0);
   });
 });
 

@@ -373,6 +373,9 @@ interface FlavorTraits {
 const INVALID_PATH = (cli: string, command: string) =>
   `Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the ${cli} CLI, use '${command} kv get' for this operation.`;
 
+/** The build date a released OpenBao binary reports (sys/seal-status). */
+const RELEASE_DATE = '2026-06-17T13:03:31Z';
+
 const FLAVORS: Record<Flavor, FlavorTraits> = {
   vault: {
     // Vault >= 1.10 service tokens start "hvs." (docs/concepts/tokens.mdx "Token prefixes").
@@ -1101,7 +1104,9 @@ class FakeVault {
       nonce: '',
       ...(old ? {} : { recovery_seal: false }),
       version: this.version,
-      ...(old ? { build_date: '' } : { commit_date: '' }),
+      // A release's: goreleaser stamps the tag's commit date (goreleaser.linux.yaml's
+      // version.BuildDate; OpenBao 2.5.5's is this one); a plain `go build` leaves it empty.
+      ...(old ? { build_date: RELEASE_DATE } : { commit_date: RELEASE_DATE }),
       migration: false,
       ...(this.sealed ? {} : { cluster_name: this.clusterName, cluster_id: this.clusterId }),
       ...(old ? { recovery_seal: false } : {}),
@@ -1356,16 +1361,27 @@ function lookupData(vault: FakeVault, token: Token): Record<string, unknown> {
  * without an increment the last granted TTL is used again. Root tokens are not renewable
  * (checked against OpenBao).
  */
+
+/**
+ * Whole seconds from `nowMs` to `endMs`, as OpenBao's CalculateTTL counts them
+ * (sdk/framework/lease.go): it truncates both now and the start to the second first, so a
+ * renewal in the same second as the issue gets all of the max TTL (5400 of 5400 s) and one
+ * a second boundary later one second less, wherever in the second either fell.
+ */
+function wholeSecondsLeft(endMs: number, nowMs: number): number {
+  return Math.floor(endMs / 1000) - Math.floor(nowMs / 1000);
+}
+
 function renewSelf(vault: FakeVault, ctx: Ctx, token: Token): HandlerResult {
   if (!token.renewable) return errorReply(400, 'lease is not renewable');
   const requested = ctx.body?.increment === undefined ? token.ttl : parseDuration(ctx.body.increment);
   if (requested === undefined) return errorReply(400, `invalid increment ${JSON.stringify(ctx.body?.increment)}`);
   const now = Date.now();
   const maxTtl = token.explicitMaxTtl || SYSTEM_MAX_TTL;
-  // Whole seconds left, truncated as Go's int(ttl.Seconds()) does: never more than is left.
-  const remaining = Math.floor((token.issueMs + maxTtl * 1000 - now) / 1000);
+  const remaining = wholeSecondsLeft(token.issueMs + maxTtl * 1000, now);
   const ttl = Math.max(0, Math.min(requested || token.ttl, remaining));
-  const warnings = requested > remaining ? [`TTL of ${JSON.stringify(formatDuration(requested))} exceeded the effective max_ttl of ${JSON.stringify(formatDuration(maxTtl))}; TTL value is capped accordingly`] : null;
+  // The warning names what is left of the max TTL (CalculateTTL's maxValidTTL), as for leases.
+  const warnings = requested > remaining ? [`TTL of ${JSON.stringify(formatDuration(requested))} exceeded the effective max_ttl of ${JSON.stringify(formatDuration(remaining))}; TTL value is capped accordingly`] : null;
   token.ttl = ttl;
   token.expireMs = now + ttl * 1000;
   token.lastRenewalMs = now;
@@ -1390,7 +1406,7 @@ function leaseRenew(vault: FakeVault, ctx: Ctx): HandlerResult {
   const now = Date.now();
   const requested = ctx.body?.increment === undefined ? lease.ttl : parseDuration(ctx.body.increment);
   if (requested === undefined) return errorReply(400, `invalid increment ${JSON.stringify(ctx.body?.increment)}`);
-  const remaining = Math.floor((lease.maxExpireMs - now) / 1000);
+  const remaining = wholeSecondsLeft(lease.maxExpireMs, now);
   if (remaining <= 0) return errorReply(400, 'past the max TTL, cannot renew');
   const want = requested || lease.ttl;
   const ttl = Math.min(want, remaining);
@@ -2661,7 +2677,14 @@ export async function startVault(options: VaultOptions = {}): Promise<VaultServe
           else toHttp(raw);
         });
       });
-  server.on('connection', (raw: Socket) => http.trackSocket(raw));
+  // Go's TCP connections have Nagle's algorithm off (net.TCPConn.SetNoDelay: "The default is
+  // true"); Node's HTTP server sets it only on sockets it accepts itself, not on these, handed
+  // to it through the LIST rewriter. Left on, an answer written in two parts (a chunked body)
+  // waited for the client's delayed ACK on a kept-alive connection: 40 ms, a real server's never.
+  server.on('connection', (raw: Socket) => {
+    raw.setNoDelay(true);
+    http.trackSocket(raw);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
