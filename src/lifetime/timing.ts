@@ -97,14 +97,19 @@ export function lastChanceMs(durationMs: number): number {
 /**
  * The wait before retry number `attempt` (0-based) of a failed renewal or read: 10 s *
  * 2^attempt, ±20% of jitter, at most 5 min, and with an `endsAt` (what is left of the lease:
- * retrying later is pointless) at most half of the time until then (at least 500 ms), so
- * that the tries come closer together as the end nears instead of one at its last second;
+ * retrying later is pointless) at most half of the time until then (at least 500 ms, but
+ * never past it), so that the tries come closer together as the end nears instead of one
+ * at its last second;
  * never under a server's Retry-After. `now` and `endsAt` are clock times; endsAt
  * undefined: no end.
  */
 export function retryDelay(attempt: number, now: number, endsAt?: number, retryAfterMs = 0, random: Random = Math.random): number {
   const base = BACKOFF.firstMs * 2 ** Math.min(attempt, 30);
   let wait = Math.min(BACKOFF.maxMs, Math.round(base * (0.8 + 0.4 * random())));
-  if (endsAt !== undefined) wait = Math.min(wait, Math.max(500, Math.round((endsAt - now) / 2)));
+  if (endsAt !== undefined && endsAt > now) {
+    // Half of what is left, at least 500 ms but never past the end: the last try is at it.
+    const left = endsAt - now;
+    wait = Math.min(wait, Math.max(Math.min(500, left), Math.round(left / 2)));
+  }
   return Math.max(wait, retryAfterMs);
 }

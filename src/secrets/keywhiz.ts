@@ -130,7 +130,13 @@ export async function resolveKeywhiz(requests: SecretRequest[], env: NodeJS.Proc
     const batch = (await attempt(() => call(client, 'POST', '/batchsecret', { secrets: names }, deadline))) as Delivery[];
     for (const d of Array.isArray(batch) ? batch : []) byName.set(d.name, toResolved(d));
   } catch (error) {
-    log.debug(`keywhiz: POST /batchsecret: ${(error as Error).message}; asking for each secret`);
+    // The time limit spent on the batch: no time is left to ask for each secret, and its
+    // failure is the one to report (not a request refused unsent).
+    if (error instanceof DeadlineExceeded || Date.now() >= deadline) {
+      for (const name of names) byName.set(name, failure(error, name));
+    } else {
+      log.debug(`keywhiz: POST /batchsecret: ${(error as Error).message}; asking for each secret`);
+    }
   }
   await Promise.all(names.filter((n) => !byName.has(n)).map(async (name) => {
     try {
