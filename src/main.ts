@@ -256,7 +256,8 @@ function processTable(env: NodeJS.ProcessEnv, log: Log): { table: ProcessTable; 
   // Node calls its main thread "MainThread": that is what ps, docker top and /proc/1/comm
   // would show for PID 1. The executable's name instead, as tini's shows "tini".
   load.native.setName(processName());
-  // Everything init writes is written synchronously, so nothing is left to flush.
+  // Everything init writes is written synchronously (or, once children run, held by
+  // output.ts, which finish() flushes first), so Node's own exit has nothing to flush.
   exit = load.native.exit;
   useNativeSend(load.native.sendNoWait);
   selfMemFd = load.native.selfMemFd;
@@ -326,11 +327,11 @@ let started: ProcessTable | undefined;
 /**
  * A second after the children start, when secrets have lifetimes (with none, init arms no
  * timer at all), V8's optimizing compilers are turned off: PID 1 mostly waits, and what it
- * runs later (renewals, refreshes, re-renders) gains little from
- * optimized code, which costs memory that stays. Measured with 100 leases renewed every
- * ~10 s for 150 s: RSS +8.7 MiB without this (3.5 MiB of optimized code and feedback, 5 MiB
- * of the compilers' own pages of the binary), +1.6 MiB with it, CPU 1.00 -> 1.16 s. Not a
- * flag at start (build.mjs EXEC_ARGV says why), and not before the start is done.
+ * runs later (renewals, refreshes, re-renders) gains little from optimized code, which
+ * costs memory that stays. Measured with 100 leases renewed every ~10 s for 150 s: RSS
+ * +8.7 MiB without this (3.5 MiB of optimized code and feedback, 5 MiB of the compilers'
+ * own pages of the binary), +1.6 MiB with it, CPU 1.00 -> 1.16 s. Not a flag at start
+ * (build.mjs EXEC_ARGV says why), and not before the start is done.
  */
 function settle(): void {
   setTimeout(() => {
