@@ -53,7 +53,7 @@ function runNotPid1(limit: string, config: string, wrap: string[] = []): Promise
 
 function expectOrderlyStop(r: Finished, pattern: RegExp): void {
   const errors = r.stderr.split('\n').filter((l) => l.startsWith('sesame: error:'));
-  expect(errors).toHaveLength(1);
+  expect(errors, `stderr:\n${r.stderr}\nexit: ${r.code} ${r.signal}`).toHaveLength(1);
   expect(errors[0]).toMatch(pattern);
   expect(r.stderr).not.toMatch(/^\s+at |Node\.js v|internal error/m);
   // The ones that had started were stopped by init, not left to die with it.
