@@ -9,7 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { INIT } from '../support/paths';
 import { type Finished, runAsPid1 } from '../support/pid1';
 
-const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+// A uid no other test runs as: RLIMIT_NPROC (ulimit -u) counts every process of the uid on
+// the machine, and other test files run processes as nobody (65534) at the same time, which
+// could use up the 30 before init had started its own threads.
+const LIMITED_USER = ['setpriv', '--reuid=64123', '--regid=64123', '--clear-groups'];
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -82,14 +85,14 @@ describe('exhaustion while starting services', () => {
   it('fork failing (ulimit -u, as a non-root user), as PID 1: one line, 71, the started ones stopped', async () => {
     const token = `9871.${process.pid}3`;
     const r = await runAsPid1(['-c', manyServices(60, token)], {
-      wrap: (argv) => ['unshare', '--pid', '--fork', '--mount-proc', ...NOBODY, 'bash', '-c', 'ulimit -u 30; exec "$@"', 'bash', ...argv],
+      wrap: (argv) => ['unshare', '--pid', '--fork', '--mount-proc', ...LIMITED_USER, 'bash', '-c', 'ulimit -u 30; exec "$@"', 'bash', ...argv],
     });
     expectOrderlyStop(r, EAGAIN);
   });
 
   it('fork failing (ulimit -u, as a non-root user), not PID 1: nothing is left running', async () => {
     const token = `9871.${process.pid}4`;
-    const r = await runNotPid1('ulimit -u 30', manyServices(60, token), NOBODY);
+    const r = await runNotPid1('ulimit -u 30', manyServices(60, token), LIMITED_USER);
     expectOrderlyStop(r, EAGAIN);
     expect(survivors(token)).toEqual([]);
   });
