@@ -1,13 +1,22 @@
 // Running out of descriptors (ulimit -n) or processes (ulimit -u) while starting services:
 // one line naming the limit, exit 71 (EX_OSERR), and the services already started are
 // stopped in order, whether init is PID 1 or not. Never Node's stack trace and exit 1.
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { INIT } from '../support/paths';
+import { INIT as BUILT } from '../support/paths';
 import { type Finished, runAsPid1 } from '../support/pid1';
+
+// A copy of /init that the limited uid can execute: a checkout may sit in a directory only
+// root can enter (a fresh clone under mktemp -d, mode 0700).
+const shared = mkdtempSync(join(tmpdir(), 'sesame-exhaustion-init-'));
+chmodSync(shared, 0o755);
+const INIT = join(shared, 'init');
+copyFileSync(BUILT, INIT);
+chmodSync(INIT, 0o755);
+process.on('exit', () => rmSync(shared, { recursive: true, force: true }));
 
 // A uid no other test runs as: RLIMIT_NPROC (ulimit -u) counts every process of the uid on
 // the machine, and other test files run processes as nobody (65534) at the same time, which
@@ -71,7 +80,7 @@ const EAGAIN = /^sesame: error: s\d+: starting sleep: fork failed: EAGAIN: no mo
 describe('exhaustion while starting services', () => {
   it('300 services at ulimit -n 256, as PID 1: one line, 71, the started ones stopped', async () => {
     const token = `9871.${process.pid}1`;
-    const r = await runAsPid1(['-c', manyServices(300, token)], { wrap: (argv) => ['unshare', '--pid', '--fork', '--mount-proc', 'bash', '-c', 'ulimit -n 256; exec "$@"', 'bash', ...argv] });
+    const r = await runAsPid1(['-c', manyServices(300, token)], { init: INIT, wrap: (argv) => ['unshare', '--pid', '--fork', '--mount-proc', 'bash', '-c', 'ulimit -n 256; exec "$@"', 'bash', ...argv] });
     expectOrderlyStop(r, EMFILE);
   });
 
@@ -84,7 +93,7 @@ describe('exhaustion while starting services', () => {
 
   it('fork failing (ulimit -u, as a non-root user), as PID 1: one line, 71, the started ones stopped', async () => {
     const token = `9871.${process.pid}3`;
-    const r = await runAsPid1(['-c', manyServices(60, token)], {
+    const r = await runAsPid1(['-c', manyServices(60, token)], { init: INIT,
       wrap: (argv) => ['unshare', '--pid', '--fork', '--mount-proc', ...LIMITED_USER, 'bash', '-c', 'ulimit -u 30; exec "$@"', 'bash', ...argv],
     });
     expectOrderlyStop(r, EAGAIN);
