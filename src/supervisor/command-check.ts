@@ -35,6 +35,22 @@ function bitsFor(stat: Stats, who: Who): number {
   return stat.mode & 7;
 }
 
+/**
+ * The first directory from `dir` up to the root (or ".") that `who` may not search (x), as
+ * execve and chdir check each one on the way; null when one of them cannot be looked at;
+ * undefined when all may be searched.
+ */
+function unsearchable(dir: string, who: Who): string | null | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      if ((bitsFor(statSync(d), who) & 1) === 0) return d;
+    } catch {
+      return null;
+    }
+    if (d === '/' || d === '.') return undefined;
+  }
+}
+
 /** Why `who` may not execute `path` (undefined: it may), or 'missing'. */
 function cannotExecute(path: string, who: Who): 'missing' | string | undefined {
   let stat: Stats;
@@ -48,14 +64,9 @@ function cannotExecute(path: string, who: Who): 'missing' | string | undefined {
   if (!stat.isFile()) return stat.isDirectory() ? 'is a directory' : 'is not a regular file';
   // Each directory on the way must be searchable (x) by the user; root may search any.
   if (who.uid !== 0) {
-    for (let dir = dirname(path); ; dir = dirname(dir)) {
-      try {
-        if ((bitsFor(statSync(dir), who) & 1) === 0) return `the directory ${dir} cannot be searched by uid ${who.uid}`;
-      } catch {
-        return 'missing';
-      }
-      if (dir === '/' || dir === '.') break;
-    }
+    const closed = unsearchable(dirname(path), who);
+    if (closed === null) return 'missing';
+    if (closed !== undefined) return `the directory ${closed} cannot be searched by uid ${who.uid}`;
   }
   // execve: root needs one x bit set anywhere; anyone else the x of their class.
   const executable = who.uid === 0 ? (stat.mode & 0o111) !== 0 : (bitsFor(stat, who) & 1) !== 0;
@@ -79,14 +90,9 @@ function cannotEnter(dir: string, who: Who): string | undefined {
   }
   if (!stat.isDirectory()) return 'Not a directory';
   if (who.uid === 0) return undefined;
-  for (let d = resolve(dir); ; d = dirname(d)) {
-    try {
-      if ((bitsFor(statSync(d), who) & 1) === 0) return `Permission denied (${d} cannot be searched by uid ${who.uid})`;
-    } catch {
-      return 'Permission denied';
-    }
-    if (d === '/') return undefined;
-  }
+  const closed = unsearchable(resolve(dir), who);
+  if (closed === null) return 'Permission denied';
+  return closed === undefined ? undefined : `Permission denied (${closed} cannot be searched by uid ${who.uid})`;
 }
 
 /**
