@@ -529,7 +529,9 @@ describe('a new login re-issues only the leases of the old token', () => {
     vault.kvPut('secret', 'app', { password: 'kv' });
     vault.addDatabaseRole('app', { ttl: '1h', maxTtl: '2h' });
     vault.addPolicy('app', ['secret/data/app', 'database/creds/app']);
-    const role = vault.addAppRole('web', { policies: ['app'], tokenTtl: '2s', tokenMaxTtl: '3s' });
+    // 4 s and 6 s: the new login and the lease's new read have ~2 s to spare before the old
+    // token ends, even on a loaded machine (with 2 s and 3 s, ~1 s: it missed once in a run).
+    const role = vault.addAppRole('web', { policies: ['app'], tokenTtl: '4s', tokenMaxTtl: '6s' });
     const dir = scratch();
     const events = join(dir, 'events');
     const init = start(['--refresh', '1h', ...FAST, '--', '/bin/sh', '-c', `echo "start $DB_USER $KV" >> ${events}; trap 'exit 0' TERM; sleep 1000 & wait`], {
