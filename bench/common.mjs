@@ -27,7 +27,7 @@ export const MIB = 1024 * 1024;
 export function parseCli(usage) {
   let cli;
   try {
-    cli = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' }, previous: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+    cli = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' }, previous: { type: 'string' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
   } catch (error) {
     console.error(`${error.message}\n${usage}`);
     process.exit(2);

@@ -23,7 +23,11 @@ import {
   startSession, stopSession, stopSessionsOnExit, table, until,
 } from './common.mjs';
 
-const cli = parseCli('usage: node bench/lifecycle.mjs [--quick] [--json FILE]\n  SESAME_BENCH_BAO=/path/to/bao adds bao agent (process supervisor mode) beside init');
+const cli = parseCli('usage: node bench/lifecycle.mjs [--quick] [--only agent|fleet] [--json FILE]\n  SESAME_BENCH_BAO=/path/to/bao adds bao agent (process supervisor mode) beside init');
+if (cli.only && !['agent', 'fleet'].includes(cli.only)) {
+  console.error(`--only: agent or fleet, not ${cli.only}`);
+  process.exit(2);
+}
 const quick = cli.quick;
 const SECRETS = 100;
 const AGENT = quick
@@ -112,11 +116,11 @@ async function agentComparison(bao) {
     run.t0 = performance.now();
     run.requests0 = run.vault.requests.length;
     run.cpu0 = cpuSeconds(run.tool.pid);
-    run.rss0 = memoryOf(run.tool.pid).vmRssKb;
+    run.mem0 = memoryOf(run.tool.pid);
   }
   const half = (AGENT.durationS * 1000) / 2;
   await sleep(half);
-  for (const run of runs) run.rssHalf = memoryOf(run.tool.pid).vmRssKb;
+  for (const run of runs) run.memHalf = memoryOf(run.tool.pid);
   // The value changes on both servers at once; the reload latency is until the child's next start.
   const changedAt = Date.now();
   for (const run of runs) run.vault.kvPut('secret', 'app', { version: 'two' });
@@ -126,7 +130,7 @@ async function agentComparison(bao) {
     const seconds = (performance.now() - run.t0) / 1000;
     const requests = run.vault.requests.length - run.requests0;
     const cpu = cpuSeconds(run.tool.pid) - run.cpu0;
-    const rss1 = memoryOf(run.tool.pid).vmRssKb;
+    const mem1 = memoryOf(run.tool.pid);
     const all = starts(run.events);
     const after = all.filter((t) => t >= changedAt);
     // Every start but the first one, and but one start after the change, came with nothing changed.
@@ -137,9 +141,13 @@ async function agentComparison(bao) {
       requestsPerMinute: (requests / seconds) * 60,
       cpuPercent: (cpu / seconds) * 100,
       cpuSeconds: cpu,
-      rssStartMiB: run.rss0 / 1024,
-      rssGrowthKiB: rss1 - run.rss0,
-      rssGrowthSecondHalfKiB: rss1 - run.rssHalf,
+      rssStartMiB: run.mem0.vmRssKb / 1024,
+      rssGrowthKiB: mem1.vmRssKb - run.mem0.vmRssKb,
+      rssGrowthSecondHalfKiB: mem1.vmRssKb - run.memHalf.vmRssKb,
+      // VmRSS = private (RssAnon + RssShmem) + RssFile (pages of the executable and
+      // libraries, shared with every other process mapping them): growth of each.
+      privateGrowthKiB: mem1.privateKb - run.mem0.privateKb,
+      fileGrowthKiB: mem1.rssFileKb - run.mem0.rssFileKb,
       needlessRestarts: needless,
       reloadMs: after.length ? after[0] - changedAt : NaN,
       byPath: summarize(run.vault.requests.slice(run.requests0)),
@@ -169,12 +177,7 @@ async function fleet() {
   const vars = [`PATH=${PATH}`, `VAULT_ADDR=${vault.url}`, `VAULT_TOKEN=${vault.rootToken}`, 'SHARED=vault:secret/shared#value', 'DB_PASSWORD=vault:database/creds/app#password'];
   progress(`starting ${FLEET.inits} inits at once (refresh ${FLEET.refreshS} s, leases ${FLEET.leaseS} s, splay ${FLEET.splayS} s) for ${FLEET.durationS} s`);
   const begin = performance.now();
-  const perSecond = [];
-  let last = 0;
-  const sampler = setInterval(() => {
-    perSecond.push(vault.requests.length - last);
-    last = vault.requests.length;
-  }, 1000);
+  const beganAt = Date.now();
   // Each init's stderr to a file of its own (the shell execs init: it is still PID 1); a
   // generous secrets timeout, as 100 starts share two cores with the server.
   const errFile = (i) => join(work, `fleet-${i}.err`);
@@ -184,7 +187,13 @@ async function fleet() {
   const changedAt = Date.now();
   vault.kvPut('secret', 'shared', { value: 'two' });
   await sleep(FLEET.durationS * 1000 - (performance.now() - begin));
-  clearInterval(sampler);
+  // Requests per second by when each arrived (the server notes it), not by a timer in this
+  // busy process: a late timer tick would count more than a second in one bin.
+  const perSecond = Array.from({ length: FLEET.durationS }, () => 0);
+  for (const r of vault.requests) {
+    const second = Math.floor((r.at - beganAt) / 1000);
+    if (second >= 0 && second < FLEET.durationS) perSecond[second]++;
+  }
   const lines = readFileSync(events, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
   const byInit = new Map();
   for (const [, id, ns] of lines) byInit.set(id, [...(byInit.get(id) ?? []), Number(ns) / 1e6]);
@@ -195,6 +204,9 @@ async function fleet() {
   for (const line of failed.slice(0, 5)) progress(line);
   const steady = perSecond.slice(FLEET.settleS);
   const average = steady.reduce((a, b) => a + b, 0) / steady.length;
+  const peak = Math.max(...steady);
+  const peakSecond = FLEET.settleS + steady.indexOf(peak);
+  const inSecond = (s) => vault.requests.filter((r) => Math.floor((r.at - beganAt) / 1000) === s);
   await Promise.all(sessions.map(stopSession));
   await vault.stop();
   return {
@@ -202,8 +214,13 @@ async function fleet() {
     started: byInit.size,
     exitedEarly: failed.length,
     startupPeak: Math.max(...perSecond.slice(0, FLEET.settleS)),
-    peak: Math.max(...steady),
+    peak,
+    peakSecond,
+    peakByPath: summarize(inSecond(peakSecond)),
+    peakArrivalsMs: inSecond(peakSecond).map((r) => r.at - beganAt - peakSecond * 1000),
     average,
+    byPath: summarize(vault.requests.filter((r) => r.at - beganAt >= FLEET.settleS * 1000 && r.at - beganAt < FLEET.durationS * 1000)),
+    perSecond,
     restartedOnce: once,
     restartsTotal: restarts.flat().length,
     firstRestartS: Math.min(...times),
@@ -213,19 +230,25 @@ async function fleet() {
 
 const bao = process.env.SESAME_BENCH_BAO || findInPath('bao');
 if (!bao) progress('bao agent: skipped (no OpenBao binary: set SESAME_BENCH_BAO=/path/to/bao or put bao on PATH)');
-const agentRows = await agentComparison(bao);
-const fleetRow = await fleet();
+const agentRows = cli.only === 'fleet' ? [] : await agentComparison(bao);
+const fleetRow = cli.only === 'agent' ? null : await fleet();
 
 console.log(`## Secrets over time${quick ? ' (--quick)' : ''}\n`);
 console.log(`command: ${commandLine(import.meta.url)}\nmachine: ${describeMachine()}\n`);
-console.log(`${SECRETS} leased secrets (renewable, ${AGENT.leaseS} s leases) + 1 KV v2 secret read every ${AGENT.refreshS} s, held ${AGENT.durationS} s after ${AGENT.warmS} s of warm-up (CPU and RSS are counted from then); the KV value changed once, halfway.\n`);
-console.log(table(['tool', '>requests at start', '>requests/min', '>CPU % of a core', '>RSS MiB', '>RSS growth KiB', '>2nd half KiB', '>needless restarts', '>change to reload ms'], agentRows.map((r) => [
-  r.tool, r.startupRequests, fixed(r.requestsPerMinute, 1), fixed(r.cpuPercent, 2), fixed(r.rssStartMiB, 1), r.rssGrowthKiB, r.rssGrowthSecondHalfKiB, r.needlessRestarts, fixed(r.reloadMs, 0),
-])));
-for (const r of agentRows) console.log(`\n${r.tool}, requests after start by kind: ${Object.entries(r.byPath).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);
-console.log(`\nThe fleet: ${fleetRow.inits} inits started at once against one test server, --refresh ${FLEET.refreshS}s, renewable leases of ${FLEET.leaseS} s, --splay ${FLEET.splayS}s, ${FLEET.durationS} s; one shared value changed at ${FLEET.changeAtS} s.\n`);
-console.log(table(['>inits', '>req/s peak (first ' + FLEET.settleS + ' s)', '>req/s peak after', '>req/s average after', '>peak / average', '>restarted exactly once', '>restarts', '>first..last restart s'], [[
-  fleetRow.started, fleetRow.startupPeak, fleetRow.peak, fixed(fleetRow.average, 2), fixed(fleetRow.peak / fleetRow.average, 2), `${fleetRow.restartedOnce} of ${fleetRow.inits}`, fleetRow.restartsTotal,
-  `${fixed(fleetRow.firstRestartS, 1)}..${fixed(fleetRow.lastRestartS, 1)}`,
-]]));
+const kinds = (byPath) => Object.entries(byPath).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+if (agentRows.length) {
+  console.log(`${SECRETS} leased secrets (renewable, ${AGENT.leaseS} s leases) + 1 KV v2 secret read every ${AGENT.refreshS} s, held ${AGENT.durationS} s after ${AGENT.warmS} s of warm-up (CPU and RSS are counted from then); the KV value changed once, halfway.\n`);
+  console.log(table(['tool', '>requests at start', '>requests/min', '>CPU % of a core', '>RSS MiB', '>RSS growth KiB', '>2nd half KiB', '>private / file growth KiB', '>needless restarts', '>change to reload ms'], agentRows.map((r) => [
+    r.tool, r.startupRequests, fixed(r.requestsPerMinute, 1), fixed(r.cpuPercent, 2), fixed(r.rssStartMiB, 1), r.rssGrowthKiB, r.rssGrowthSecondHalfKiB, `${r.privateGrowthKiB} / ${r.fileGrowthKiB}`, r.needlessRestarts, fixed(r.reloadMs, 0),
+  ])));
+  for (const r of agentRows) console.log(`\n${r.tool}, requests after start by kind: ${kinds(r.byPath)}`);
+}
+if (fleetRow) {
+  console.log(`\nThe fleet: ${fleetRow.inits} inits started at once against one test server, --refresh ${FLEET.refreshS}s, renewable leases of ${FLEET.leaseS} s, --splay ${FLEET.splayS}s, ${FLEET.durationS} s; one shared value changed at ${FLEET.changeAtS} s.\n`);
+  console.log(table(['>inits', '>req/s peak (first ' + FLEET.settleS + ' s)', '>req/s peak after', '>req/s average after', '>peak / average', '>restarted exactly once', '>restarts', '>first..last restart s'], [[
+    fleetRow.started, fleetRow.startupPeak, fleetRow.peak, fixed(fleetRow.average, 2), fixed(fleetRow.peak / fleetRow.average, 2), `${fleetRow.restartedOnce} of ${fleetRow.inits}`, fleetRow.restartsTotal,
+    `${fixed(fleetRow.firstRestartS, 1)}..${fixed(fleetRow.lastRestartS, 1)}`,
+  ]]));
+  console.log(`\nThe fleet after the first ${FLEET.settleS} s, requests by kind: ${kinds(fleetRow.byPath)}; in the peak second (${fleetRow.peakSecond} s): ${kinds(fleetRow.peakByPath)}.`);
+}
 if (cli.json) writeFileSync(cli.json, JSON.stringify({ quick, agent: agentRows, fleet: fleetRow }, null, 2));

@@ -168,6 +168,10 @@ export interface VaultRequest {
   cn?: string;
   /** Status answered, or 'reset' for a dropped connection. */
   status?: number | 'reset';
+  /** When its head arrived, ms since the epoch (Date.now()): request rates over time. */
+  at: number;
+  /** The client's TCP port: which connection (and so which client) sent it. */
+  remotePort?: number;
 }
 
 export interface TokenOptions {
@@ -2363,12 +2367,13 @@ class VaultHttp {
   }
 
   async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = Date.now();
     const bodyText = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://vault');
     const method = requestMethod(req);
     const headers = { ...req.headers };
     delete headers[VERB_MARKER];
-    const record: VaultRequest = { method, path: url.pathname, query: url.search.replace(/^\?/, ''), headers, body: bodyText };
+    const record: VaultRequest = { method, path: url.pathname, query: url.search.replace(/^\?/, ''), headers, body: bodyText, at, remotePort: req.socket.remotePort };
     const namespaceHeader = req.headers['x-vault-namespace'];
     if (typeof namespaceHeader === 'string') record.namespace = namespaceHeader;
     const cn = peerCommonName(req);
