@@ -24,11 +24,14 @@ const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore'
 // SEA blob's making must run with too: V8 rejects a cache made under other flags.
 // --disable-sigusr1: SIGUSR1 can never start the inspector (code execution as PID 1), not
 //   even before the first line of JS; the addon unblocks SIGUSR1 for forwarding.
-// --v8-pool-size=0: fewer V8 worker threads (7 -> 4), same speed.
+// --v8-pool-size=1: one V8 worker thread (background compilation and collection), on any
+//   machine: Node's default is 4, and 0 would mean as many as the machine has CPUs less
+//   one (63 on a 64-CPU Kubernetes node), every one of them PID 1's for the container's
+//   life. Same speed on the measured starts.
 // Not here: --no-opt --no-maglev, which init sets itself once its children run (main.ts
 // settle): given at start, they cost every start ~2 ms (V8 then rejects Node's own code
 // cache of its builtins, made under the default flags).
-const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=0'];
+const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=1'];
 const newer = (out, inputs) => !existsSync(out) || inputs.some((i) => statSync(i).mtimeMs > statSync(out).mtimeMs);
 const hash = (...parts) => createHash('sha256').update(parts.join('\0')).digest('hex');
 const step = async (name, fn) => {

@@ -182,17 +182,17 @@ async function runOnce(table: ProcessTable, argv: string[], env: Record<string, 
  * the react step, which acts through the supervisor's own paths. After every child has
  * exited, the clocks stop and what init created in Vault is revoked (bounded).
  */
-async function runWithLife(launch: Launch, options: InitOptions, table: ProcessTable, log: Log): Promise<number> {
+async function runWithLife(launch: Launch, options: InitOptions, table: ProcessTable, native: Native | null, log: Log): Promise<number> {
   const life = launch.life;
+  settle(native, !!life, log);
   if (!life) {
     return launch.kind === 'services' ? supervise(launch.prepared, launch.options, table, log) : runChild(launch.spec, options, table, log);
   }
-  settle();
   // What changed and what was done is worth a line even at the command's default level.
   const lifeLog = options.logLevel ? log : createLog('info', options.logFormat);
   const stage = new LifetimeStage(life.lifetimes, life.initial, {
     clock: realClock, log: lifeLog, quietMs: options.wait.quietMs, maxWaitMs: options.wait.maxWaitMs, splayMs: options.splayMs, expiry: options.onExpiry,
-    afterWork: collectAfterWork(realClock),
+    afterWork: collectAfterWork(realClock, native),
   });
   const begin = (reactions: Reactions) => {
     const reactor = new Reactor(life.wiring, life.state, reactions, lifeLog);
@@ -315,7 +315,7 @@ async function main(log: { current: Log }): Promise<number> {
   // From here a reader that stops reading init's stdout or stderr must not stop PID 1.
   neverBlockOutput();
   try {
-    return await runWithLife(prepared, options, table, log.current);
+    return await runWithLife(prepared, options, table, native, log.current);
   } finally {
     table.reapNow();
   }
@@ -325,20 +325,34 @@ async function main(log: { current: Log }): Promise<number> {
 let started: ProcessTable | undefined;
 
 /**
- * A second after the children start, when secrets have lifetimes (with none, init arms no
- * timer at all), V8's optimizing compilers are turned off: PID 1 mostly waits, and what it
- * runs later (renewals, refreshes, re-renders) gains little from optimized code, which
- * costs memory that stays. Measured with 100 leases renewed every ~10 s for 150 s: RSS
- * +8.7 MiB without this (3.5 MiB of optimized code and feedback, 5 MiB of the compilers'
- * own pages of the binary), +1.6 MiB with it, CPU 1.00 -> 1.16 s. Not a flag at start
- * (build.mjs EXEC_ARGV says why), and not before the start is done.
+ * Half a second after the children start, once: what the start used and no longer needs is
+ * given back (native.releaseMemory: V8's low-memory collection, malloc_trim), ~1 MiB of
+ * private memory that a PID 1 would otherwise hold for the container's whole life
+ * (docs/benchmarks.md), for ~10 ms of CPU once. The timer does not keep init alive, and
+ * it is the only one a start without lifetimes arms: after it, nothing wakes init but its
+ * children and signals. Without the helper, nothing is done.
+ *
+ * With lifetimes, V8's optimizing compilers are turned off first: PID 1 mostly waits, and
+ * what it runs later (renewals, refreshes, re-renders) gains little from optimized code,
+ * which costs memory that stays. Measured with 100 leases renewed every ~10 s for 150 s:
+ * RSS +8.7 MiB without this (3.5 MiB of optimized code and feedback, 5 MiB of the
+ * compilers' own pages of the binary), +1.6 MiB with it, CPU 1.00 -> 1.16 s. Not a flag at
+ * start (build.mjs EXEC_ARGV says why), and not before the start is done. Through the
+ * helper when it can: node:v8 alone would stay resident at ~0.6 MiB.
  */
-function settle(): void {
+const REST_AFTER_MS = 500;
+function settle(native: Native | null, lifetimes: boolean, log: Log): void {
+  if (!native && !lifetimes) return;
   setTimeout(() => {
-    const v8 = require('node:v8') as typeof import('node:v8');
-    v8.setFlagsFromString('--no-opt');
-    v8.setFlagsFromString('--no-maglev');
-  }, 1000).unref();
+    if (lifetimes && !native?.setV8Flags('--no-opt --no-maglev')) {
+      (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--no-opt --no-maglev');
+    }
+    if (!native) return;
+    const t0 = process.hrtime.bigint(); // not performance.now(): that global loads perf_hooks
+    const v8 = native.releaseMemory(true);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    log.debug(`memory the start no longer needs given back (${v8 ? "V8's low-memory collection, " : "V8's call not found: only "}malloc_trim) in ${ms.toFixed(1)} ms`);
+  }, REST_AFTER_MS).unref();
 }
 
 /** What output is still held for a stalled reader gets this long before init exits. */

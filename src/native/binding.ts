@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { closeStubFiles, stubFiles } from './onefile';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
-const ABI = 6;
+const ABI = 7;
 export const ASSET_NAME = 'init.node';
 
 export interface SpawnRequest {
@@ -61,6 +61,14 @@ export interface Native {
   exit(code: number): never;
   /** One send(MSG_DONTWAIT) on socket `fd`: bytes taken, or -errno (-EAGAIN: full; -ENOTSOCK). */
   sendNoWait(fd: number, bytes: Buffer): number;
+  /** V8's flags, as node:v8's setFlagsFromString (false: V8's call was not found; nothing set). */
+  setV8Flags(flags: string): boolean;
+  /**
+   * Memory given back (sesame.c says how): thorough, V8's low-memory collection; else one
+   * full collection that reduces the heap. Then malloc_trim. False: V8's call was not found
+   * (only the trim ran).
+   */
+  releaseMemory(thorough: boolean): boolean;
 }
 
 export type NativeLoad = { native: Native; from: string } | { native: null; reason: string };

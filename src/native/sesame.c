@@ -29,6 +29,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@
 
 // Bumped whenever the JS binding's expectations change; the loader refuses a mismatch so
 // that a stale sidecar file never runs with a newer init.
-#define SESAME_NATIVE_ABI 6
+#define SESAME_NATIVE_ABI 7
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -717,6 +718,71 @@ static int make_undumpable(void) {
   return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ? errno : 0;
 }
 
+// ---- Memory at rest.
+//
+// Three V8 calls, made through V8's public C++ API (v8.h) by their symbol names, which the
+// Node executable exports for addons: this file stays C, and JavaScript needs neither
+// node:v8 (its module graph, streams included, stays resident: ~0.6 MiB) nor a new context
+// to reach gc() (--expose-gc). Weak references: a Node without them (another version,
+// another mangling) leaves them NULL, and the call only reports false; nothing fails to
+// load. (Not dlsym: glibc 2.34 moved it, and the addon must run on glibc 2.28.)
+enum { V8_PRESSURE_NONE = 0, V8_PRESSURE_CRITICAL = 2 }; // v8::MemoryPressureLevel
+// v8::V8::SetFlagsFromString(const char*, size_t)
+extern void v8_set_flags(const char *, size_t) __asm__("_ZN2v82V818SetFlagsFromStringEPKcm") __attribute__((weak));
+// v8::Isolate::GetCurrent()
+extern void *v8_current_isolate(void) __asm__("_ZN2v87Isolate10GetCurrentEv") __attribute__((weak));
+// v8::Isolate::LowMemoryNotification(), a member function: `this` first
+extern void v8_low_memory(void *) __asm__("_ZN2v87Isolate21LowMemoryNotificationEv") __attribute__((weak));
+// v8::Isolate::MemoryPressureNotification(MemoryPressureLevel)
+extern void v8_memory_pressure(void *, int) __asm__("_ZN2v87Isolate26MemoryPressureNotificationENS_19MemoryPressureLevelE") __attribute__((weak));
+
+// setV8Flags("--no-opt --no-maglev"): V8's flags, as node:v8's setFlagsFromString sets them.
+static napi_value SetV8Flags(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char flags[256];
+  size_t len = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], flags, sizeof flags, &len) != napi_ok || len >= sizeof flags - 1) {
+    napi_throw_type_error(env, NULL, "setV8Flags(flags) needs a string of under 255 bytes");
+    return NULL;
+  }
+  if (v8_set_flags) v8_set_flags(flags, len);
+  napi_value done;
+  CHECK(napi_get_boolean(env, v8_set_flags != NULL, &done));
+  return done;
+}
+
+// releaseMemory(thorough): what a long-running PID 1 holds that it no longer needs, given
+// back. thorough: V8's low-memory collection (full collections until nothing more is
+// freed, the young generation shrunk, free pages released: once, when the start is done);
+// else one full collection that reduces the heap (V8's answer to critical memory pressure,
+// the level set back to none at once so that V8 does not go on collecting eagerly: after
+// lifetime work). Then malloc_trim: what Node's start-up and the freed buffers left in
+// glibc's heap, resident otherwise for the container's whole life. True if V8's call was
+// found (otherwise only the trim ran).
+static napi_value ReleaseMemory(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool thorough = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &thorough) != napi_ok) {
+    napi_throw_type_error(env, NULL, "releaseMemory(thorough) needs a boolean");
+    return NULL;
+  }
+  void *isolate = v8_current_isolate ? v8_current_isolate() : NULL;
+  bool found = isolate && (thorough ? v8_low_memory != NULL : v8_memory_pressure != NULL);
+  if (found && thorough) v8_low_memory(isolate);
+  if (found && !thorough) {
+    v8_memory_pressure(isolate, V8_PRESSURE_CRITICAL);
+    v8_memory_pressure(isolate, V8_PRESSURE_NONE);
+  }
+  malloc_trim(0);
+  napi_value done;
+  CHECK(napi_get_boolean(env, found, &done));
+  return done;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   int dump_err = make_undumpable();
   for (int fd = 0; fd < 3; fd++) saved_is_tty[fd] = tcgetattr(fd, &saved_modes[fd]) == 0;
@@ -735,6 +801,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "exit", NULL, Exit, NULL, NULL, NULL, napi_default, NULL },
     { "sendNoWait", NULL, SendNoWait, NULL, NULL, NULL, napi_default, NULL },
     { "environ", NULL, Environ, NULL, NULL, NULL, napi_default, NULL },
+    { "setV8Flags", NULL, SetV8Flags, NULL, NULL, NULL, napi_default, NULL },
+    { "releaseMemory", NULL, ReleaseMemory, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value abi;
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
