@@ -720,7 +720,7 @@ static int make_undumpable(void) {
 
 // ---- Memory at rest.
 //
-// Three V8 calls, made through V8's public C++ API (v8.h) by their symbol names, which the
+// Four V8 calls, made through V8's public C++ API (v8.h) by their symbol names, which the
 // Node executable exports for addons: this file stays C, and JavaScript needs neither
 // node:v8 (its module graph, streams included, stays resident: ~0.6 MiB) nor a new context
 // to reach gc() (--expose-gc). Weak references: a Node without them (another version,
