@@ -189,9 +189,10 @@ async function fleet() {
   await sleep(FLEET.durationS * 1000 - (performance.now() - begin));
   // Requests per second by when each arrived (the server notes it), not by a timer in this
   // busy process: a late timer tick would count more than a second in one bin.
+  const secondOf = (r) => Math.floor((r.at - beganAt) / 1000);
   const perSecond = Array.from({ length: FLEET.durationS }, () => 0);
   for (const r of vault.requests) {
-    const second = Math.floor((r.at - beganAt) / 1000);
+    const second = secondOf(r);
     if (second >= 0 && second < FLEET.durationS) perSecond[second]++;
   }
   const lines = readFileSync(events, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' '));
@@ -206,7 +207,6 @@ async function fleet() {
   const average = steady.reduce((a, b) => a + b, 0) / steady.length;
   const peak = Math.max(...steady);
   const peakSecond = FLEET.settleS + steady.indexOf(peak);
-  const inSecond = (s) => vault.requests.filter((r) => Math.floor((r.at - beganAt) / 1000) === s);
   await Promise.all(sessions.map(stopSession));
   await vault.stop();
   return {
@@ -216,10 +216,9 @@ async function fleet() {
     startupPeak: Math.max(...perSecond.slice(0, FLEET.settleS)),
     peak,
     peakSecond,
-    peakByPath: summarize(inSecond(peakSecond)),
-    peakArrivalsMs: inSecond(peakSecond).map((r) => r.at - beganAt - peakSecond * 1000),
+    peakByPath: summarize(vault.requests.filter((r) => secondOf(r) === peakSecond)),
     average,
-    byPath: summarize(vault.requests.filter((r) => r.at - beganAt >= FLEET.settleS * 1000 && r.at - beganAt < FLEET.durationS * 1000)),
+    byPath: summarize(vault.requests.filter((r) => secondOf(r) >= FLEET.settleS && secondOf(r) < FLEET.durationS)),
     perSecond,
     restartedOnce: once,
     restartsTotal: restarts.flat().length,

@@ -7,6 +7,7 @@
 // that reduces the heap, then malloc_trim: src/native/sesame.c releaseMemory); without it,
 // V8's gc() reached from JavaScript, which costs node:v8 and a context of its own (~1 MiB
 // that stays).
+import type { Native } from '../native/binding';
 import type { Clock, Timer } from './clock';
 
 const AFTER_MS = 2000;
@@ -25,13 +26,8 @@ function collector(): (() => void) | null {
   return gc;
 }
 
-/** What of the native helper this needs. */
-export interface Releaser {
-  releaseMemory(thorough: boolean): boolean;
-}
-
 /** Call after lifetime work; a collection follows AFTER_MS later (one for all work meanwhile). */
-export function collectAfterWork(clock: Clock, native?: Releaser | null): () => void {
+export function collectAfterWork(clock: Clock, native?: Pick<Native, 'releaseMemory'> | null): () => void {
   let timer: Timer | undefined;
   return () => {
     if (timer) return;

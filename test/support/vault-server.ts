@@ -170,8 +170,6 @@ export interface VaultRequest {
   status?: number | 'reset';
   /** When its head arrived, ms since the epoch (Date.now()): request rates over time. */
   at: number;
-  /** The client's TCP port: which connection (and so which client) sent it. */
-  remotePort?: number;
 }
 
 export interface TokenOptions {
@@ -2373,7 +2371,7 @@ class VaultHttp {
     const method = requestMethod(req);
     const headers = { ...req.headers };
     delete headers[VERB_MARKER];
-    const record: VaultRequest = { method, path: url.pathname, query: url.search.replace(/^\?/, ''), headers, body: bodyText, at, remotePort: req.socket.remotePort };
+    const record: VaultRequest = { method, path: url.pathname, query: url.search.replace(/^\?/, ''), headers, body: bodyText, at };
     const namespaceHeader = req.headers['x-vault-namespace'];
     if (typeof namespaceHeader === 'string') record.namespace = namespaceHeader;
     const cn = peerCommonName(req);
