@@ -28,10 +28,15 @@ const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore'
 //   machine: Node's default is 4, and 0 would mean as many as the machine has CPUs less
 //   one (63 on a 64-CPU Kubernetes node), every one of them PID 1's for the container's
 //   life. Same speed on the measured starts.
+// --no-rehash-snapshot: V8 keeps the string-hash seed its built-in snapshot was made with
+//   instead of drawing a random one and rehashing the snapshot's tables: ~3 ms of every
+//   start (the seed's prime search and the rehash). A known seed matters only to a process
+//   hashing keys an attacker chooses; init listens on no socket and parses only what its
+//   operator and its own servers give it (docs/security.md).
 // Not here: --no-opt --no-maglev, which init sets itself once its children run (main.ts
 // settle): given at start, they cost every start ~2 ms (V8 then rejects Node's own code
 // cache of its builtins, made under the default flags).
-const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=1'];
+const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=1', '--no-rehash-snapshot'];
 const newer = (out, inputs) => !existsSync(out) || inputs.some((i) => statSync(i).mtimeMs > statSync(out).mtimeMs);
 const hash = (...parts) => createHash('sha256').update(parts.join('\0')).digest('hex');
 const step = async (name, fn) => {
