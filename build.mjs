@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -142,8 +142,20 @@ const chunk = (name) => build({
 });
 // The npm packages whose code is inside the bundles (for the SBOM), from esbuild's metafiles.
 const bundledNpm = join(cache, 'bundled-npm.json');
+// ASCII bundles: the executable runs its bundles' text as Latin-1 over its own bytes
+// (step 4). esbuild escapes every non-ASCII character but those of regular expressions
+// (liquidjs has /[àáâãäå]/g): in a class that starts an expression a character of the Basic
+// Multilingual Plane means the same as its \uXXXX. Anything else left is an error.
+const asciiOnly = (file) => {
+  const text = readFileSync(file, 'utf8').replace(/\/\[[^\]\/\n]*\]/g, (cls) => cls.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  const at = text.search(/[^\x00-\x7f]/);
+  if (at >= 0) throw new Error(`${file}: a character that is not ASCII outside a regular expression's class at ${at} (${JSON.stringify(text.slice(at - 20, at + 20))})`);
+  writeFileSync(file, text);
+};
 await step('bundle', async () => {
-  const results = await Promise.all([bundle(join(dist, 'init.cjs'), false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);
+  const outputs = [join(dist, 'init.cjs'), seaBundle, ...CHUNKS.map(chunkFile)];
+  const results = await Promise.all([bundle(outputs[0], false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);
+  outputs.forEach(asciiOnly);
   const names = new Set(results.flatMap((r) => Object.keys(r.metafile.inputs))
     .map((input) => input.match(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//)?.[1]).filter(Boolean));
   writeFileSync(bundledNpm, JSON.stringify([...names].sort()));
@@ -169,10 +181,18 @@ fs.writeFileSync(path.join(dir, 'secret'), 'training');
 fs.writeFileSync(path.join(dir, 'a.liquid'), '{{ env.S | default: "x" }} {{ env.F }}');
 fs.writeFileSync(path.join(dir, 'a.template'), '\${S} \${F}');
 process.argv = [process.argv[0], bundle, '--template', dir + '/a.liquid:' + dir + '/a.out', '--template', dir + '/a.template:' + dir + '/b.out', '--', '/bin/true'];
-const sea = { isSea: () => false, getAsset: (name, encoding) => {
+// The executable's chunk assets are stored wrapped (src/commonjs.ts); the buffers are kept,
+// as the executable's own bytes are, since a string made over one by the addon refers to it.
+const kept = [];
+const chunkText = (name) => {
   const file = path.join(chunkDir, name);
   if (!name.endsWith('.cjs') || !fs.existsSync(file)) throw new Error('no asset ' + name);
-  return encoding ? fs.readFileSync(file, encoding) : fs.readFileSync(file).buffer;
+  return ${JSON.stringify(WRAP[0])} + fs.readFileSync(file, 'latin1') + ${JSON.stringify(WRAP[1])};
+};
+const sea = { isSea: () => false, getAsset: (name) => chunkText(name), getRawAsset: (name) => {
+  const bytes = new Uint8Array(Buffer.from(chunkText(name), 'latin1')).buffer;
+  kept.push(bytes);
+  return bytes;
 } };
 const requireForBundle = (id) => (id === 'node:sea' ? sea : require(id));
 // init ends through the native helper's exit(): save the cache then. Ending through
@@ -262,6 +282,15 @@ await step('executable', () => {
   const stamp = join(cache, 'init-sea.stamp');
   const key = hash(version, readFileSync(seaBundle), readFileSync(loader), readFileSync(codeCache), readFileSync(addon), ...CHUNKS.map((c) => readFileSync(chunkFile(c))), ...chunkCaches().map((c) => readFileSync(chunkCacheFile(c))), readFileSync(fileURLToPath(import.meta.url)));
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return false;
+  // The bundles as assets, wrapped as src/commonjs.ts runs them: the executable runs their
+  // text as it is, as Latin-1 over its own bytes (sesame.c externalLatin1), so ASCII only.
+  const wrapped = (file) => {
+    const text = readFileSync(file, 'latin1');
+    if (/[^\x00-\x7f]/.test(text)) throw new Error(`${file} is not ASCII (the bundle step makes it so)`);
+    const out = join(cache, `${basename(file, '.cjs')}.wrapped.cjs`);
+    writeFileSync(out, WRAP[0] + text + WRAP[1], 'latin1');
+    return out;
+  };
   const blob = join(cache, 'init.blob');
   const config = join(cache, 'sea.json');
   writeFileSync(config, JSON.stringify({
@@ -274,11 +303,11 @@ await step('executable', () => {
     execArgvExtension: 'none',
     execArgv: EXEC_ARGV,
     assets: {
-      'init.js': seaBundle,
+      'init.js': wrapped(seaBundle),
       'init.cache': codeCache,
       // Code caches only for liquidjs and yaml (step 3b): all of them, 0.5 MB more of
       // assets when node-vault carried axios, made every start ~3 ms slower.
-      ...Object.fromEntries(CHUNKS.map((c) => [`init-${c}.cjs`, chunkFile(c)])),
+      ...Object.fromEntries(CHUNKS.map((c) => [`init-${c}.cjs`, wrapped(chunkFile(c))])),
       ...Object.fromEntries(chunkCaches().map((c) => [`init-${c}.cache`, chunkCacheFile(c)])),
     },
   }));

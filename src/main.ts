@@ -10,7 +10,8 @@ import { checkEnvironmentSizes, childEnvironment, removedNames, scrubOwnEnvironm
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
 import { flushHeldOutput, neverBlockOutput, useNativeSend } from './output';
-import { loadNative, type Native, sidecarPath } from './native/binding';
+import { copiedAssets } from './commonjs';
+import { loadNativeOnce, type Native, sidecarPath } from './native/binding';
 import { hiddenVariables } from './native/onefile';
 import { loadConfig } from './config/file';
 import { mergePlans, planFromConfig, planFromEnv } from './secrets/plan';
@@ -245,7 +246,8 @@ let exit: (code: number) => never = (code) => process.exit(code);
 
 function processTable(env: NodeJS.ProcessEnv, log: Log): { table: ProcessTable; native: Native | null } {
   // Only init's own SESAME_NATIVE* and TMPDIR are read from `env` here.
-  const load = loadNative(env, isSea);
+  // In the one-file /init its loader loaded it already (sea-loader.ts).
+  const load = loadNativeOnce(env, isSea);
   if (!load.native) {
     log.warn(`native helper not loaded (${load.reason}): orphans will not be reaped, the child gets no terminal job control, `
       + `--user sets no supplementary groups${isSea ? ', SIGUSR1 is not forwarded' : `; ship ${sidecarPath()} beside init.cjs`}`);
@@ -286,6 +288,8 @@ async function main(log: { current: Log }): Promise<number> {
   if (typeof options === 'number') return options;
   log.current = createLog(options.logLevel ?? 'warn', options.logFormat);
   if ((globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected) log.current.debug('V8 rejected the code cache: start-up is slower');
+  const copied = copiedAssets();
+  if (copied.length) log.current.debug(`${copied.join(', ')} copied into V8's heap (no addon, or a Node without external strings): more memory for init's whole life`);
   setStopSignals(options.stopSignals);
   const { table, native } = processTable(process.env, log.current);
   // A copy, as bytes: process.env loses init's credentials below, the sources still need

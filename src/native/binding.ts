@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { closeStubFiles, stubFiles } from './onefile';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
-const ABI = 7;
+const ABI = 8;
 export const ASSET_NAME = 'init.node';
 
 export interface SpawnRequest {
@@ -69,6 +69,11 @@ export interface Native {
    * (only the trim ran).
    */
   releaseMemory(thorough: boolean): boolean;
+  /**
+   * A string over the buffer's bytes (Latin-1), not a copy: for text that lives as long as
+   * the process (the one-file /init's bundles). Undefined on a Node without the call.
+   */
+  externalLatin1(buffer: ArrayBuffer): string | undefined;
 }
 
 export type NativeLoad = { native: Native; from: string } | { native: null; reason: string };
@@ -124,6 +129,21 @@ export function loadNative(env: NodeJS.ProcessEnv, isSea: boolean): NativeLoad {
   } finally {
     if (files) closeStubFiles(files);
   }
+}
+
+// The one-file /init loads the addon before its bundle runs, to run that bundle from its
+// assets without a copy (sea-loader.ts); main then takes that same load.
+const LOADED = Symbol.for('sesame.native');
+
+/** loadNative, once per process: the first call loads, every later one gets that result. */
+export function loadNativeOnce(env: NodeJS.ProcessEnv, isSea: boolean): NativeLoad {
+  const slot = globalThis as { [LOADED]?: NativeLoad };
+  return (slot[LOADED] ??= loadNative(env, isSea));
+}
+
+/** The addon if loadNativeOnce loaded it already, else null (nothing is loaded here). */
+export function loadedNative(): Native | null {
+  return (globalThis as { [LOADED]?: NativeLoad })[LOADED]?.native ?? null;
 }
 
 /** `init.node` beside init.cjs. */

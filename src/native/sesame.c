@@ -47,7 +47,7 @@
 
 // Bumped whenever the JS binding's expectations change; the loader refuses a mismatch so
 // that a stale sidecar file never runs with a newer init.
-#define SESAME_NATIVE_ABI 7
+#define SESAME_NATIVE_ABI 8
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -783,6 +783,34 @@ static napi_value ReleaseMemory(napi_env env, napi_callback_info info) {
   return done;
 }
 
+// externalLatin1(arrayBuffer): a string over the buffer's bytes, not a copy of them. The
+// one-file /init runs its bundles from its own assets (sea.getRawAsset: a view of the
+// executable's mapped pages, there for the process's life); as a V8 string they would be
+// ~0.2 MiB more of PID 1's private memory for as long as it runs (V8 keeps a script's
+// source). Latin-1 bytes only (build.mjs checks the bundles are ASCII); no finalizer: the
+// bytes are never freed. Node API 10's call, by a weak reference (a Node without it leaves
+// it NULL and this returns undefined: the caller copies the text instead).
+typedef void (*sesame_basic_finalize)(napi_env, void *, void *);
+extern napi_status node_api_create_external_string_latin1(napi_env, char *, size_t, sesame_basic_finalize, void *, napi_value *, bool *) __attribute__((weak));
+static napi_value ExternalLatin1(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool is_buffer = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_is_arraybuffer(env, argv[0], &is_buffer) != napi_ok || !is_buffer) {
+    napi_throw_type_error(env, NULL, "externalLatin1(buffer) needs an ArrayBuffer");
+    return NULL;
+  }
+  void *data = NULL;
+  size_t length = 0;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &length));
+  napi_value result = NULL;
+  bool copied = false;
+  if (!node_api_create_external_string_latin1) return NULL;
+  CHECK(node_api_create_external_string_latin1(env, data, length, NULL, NULL, &result, &copied));
+  return result;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   int dump_err = make_undumpable();
   for (int fd = 0; fd < 3; fd++) saved_is_tty[fd] = tcgetattr(fd, &saved_modes[fd]) == 0;
@@ -803,6 +831,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "environ", NULL, Environ, NULL, NULL, NULL, napi_default, NULL },
     { "setV8Flags", NULL, SetV8Flags, NULL, NULL, NULL, napi_default, NULL },
     { "releaseMemory", NULL, ReleaseMemory, NULL, NULL, NULL, napi_default, NULL },
+    { "externalLatin1", NULL, ExternalLatin1, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value abi;
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
