@@ -336,6 +336,8 @@ let started: ProcessTable | undefined;
  * it is the only one a start without lifetimes arms: after it, nothing wakes init but its
  * children and signals. Without the helper, nothing is done.
  *
+ * The start's bytecode goes with it (BYTECODE_OLD_AGE).
+ *
  * With lifetimes, V8's optimizing compilers are turned off first: PID 1 mostly waits, and
  * what it runs later (renewals, refreshes, re-renders) gains little from optimized code,
  * which costs memory that stays. Measured with 100 leases renewed every ~10 s for 150 s:
@@ -345,6 +347,14 @@ let started: ProcessTable | undefined;
  * helper when it can: node:v8 alone would stay resident at ~0.6 MiB.
  */
 const REST_AFTER_MS = 500;
+/**
+ * Full collections a function's bytecode survives unused before V8 drops it (V8's default:
+ * 6). 0 from the rest on: the start's bytecode (options, config, the first reads: run
+ * once) goes in the release, ~0.13 MiB; what runs again later is compiled again from the
+ * source, which init keeps anyway. Full collections come only after lifetime work
+ * (lifetime/memory.ts), so at most once per burst of it.
+ */
+const BYTECODE_OLD_AGE = 0;
 function settle(native: Native | null, lifetimes: boolean, log: Log): void {
   if (!native && !lifetimes) return;
   setTimeout(() => {
@@ -353,6 +363,7 @@ function settle(native: Native | null, lifetimes: boolean, log: Log): void {
     }
     if (!native) return;
     const t0 = process.hrtime.bigint(); // not performance.now(): that global loads perf_hooks
+    native.setV8Flags(`--bytecode-old-age=${BYTECODE_OLD_AGE}`);
     const v8 = native.releaseMemory(true);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     log.debug(`memory the start no longer needs given back (${v8 ? "V8's low-memory collection, " : "V8's call not found: only "}malloc_trim) in ${ms.toFixed(1)} ms`);
