@@ -172,7 +172,9 @@ const codeCache = join(cache, 'init.cache');
 const trainer = `
 const vm = require('node:vm'), fs = require('node:fs'), path = require('node:path'), os = require('node:os');
 const [bundle, out, chunkDir] = process.argv.slice(1); // node -e: argv[1] is the first argument
-const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(bundle, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: bundle });
+// The script's name is a fixed one, not the build's path: the cache holds it (and with
+// --no-rehash-snapshot nothing else varies: two builds of a commit are the same bytes).
+const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(bundle, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: 'init.js' });
 // The training start takes the paths most starts take besides the bare one: a vault: and a
 // file: reference, a Liquid and an envsubst template. Vault is a stand-in answering the two
 // requests a KV v2 read makes; the chunks come from files where the executable has assets.
@@ -294,7 +296,9 @@ await step('executable', () => {
   const blob = join(cache, 'init.blob');
   const config = join(cache, 'sea.json');
   writeFileSync(config, JSON.stringify({
-    main: loader,
+    // Relative, read from `cache`: Node keeps the name in the blob (the loader's file name
+    // for V8), and the build's own path would make the file depend on where it was built.
+    main: basename(loader),
     output: blob,
     disableExperimentalSEAWarning: true,
     useCodeCache: true,
@@ -312,7 +316,7 @@ await step('executable', () => {
     },
   }));
   // With the executable's flags: the blob's own code cache (of sea-loader) is made here.
-  run(nodeBin, [...EXEC_ARGV, '--experimental-sea-config', config]);
+  run(nodeBin, [...EXEC_ARGV, '--experimental-sea-config', config], { cwd: cache });
   copyFileSync(base, `${out}.tmp`);
   run(nodeBin, [join(root, 'node_modules/postject/dist/cli.js'), `${out}.tmp`, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
   chmodSync(`${out}.tmp`, 0o755);

@@ -1,11 +1,14 @@
 // Properties of the built executable that a change can silently lose.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADDON, INIT, NODE, ROOT } from '../support/paths';
 import { runAsPid1 } from '../support/pid1';
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 /** The highest GLIBC_x.y symbol version a binary needs. */
 function glibcNeeded(file: string): string {
@@ -91,6 +94,27 @@ describe('the built executable', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('cafe-a-la-creme-ss');
   });
+
+  // The libraries are pinned Debian packages and nothing of the build's time, place or
+  // hash seed gets in (build.mjs: --no-rehash-snapshot, the names given to V8 and Node):
+  // the same sources give the same bytes. The copy gets node_modules and the downloaded
+  // packages (dist/.cache/debs), nothing else of this build.
+  it('is reproducible: the same sources built elsewhere give the same bytes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sesame-rebuild-'));
+    try {
+      const files = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter((f) => f && existsSync(join(ROOT, f)));
+      for (const file of files) cpSync(join(ROOT, file), join(dir, file));
+      // A copy: npm ls (the SBOM's source) refuses a symlinked node_modules.
+      execFileSync('cp', ['-a', join(ROOT, 'node_modules'), join(dir, 'node_modules')]);
+      cpSync(join(ROOT, 'dist/.cache/debs'), join(dir, 'dist/.cache/debs'), { recursive: true });
+      execFileSync(NODE, ['build.mjs'], { cwd: dir, stdio: 'ignore', timeout: 170_000 });
+      for (const file of ['init', 'init.cjs', 'init.node', 'init-liquidjs.cjs', 'init-yaml.cjs', 'init-node-vault.cjs', 'sbom.cdx.json']) {
+        expect(sha256(join(dir, 'dist', file)), file).toBe(sha256(join(ROOT, 'dist', file)));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('needs no newer glibc than Node itself (2.28), addon included', () => {
     expect(glibcNeeded(INIT)).toBe('2.28');
