@@ -348,13 +348,13 @@ let started: ProcessTable | undefined;
  */
 const REST_AFTER_MS = 500;
 /**
- * Full collections a function's bytecode survives unused before V8 drops it (V8's default:
- * 6). 0 from the rest on: the start's bytecode (options, config, the first reads: run
- * once) goes in the release, ~0.13 MiB; what runs again later is compiled again from the
- * source, which init keeps anyway. Full collections come only after lifetime work
- * (lifetime/memory.ts), so at most once per burst of it.
+ * Full collections a function's bytecode survives unused before V8 drops it: 0 for the
+ * release, so that the start's bytecode (options, config, the first reads: run once) goes
+ * with it, ~0.13 MiB; what runs again is compiled again from the source, which V8 keeps
+ * anyway. Then V8's default again, so that later collections (after lifetime work) do not
+ * make every renewal compile its code anew.
  */
-const BYTECODE_OLD_AGE = 0;
+const BYTECODE_OLD_AGE = { release: 0, after: 6 } as const;
 function settle(native: Native | null, lifetimes: boolean, log: Log): void {
   if (!native && !lifetimes) return;
   setTimeout(() => {
@@ -363,8 +363,9 @@ function settle(native: Native | null, lifetimes: boolean, log: Log): void {
     }
     if (!native) return;
     const t0 = process.hrtime.bigint(); // not performance.now(): that global loads perf_hooks
-    native.setV8Flags(`--bytecode-old-age=${BYTECODE_OLD_AGE}`);
+    native.setV8Flags(`--bytecode-old-age=${BYTECODE_OLD_AGE.release}`);
     const v8 = native.releaseMemory(true);
+    native.setV8Flags(`--bytecode-old-age=${BYTECODE_OLD_AGE.after}`);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     log.debug(`memory the start no longer needs given back (${v8 ? "V8's low-memory collection, " : "V8's call not found: only "}malloc_trim) in ${ms.toFixed(1)} ms`);
   }, REST_AFTER_MS).unref();
