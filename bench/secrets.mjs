@@ -1,7 +1,7 @@
 // npm run bench (second part): what secrets and templates cost at start-up, and what PID 1
 // costs at rest once they are in place.
 //
-//   node bench/secrets.mjs [--quick] [--json FILE]
+//   node bench/secrets.mjs [--quick] [--json FILE] [--previous FILE]
 //
 // 1. Start-up: dist/init starts /bin/true with no secrets, a file: secret, 1 to 200 Vault
 //    references (served over loopback by the Vault test server, test/support/vault-server.ts,
@@ -14,8 +14,10 @@
 // 2. At rest, as PID 1 of a PID namespace with `sleep` as the child: VmRSS and private memory
 //    (RssAnon + RssShmem) 1 s after start and once at rest, and wake-ups (voluntary context
 //    switches, summed over threads) per minute at rest.
+// --previous: another build of init (e.g. one made from an earlier commit) runs the
+// start-ups beside dist/init, interleaved, and gets a table of its own against this one.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -24,7 +26,8 @@ import {
   startSession, stopSession, stopSessionsOnExit, table, wakeupsOf, until,
 } from './common.mjs';
 
-const cli = parseCli('usage: node bench/secrets.mjs [--quick] [--json FILE]');
+const cli = parseCli('usage: node bench/secrets.mjs [--quick] [--json FILE] [--previous FILE]');
+const PREVIOUS = cli.previous ? realpathSync(cli.previous) : null;
 const ROUNDS = cli.quick ? 8 : 25;
 const WARMUP = 3;
 const IDLE = cli.quick ? { rounds: 1, restMs: 20_000, windowMs: 10_000 } : { rounds: 2, restMs: 30_000, windowMs: 30_000 };
@@ -56,7 +59,7 @@ mkdirSync(join(dir, 'out'));
 const base = [`PATH=${process.env.PATH}`];
 const vaultEnv = (v = vault) => [`VAULT_ADDR=${v.url}`, `VAULT_TOKEN=${v.rootToken}`, ...(v === vaultTls ? [`VAULT_CACERT=${pki.ca.certPath}`] : [])];
 const refs = (n, path) => Array.from({ length: n }, (_, i) => `S${i}=vault:secret/${path ? `${path}#k${i}` : `app${i}#value`}`);
-const sesame = (env, cmd, args = []) => ['env', '-i', ...base, ...env, INIT, ...args, '--', ...cmd];
+const sesame = (env, cmd, args = [], init = INIT) => ['env', '-i', ...base, ...env, init, ...args, '--', ...cmd];
 const keywhizEnv = [`SESAME_KEYWHIZ_SERVER=${keywhiz.url}`, `SESAME_KEYWHIZ_CERT=${app.certPath}`, `SESAME_KEYWHIZ_KEY=${app.keyPath}`, `SESAME_KEYWHIZ_CA=${pki.ca.certPath}`, 'S0=keywhiz:db-password'];
 const templateEnv = ['PORT=8080', 'HOST=example.org'];
 
@@ -110,6 +113,7 @@ const startupEntries = [
   { id: 'node', name: `node -e 0 (floor)`, argv: [NODE, '-e', '0'] },
   ...CASES.map((c) => ({ ...c, argv: sesame(c.env, ['/bin/true'], c.args) })),
   ...PEERS,
+  ...(PREVIOUS ? CASES.map((c) => ({ id: `previous-${c.id}`, name: `previous build: ${c.name}`, argv: sesame(c.env, ['/bin/true'], c.args, PREVIOUS) })) : []),
 ];
 progress(`start-up: ${ROUNDS} rounds of ${startupEntries.length} commands`);
 // The runner must run beside the event loop that serves Vault: spawn, never spawnSync.
@@ -204,6 +208,11 @@ out.push('closed once the secrets are read; V8 returns the memory of the start-u
 if (PEERS.length) {
   out.push('## Against the peers (same server, same run)', '');
   out.push(table(['sesame', '>ms', 'peer', '>ms', '>sesame / peer'], PEERS.map((p) => [CASES.find((c) => c.id === p.vs).name, fixed(ms[p.vs], 2), p.name, fixed(ms[p.id], 2), `${fixed(ms[p.vs] / ms[p.id], 2)}×`])), '');
+}
+if (PREVIOUS) {
+  out.push(`## Against the previous build (${PREVIOUS}), same run`, '');
+  out.push(table(['start -- /bin/true', '>this build ms', '>previous ms', '>this / previous', '>ratio to no secrets', '>previous ratio'], CASES.map((c) => [c.name, fixed(ms[c.id], 2), fixed(ms[`previous-${c.id}`], 2),
+    `${fixed(ms[c.id] / ms[`previous-${c.id}`], 2)}×`, fixed(ms[c.id] / floor, 2), fixed(ms[`previous-${c.id}`] / ms['previous-none'], 2)])), '');
 }
 out.push('## Targets (this run)', '');
 out.push(table(['target', '>value', '>limit', 'result'], targets), '');

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CMDS 16
+#define MAX_CMDS 40
 #define SEP ":::"
 
 static long long now_ns(void) {
