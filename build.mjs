@@ -28,15 +28,24 @@ const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore'
 //   machine: Node's default is 4, and 0 would mean as many as the machine has CPUs less
 //   one (63 on a 64-CPU Kubernetes node), every one of them PID 1's for the container's
 //   life. Same speed on the measured starts.
-// --no-rehash-snapshot: V8 keeps the string-hash seed its built-in snapshot was made with
-//   instead of drawing a random one and rehashing the snapshot's tables: ~3 ms of every
-//   start (the seed's prime search and the rehash). A known seed matters only to a process
-//   hashing keys an attacker chooses; init listens on no socket and parses only what its
-//   operator and its own servers give it (docs/security.md).
 // Not here: --no-opt --no-maglev, which init sets itself once its children run (main.ts
 // settle): given at start, they cost every start ~2 ms (V8 then rejects Node's own code
 // cache of its builtins, made under the default flags).
+// --no-rehash-snapshot: V8 keeps the string-hash seed its built-in snapshot was made with
+//   instead of drawing one and rehashing the snapshot's tables: ~3 ms of every start. As
+//   any flag off V8's defaults, it makes V8 reject Node's code cache of its builtins
+//   (node:net, node:tls and node:crypto then load in ~4.8 ms instead of ~1.6), so the
+//   loader sets it back as soon as the addon is loaded (src/sea-loader.ts); the seed stays
+//   the snapshot's. A known seed matters only to a process hashing keys an attacker
+//   chooses; init listens on no socket (docs/security.md).
 const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=1', '--no-rehash-snapshot'];
+// What the code caches are made with: the flags in force when the cache is used (for the
+// bundles: after the loader has set --rehash-snapshot back) and a fixed seed for V8's random
+// numbers, hash seed included, so that the caches are the same bytes from one build to the
+// next. V8 leaves --random-seed out of the flags a cache must match, and a cache made with
+// one hash seed is valid with another (V8 rehashes what it loads).
+const LOADER_ARGV = [...EXEC_ARGV, '--random-seed=1'];
+const TRAIN_ARGV = [...EXEC_ARGV.filter((f) => f !== '--no-rehash-snapshot'), '--random-seed=1'];
 const newer = (out, inputs) => !existsSync(out) || inputs.some((i) => statSync(i).mtimeMs > statSync(out).mtimeMs);
 const hash = (...parts) => createHash('sha256').update(parts.join('\0')).digest('hex');
 const step = async (name, fn) => {
@@ -173,16 +182,19 @@ const trainer = `
 const vm = require('node:vm'), fs = require('node:fs'), path = require('node:path'), os = require('node:os');
 const [bundle, out, chunkDir] = process.argv.slice(1); // node -e: argv[1] is the first argument
 // The script's name is a fixed one, not the build's path: the cache holds it (and with
-// --no-rehash-snapshot nothing else varies: two builds of a commit are the same bytes).
+// TRAIN_ARGV's seed nothing else varies: two builds of a commit are the same bytes).
 const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(bundle, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: 'init.js' });
 // The training start takes the paths most starts take besides the bare one: a vault: and a
 // file: reference, a Liquid and an envsubst template. Vault is a stand-in answering the two
-// requests a KV v2 read makes; the chunks come from files where the executable has assets.
+// requests a KV v2 read makes and the token's lookup-self (a root token: no TTL); the chunks
+// come from files where the executable has assets. The command waits for that lookup, made
+// once it runs: an exit before or after it would train different code (and the build would
+// not be the same bytes each time). No lookup within ~10 s fails the training (exit 3).
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sesame-training-'));
 fs.writeFileSync(path.join(dir, 'secret'), 'training');
 fs.writeFileSync(path.join(dir, 'a.liquid'), '{{ env.S | default: "x" }} {{ env.F }}');
 fs.writeFileSync(path.join(dir, 'a.template'), '\${S} \${F}');
-process.argv = [process.argv[0], bundle, '--template', dir + '/a.liquid:' + dir + '/a.out', '--template', dir + '/a.template:' + dir + '/b.out', '--', '/bin/true'];
+process.argv = [process.argv[0], bundle, '--template', dir + '/a.liquid:' + dir + '/a.out', '--template', dir + '/a.template:' + dir + '/b.out', '--', '/bin/sh', '-c', 'i=0; while [ ! -e "$0" ]; do i=$((i + 1)); [ $i -lt 1000 ] || exit 3; sleep 0.01; done', dir + '/looked-up'];
 // The executable's chunk assets are stored wrapped (src/commonjs.ts); the buffers are kept,
 // as the executable's own bytes are, since a string made over one by the addon refers to it.
 const kept = [];
@@ -214,10 +226,12 @@ process.dlopen = (target, ...rest) => {
   } } });
 };
 const vault = require('node:http').createServer((req, res) => {
+  const lookup = req.url === '/v1/auth/token/lookup-self';
   const body = req.url.startsWith('/v1/sys/internal/ui/mounts/') ? { data: { path: 'secret/', type: 'kv', options: { version: '2' } } }
+    : lookup ? { data: { ttl: 0, renewable: false, policies: ['root'], expire_time: null } }
     : { data: { data: { value: 'training' }, metadata: { version: 1 } } };
   res.setHeader('Content-Type', 'application/json');
-  res.end(JSON.stringify(body));
+  res.end(JSON.stringify(body), () => { if (lookup) fs.writeFileSync(path.join(dir, 'looked-up'), ''); });
 });
 vault.listen(0, '127.0.0.1', () => {
   Object.assign(process.env, { VAULT_ADDR: 'http://127.0.0.1:' + vault.address().port, VAULT_TOKEN: 'training', S: 'vault:secret/app#value', F: 'file:' + dir + '/secret' });
@@ -233,7 +247,7 @@ await step('code cache', async () => {
   // build.mjs too: its EXEC_ARGV are part of what the cache is valid for.
   if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon, ...CHUNKS.map(chunkFile), fileURLToPath(import.meta.url)])) return false;
   rmSync(codeCache, { force: true });
-  run(nodeBin, [...EXEC_ARGV, '-e', trainer, seaBundle, codeCache, dist], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
+  run(nodeBin, [...TRAIN_ARGV, '-e', trainer, seaBundle, codeCache, dist], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
   if (!existsSync(codeCache)) throw new Error('the training start wrote no code cache');
 });
 
@@ -260,7 +274,7 @@ script.runInThisContext()(mod.exports, require, mod, 'chunk', '/');
 const lib = mod.exports;
 ${CHUNK_TRAINING[name]}
 fs.writeFileSync(${JSON.stringify(chunkCacheFile(name))}, script.createCachedData());`;
-    run(nodeBin, [...EXEC_ARGV, '-e', trainer]);
+    run(nodeBin, [...TRAIN_ARGV, '-e', trainer]);
   }
 });
 const chunkCaches = () => Object.keys(CHUNK_TRAINING).filter((c) => existsSync(chunkCacheFile(c)));
@@ -316,7 +330,7 @@ await step('executable', () => {
     },
   }));
   // With the executable's flags: the blob's own code cache (of sea-loader) is made here.
-  run(nodeBin, [...EXEC_ARGV, '--experimental-sea-config', config], { cwd: cache });
+  run(nodeBin, [...LOADER_ARGV, '--experimental-sea-config', config], { cwd: cache });
   copyFileSync(base, `${out}.tmp`);
   run(nodeBin, [join(root, 'node_modules/postject/dist/cli.js'), `${out}.tmp`, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
   chmodSync(`${out}.tmp`, 0o755);

@@ -288,6 +288,7 @@ async function main(log: { current: Log }): Promise<number> {
   if (typeof options === 'number') return options;
   log.current = createLog(options.logLevel ?? 'warn', options.logFormat);
   if ((globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected) log.current.debug('V8 rejected the code cache: start-up is slower');
+  if ((globalThis as { sesameFlagsKept?: boolean }).sesameFlagsKept) log.current.debug('--no-rehash-snapshot could not be set back (no addon): Node\'s builtins load without their code cache');
   const copied = copiedAssets();
   if (copied.length) log.current.debug(`${copied.join(', ')} copied into V8's heap (no addon, or a Node without external strings): more memory for init's whole life`);
   setStopSignals(options.stopSignals);

@@ -10,6 +10,9 @@ import { assetBytes, assetText, runCommonJs } from './commonjs';
 import { loadNativeOnce } from './native/binding';
 
 const { native } = loadNativeOnce(process.env, true);
+// The executable starts with --no-rehash-snapshot (~3 ms); left on, it would make V8 reject
+// Node's code cache of every builtin loaded from here on (build.mjs EXEC_ARGV).
+if (!native?.setV8Flags('--rehash-snapshot')) (globalThis as { sesameFlagsKept?: boolean }).sesameFlagsKept = true;
 const { cacheRejected } = runCommonJs(assetText(sea, 'init.js', native), `${process.execPath}/init.js`, assetBytes(sea, 'init.cache'), true);
 // A rejected cache (another V8, other flags) only costs time; main's debug log says so.
 (globalThis as { sesameCodeCacheRejected?: boolean }).sesameCodeCacheRejected = cacheRejected;
