@@ -40,12 +40,14 @@ const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore'
 //   chooses; init listens on no socket (docs/security.md).
 const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=1', '--no-rehash-snapshot'];
 // What the code caches are made with: the flags in force when the cache is used (for the
-// bundles: after the loader has set --rehash-snapshot back) and a fixed seed for V8's random
-// numbers, hash seed included, so that the caches are the same bytes from one build to the
-// next. V8 leaves --random-seed out of the flags a cache must match, and a cache made with
-// one hash seed is valid with another (V8 rehashes what it loads).
+// bundles: after the loader has set --rehash-snapshot back), a fixed seed for V8's random
+// numbers, hash seed included, and --predictable (no collector running beside the training
+// start: it aged some bytecode or not, one byte of the cache, by timing), so that the
+// caches are the same bytes from one build to the next. V8 leaves both out of the flags a
+// cache must match ("to allow predictable code caching"), and a cache made with one hash
+// seed is valid with another (V8 rehashes what it loads).
 const LOADER_ARGV = [...EXEC_ARGV, '--random-seed=1'];
-const TRAIN_ARGV = [...EXEC_ARGV.filter((f) => f !== '--no-rehash-snapshot'), '--random-seed=1'];
+const TRAIN_ARGV = [...EXEC_ARGV.filter((f) => f !== '--no-rehash-snapshot'), '--random-seed=1', '--predictable'];
 const newer = (out, inputs) => !existsSync(out) || inputs.some((i) => statSync(i).mtimeMs > statSync(out).mtimeMs);
 const hash = (...parts) => createHash('sha256').update(parts.join('\0')).digest('hex');
 const step = async (name, fn) => {
