@@ -295,7 +295,7 @@ if (PREVIOUS && idle) {
   const privateMib = (i) => mib(median(idle[i].samples.map((x) => x.rssAnonKb + x.rssShmemKb)));
   const more = privateMib(sesameIdx) - privateMib(previousIdle);
   targets.push({ name: 'idle private memory (RssAnon+RssShmem) vs previous build', value: privateMib(sesameIdx), reference: privateMib(previousIdle), ratio: NaN, limit: 6, result: more <= 6 ? 'PASS' : 'FAIL',
-    row: ['idle private memory (RssAnon+RssShmem) vs previous build', `${fixed(privateMib(sesameIdx), 1)} MiB`, `${fixed(privateMib(previousIdle), 1)} MiB`, `+${fixed(more, 1)} MiB`, '≤ +6 MiB', more <= 6 ? 'PASS' : 'FAIL'] });
+    row: ['idle private memory (RssAnon+RssShmem) vs previous build', `${fixed(privateMib(sesameIdx), 1)} MiB`, `${fixed(privateMib(previousIdle), 1)} MiB`, `${more >= 0 ? '+' : ''}${fixed(more, 1)} MiB`, '≤ +6 MiB', more <= 6 ? 'PASS' : 'FAIL'] });
 }
 const beforeIdle = idleEntries.findIndex((e) => e.beforeOneFile);
 if (beforeIdle >= 0 && idle) {
@@ -303,7 +303,7 @@ if (beforeIdle >= 0 && idle) {
   const more = privateMib(sesameIdx) - privateMib(beforeIdle);
   const name = 'idle private memory: one file vs before its one-file step';
   targets.push({ name, value: privateMib(sesameIdx), reference: privateMib(beforeIdle), ratio: NaN, limit: 6, result: more <= 6 ? 'PASS' : 'FAIL',
-    row: [name, `${fixed(privateMib(sesameIdx), 1)} MiB`, `${fixed(privateMib(beforeIdle), 1)} MiB`, `+${fixed(more, 1)} MiB`, '≤ +6 MiB', more <= 6 ? 'PASS' : 'FAIL'] });
+    row: [name, `${fixed(privateMib(sesameIdx), 1)} MiB`, `${fixed(privateMib(beforeIdle), 1)} MiB`, `${more >= 0 ? '+' : ''}${fixed(more, 1)} MiB`, '≤ +6 MiB', more <= 6 ? 'PASS' : 'FAIL'] });
 }
 out.push('## Targets (this run)', '');
 out.push(table(['target', '>sesame', '>reference', '>ratio', '>limit', 'result'], targets.map((t) => t.row)), '');
