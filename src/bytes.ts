@@ -97,12 +97,15 @@ export function readEnvironment(raw?: Buffer[]): Record<string, string> {
   }
   const env: Record<string, string> = Object.create(null);
   for (const entry of entries) {
-    const eq = entry.indexOf(0x3d);
+    // Decoded whole, then split: "=" is one byte that no UTF-8 sequence contains and that
+    // decodeBytes never escapes, so the first "=" of the text is the first of the bytes.
+    const text = decodeBytes(entry);
+    const eq = text.indexOf('=');
     // An entry without "=" is no variable (getenv ignores it); "=x" has no name.
     if (eq <= 0) continue;
-    const name = decodeBytes(entry.subarray(0, eq));
+    const name = text.slice(0, eq);
     // The first of duplicates wins, as getenv(3) finds it.
-    if (!(name in env)) env[name] = decodeBytes(entry.subarray(eq + 1));
+    if (!(name in env)) env[name] = text.slice(eq + 1);
   }
   return { ...env };
 }

@@ -25,7 +25,8 @@ export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resol
   // SESAME_PASSTHROUGH gives a child some of init's variables back (a VAULT_ADDR for an
   // application that talks to Vault itself); a reference is always replaced by its value.
   const keep = passthroughList(env);
-  const removed = new Set(removedNames(env, plan).filter((n) => !keep.has(n) || plan.consumed.includes(n)));
+  const consumed = new Set(plan.consumed);
+  const removed = new Set(removedNames(env, plan).filter((n) => !keep.has(n) || consumed.has(n)));
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined && !removed.has(key)) out[key] = value;
   for (const [request, resolved] of resolution) {
