@@ -1,8 +1,9 @@
 // Heavy libraries that only some paths need are built as chunks of their own (build.mjs),
 // so that they cost nothing at start-up unless used: yaml (~110 KB) and liquidjs (~80 KB)
 // in the main bundle made every start slower, even unused. node-vault is a chunk of 7 KB
-// now that axios and its other fallbacks are left out (build.mjs, node-vault-slim). The single executable carries the chunks as assets (wrapped, commonjs.ts); init.cjs finds them as
-// files beside it; unbundled (the tests) they are plain modules.
+// now that axios and its other fallbacks are left out (build.mjs, node-vault-slim). The
+// single executable carries the chunks as assets (wrapped, commonjs.ts); init.cjs finds
+// them as files beside it; unbundled (the tests) they are plain modules.
 import { join } from 'node:path';
 import { assetBytes, assetText, runCommonJs } from './commonjs';
 import { loadedNative } from './native/binding';

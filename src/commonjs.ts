@@ -6,6 +6,7 @@
 // not copied: sea-loader.ts).
 import { dirname } from 'node:path';
 import * as vm from 'node:vm';
+import type { Native } from './native/binding';
 
 export const COMMONJS_WRAPPER = ['(function (exports, require, module, __filename, __dirname) {', '\n})'] as const;
 
@@ -24,7 +25,7 @@ type Sea = typeof import('node:sea');
  * bytes when the addon is loaded (V8 keeps a script's source as long as the script
  * lives: PID 1's whole life), else a copy.
  */
-export function assetText(sea: Sea, name: string, native: { externalLatin1(buffer: ArrayBuffer): string | undefined } | null): string {
+export function assetText(sea: Sea, name: string, native: Pick<Native, 'externalLatin1'> | null): string {
   const text = native?.externalLatin1(sea.getRawAsset(name));
   if (text !== undefined) return text;
   // On globalThis: the loader and the bundle each have their own copy of this module.
