@@ -153,6 +153,11 @@ const chunk = (name) => build({
 });
 // The npm packages whose code is inside the bundles (for the SBOM), from esbuild's metafiles.
 const bundledNpm = join(cache, 'bundled-npm.json');
+// Each bundle the executable carries is also written wrapped as src/commonjs.ts runs it
+// (the executable runs that text as it is): the code caches are trained on these copies
+// and the executable's assets are these copies.
+const WRAP = ['(function (exports, require, module, __filename, __dirname) {', '\n})'];
+const wrappedFile = (file) => join(cache, `${basename(file, '.cjs')}.wrapped.cjs`);
 // ASCII bundles: the executable runs its bundles' text as Latin-1 over its own bytes
 // (step 4). esbuild escapes every non-ASCII character but those of regular expressions
 // (liquidjs has /[àáâãäå]/g): in a class that starts an expression a character of the Basic
@@ -167,6 +172,7 @@ await step('bundle', async () => {
   const outputs = [join(dist, 'init.cjs'), seaBundle, ...CHUNKS.map(chunkFile)];
   const results = await Promise.all([bundle(outputs[0], false), bundle(seaBundle, true), ...CHUNKS.map(chunk)]);
   outputs.forEach(asciiOnly);
+  for (const file of [seaBundle, ...CHUNKS.map(chunkFile)]) writeFileSync(wrappedFile(file), WRAP[0] + readFileSync(file, 'latin1') + WRAP[1], 'latin1');
   // name@version of each package a bundle holds code of: the innermost node_modules/<name>
   // of each input (a copy nested in another package is that copy, with its own version).
   const packages = new Set(results.flatMap((r) => Object.keys(r.metafile.inputs)).map((input) => {
@@ -180,18 +186,17 @@ await step('bundle', async () => {
 });
 
 // 3. A code cache made after a training start (src/sea-loader.ts says why): run the
-//    executable's bundle under the pinned Node exactly as the loader will wrap it, start
-//    `-- /bin/true` with the native helper (with a Vault and a file secret and two
-//    templates), and save V8's cache at the helper's exit.
-const WRAP = ['(function (exports, require, module, __filename, __dirname) {', '\n})'];
+//    executable's bundle under the pinned Node wrapped as the loader runs it, start a
+//    command with the native helper (with a Vault and a file secret and two templates),
+//    and save V8's cache at the helper's exit.
 const loader = join(cache, 'sea-loader.cjs');
 const codeCache = join(cache, 'init.cache');
 const trainer = `
 const vm = require('node:vm'), fs = require('node:fs'), path = require('node:path'), os = require('node:os');
-const [bundle, out, chunkDir] = process.argv.slice(1); // node -e: argv[1] is the first argument
+const [bundle, wrapped, out, cacheDir] = process.argv.slice(1); // node -e: argv[1] is the first argument
 // The script's name is a fixed one, not the build's path: the cache holds it (and with
 // TRAIN_ARGV's seed nothing else varies: two builds of a commit are the same bytes).
-const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(bundle, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: 'init.js' });
+const script = new vm.Script(fs.readFileSync(wrapped, 'latin1'), { filename: 'init.js' });
 // The training start takes the paths most starts take besides the bare one: a vault: and a
 // file: reference, a Liquid and an envsubst template. Vault is a stand-in answering the two
 // requests a KV v2 read makes and the token's lookup-self (a root token: no TTL); the chunks
@@ -203,16 +208,16 @@ fs.writeFileSync(path.join(dir, 'secret'), 'training');
 fs.writeFileSync(path.join(dir, 'a.liquid'), '{{ env.S | default: "x" }} {{ env.F }}');
 fs.writeFileSync(path.join(dir, 'a.template'), '\${S} \${F}');
 process.argv = [process.argv[0], bundle, '--template', dir + '/a.liquid:' + dir + '/a.out', '--template', dir + '/a.template:' + dir + '/b.out', '--', '/bin/sh', '-c', 'i=0; while [ ! -e "$0" ]; do i=$((i + 1)); [ $i -lt 1000 ] || exit 3; sleep 0.01; done', dir + '/looked-up'];
-// The executable's chunk assets are stored wrapped (src/commonjs.ts); the buffers are kept,
-// as the executable's own bytes are, since a string made over one by the addon refers to it.
+// The executable's chunk assets are their wrapped copies; the buffers are kept, as the
+// executable's own bytes are, since a string made over one by the addon refers to it.
 const kept = [];
-const chunkText = (name) => {
-  const file = path.join(chunkDir, name);
+const chunkBytes = (name) => {
+  const file = path.join(cacheDir, name.replace(/\.cjs$/, '.wrapped.cjs'));
   if (!name.endsWith('.cjs') || !fs.existsSync(file)) throw new Error('no asset ' + name);
-  return ${JSON.stringify(WRAP[0])} + fs.readFileSync(file, 'latin1') + ${JSON.stringify(WRAP[1])};
+  return fs.readFileSync(file);
 };
-const sea = { isSea: () => false, getAsset: (name) => chunkText(name), getRawAsset: (name) => {
-  const bytes = new Uint8Array(Buffer.from(chunkText(name), 'latin1')).buffer;
+const sea = { isSea: () => false, getAsset: (name) => chunkBytes(name).toString('latin1'), getRawAsset: (name) => {
+  const bytes = new Uint8Array(chunkBytes(name)).buffer;
   kept.push(bytes);
   return bytes;
 } };
@@ -255,7 +260,7 @@ await step('code cache', async () => {
   // build.mjs too: its EXEC_ARGV are part of what the cache is valid for.
   if (existsSync(codeCache) && !newer(codeCache, [seaBundle, addon, ...CHUNKS.map(chunkFile), fileURLToPath(import.meta.url)])) return false;
   rmSync(codeCache, { force: true });
-  run(nodeBin, [...TRAIN_ARGV, '-e', trainer, seaBundle, codeCache, dist], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
+  run(nodeBin, [...TRAIN_ARGV, '-e', trainer, seaBundle, wrappedFile(seaBundle), codeCache, cache], { env: { PATH: process.env.PATH, SESAME_NATIVE: addon } });
   if (!existsSync(codeCache)) throw new Error('the training start wrote no code cache');
 });
 
@@ -276,7 +281,7 @@ await step('chunk code caches', async () => {
   for (const name of stale) {
     const trainer = `
 const vm = require('node:vm'), fs = require('node:fs');
-const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(${JSON.stringify(chunkFile(name))}, 'utf8') + ${JSON.stringify(WRAP[1])}, { filename: 'chunk' });
+const script = new vm.Script(fs.readFileSync(${JSON.stringify(wrappedFile(chunkFile(name)))}, 'latin1'), { filename: 'chunk' });
 const mod = { exports: {} };
 script.runInThisContext()(mod.exports, require, mod, 'chunk', '/');
 const lib = mod.exports;
@@ -306,15 +311,6 @@ await step('executable', () => {
   const stamp = join(cache, 'init-sea.stamp');
   const key = hash(version, readFileSync(seaBundle), readFileSync(loader), readFileSync(codeCache), readFileSync(addon), ...CHUNKS.map((c) => readFileSync(chunkFile(c))), ...chunkCaches().map((c) => readFileSync(chunkCacheFile(c))), readFileSync(fileURLToPath(import.meta.url)));
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return false;
-  // The bundles as assets, wrapped as src/commonjs.ts runs them: the executable runs their
-  // text as it is, as Latin-1 over its own bytes (sesame.c externalLatin1), so ASCII only.
-  const wrapped = (file) => {
-    const text = readFileSync(file, 'latin1');
-    if (/[^\x00-\x7f]/.test(text)) throw new Error(`${file} is not ASCII (the bundle step makes it so)`);
-    const out = join(cache, `${basename(file, '.cjs')}.wrapped.cjs`);
-    writeFileSync(out, WRAP[0] + text + WRAP[1], 'latin1');
-    return out;
-  };
   const blob = join(cache, 'init.blob');
   const config = join(cache, 'sea.json');
   writeFileSync(config, JSON.stringify({
@@ -329,11 +325,12 @@ await step('executable', () => {
     execArgvExtension: 'none',
     execArgv: EXEC_ARGV,
     assets: {
-      'init.js': wrapped(seaBundle),
+      // Wrapped, ASCII: run as Latin-1 over the executable's own bytes (sesame.c externalLatin1).
+      'init.js': wrappedFile(seaBundle),
       'init.cache': codeCache,
       // Code caches only for liquidjs and yaml (step 3b): all of them, 0.5 MB more of
       // assets when node-vault carried axios, made every start ~3 ms slower.
-      ...Object.fromEntries(CHUNKS.map((c) => [`init-${c}.cjs`, wrapped(chunkFile(c))])),
+      ...Object.fromEntries(CHUNKS.map((c) => [`init-${c}.cjs`, wrappedFile(chunkFile(c))])),
       ...Object.fromEntries(chunkCaches().map((c) => [`init-${c}.cache`, chunkCacheFile(c)])),
     },
   }));
