@@ -25,7 +25,10 @@ export class DeadlineExceeded extends Error {
 /**
  * Run `attempt` until it succeeds, `retryable(error)` says no, or the deadline passes
  * (then DeadlineExceeded carries the last error). Full jitter: a random wait up to
- * base * 2^n, capped, so that many inits restarted together do not retry in step.
+ * base * 2^n, capped, so that many inits restarted together do not retry in step. A wait
+ * that ends past the deadline (a busy machine runs timers late) ends the retries there: an
+ * attempt with no time left could only be refused unsent, and its "no time left" would
+ * hide the error that was worth reporting (a sealed Vault, a refused connection).
  */
 export async function withRetries<T>(
   attempt: () => Promise<T>,
@@ -41,6 +44,7 @@ export async function withRetries<T>(
       if (Date.now() + wait >= deadline) throw new DeadlineExceeded(error, n + 1);
       onRetry?.(error);
       await new Promise((resolve) => setTimeout(resolve, wait));
+      if (Date.now() >= deadline) throw new DeadlineExceeded(error, n + 1);
     }
   }
 }
