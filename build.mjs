@@ -38,13 +38,7 @@ const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore'
 //   loader sets it back as soon as the addon is loaded (src/sea-loader.ts); the seed stays
 //   the snapshot's. A known seed matters only to a process hashing keys an attacker
 //   chooses; init listens on no socket (docs/security.md).
-// --min-semi-space-size=2: V8's young generation starts at 2 MiB instead of 1, so the start
-//   (Node's bootstrap, the bundle, the secrets) allocates through fewer scavenges: 1.1-1.5 ms
-//   less on every start measured (Keywhiz 3 ms), the same private memory at rest (V8's
-//   low-memory collection in main.ts settle gives the young generation back). 4 MiB was no
-//   faster and kept ~0.1 MiB more at rest. A heap-size flag: Node's builtin code cache is
-//   still accepted with it.
-const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=1', '--no-rehash-snapshot', '--min-semi-space-size=2'];
+const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=1', '--no-rehash-snapshot'];
 // What the code caches are made with: the flags in force when the cache is used (for the
 // bundles: after the loader has set --rehash-snapshot back), a fixed seed for V8's random
 // numbers, hash seed included, and --predictable (no collector running beside the training
