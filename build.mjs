@@ -38,7 +38,13 @@ const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore'
 //   loader sets it back as soon as the addon is loaded (src/sea-loader.ts); the seed stays
 //   the snapshot's. A known seed matters only to a process hashing keys an attacker
 //   chooses; init listens on no socket (docs/security.md).
-const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=1', '--no-rehash-snapshot'];
+// --use-openssl-ca: loading node:tls otherwise starts a thread that parses Node's 121
+//   bundled root certificates into a store kept for the process's life, which init never
+//   uses: every TLS client of init passes its CAs (src/secrets/trust.ts: the given ones,
+//   else the system's, else tls.rootCertificates, the same bundled list). A TLS start at
+//   rest: ~1 MiB less private memory (14.4-14.7 -> 13.5 MiB, 12 s after start), and ~3 ms
+//   less CPU. A Node option, not a V8 flag: the code caches are unaffected.
+const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=1', '--no-rehash-snapshot', '--use-openssl-ca'];
 // What the code caches are made with: the flags in force when the cache is used (for the
 // bundles: after the loader has set --rehash-snapshot back), a fixed seed for V8's random
 // numbers, hash seed included, and --predictable (no collector running beside the training

@@ -8,6 +8,7 @@ import type { Log } from '../log';
 import { denied, invalid, notFound, SecretError, unavailable } from './errors';
 import { HttpClient, type HttpError } from './http';
 import { readSettingFile } from './settings-file';
+import { systemTrust } from './trust';
 import type { SecretRequest } from './plan';
 import type { Resolved } from './resolve';
 import { CONNECTION_ERRORS, DeadlineExceeded, withRetries } from './retry';
@@ -16,7 +17,8 @@ export interface KeywhizSettings {
   server: URL;
   cert: Buffer;
   key: Buffer;
-  ca?: Buffer;
+  /** SESAME_KEYWHIZ_CA, else the system's CAs (else the public ones built into init), as for Vault. */
+  ca: Buffer[];
 }
 
 /** SESAME_KEYWHIZ_SERVER (https://host:4444), _CERT, _KEY (default: the cert file, as keywhiz-fs), _CA. */
@@ -37,7 +39,7 @@ export function keywhizSettings(env: NodeJS.ProcessEnv): KeywhizSettings {
     server,
     cert,
     key: env.SESAME_KEYWHIZ_KEY ? read('SESAME_KEYWHIZ_KEY', env.SESAME_KEYWHIZ_KEY) : cert,
-    ca: env.SESAME_KEYWHIZ_CA ? read('SESAME_KEYWHIZ_CA', env.SESAME_KEYWHIZ_CA) : undefined,
+    ca: env.SESAME_KEYWHIZ_CA ? [read('SESAME_KEYWHIZ_CA', env.SESAME_KEYWHIZ_CA)] : systemTrust(env).ca,
   };
 }
 

@@ -272,6 +272,14 @@ describe('keywhiz: references, through init as PID 1', () => {
     expect(r.code).toBe(EXIT.UNAVAILABLE);
   });
 
+  it('without SESAME_KEYWHIZ_CA, a private CA in the system store (SSL_CERT_FILE) is trusted, as for Vault', async () => {
+    await server();
+    const r = await run(['--', 'sh', '-c', PRINT('A')], { A: 'keywhiz:db-password', SESAME_KEYWHIZ_CA: '', SSL_CERT_FILE: pki.ca.certPath, SSL_CERT_DIR: join(dir, 'none') });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('hunter2');
+    expect(r.code).toBe(0);
+  });
+
   // The test server, like any Node server, can only drop the connection once the handshake
   // is over (see keywhiz-server.ts): the client sees a reset, not a TLS alert. Retrying that
   // until the deadline (30 s by default) and calling it "did not answer in time" hides the
@@ -500,7 +508,12 @@ describe('keywhizSettings', () => {
     expect(s.server.href).toBe('https://kw.internal:4444/');
     expect(s.cert.toString()).toBe(app.cert);
     expect(s.key.toString()).toBe(app.key);
-    expect(s.ca?.toString()).toBe(pki.ca.cert);
+    expect(s.ca.map(String)).toEqual([pki.ca.cert]);
+  });
+
+  it('without SESAME_KEYWHIZ_CA, trusts the system\'s CAs (SSL_CERT_FILE), as a Vault client does', () => {
+    const s = keywhizSettings({ SESAME_KEYWHIZ_SERVER: 'https://kw.internal:4444', SESAME_KEYWHIZ_CERT: app.certPath, SSL_CERT_FILE: pki.ca.certPath, SSL_CERT_DIR: '/nonexistent' });
+    expect(s.ca.map(String)).toEqual([pki.ca.cert]);
   });
 });
 

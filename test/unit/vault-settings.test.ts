@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliSetting, systemTrust, vaultSettings } from '../../src/secrets/vault/settings';
+import { cliSetting, vaultSettings } from '../../src/secrets/vault/settings';
+import { systemTrust } from '../../src/secrets/trust';
 import { makePki } from '../support/certs';
 
 const dir = mkdtempSync(join(tmpdir(), 'sesame-vault-settings-'));

@@ -4,12 +4,13 @@
 // (OpenBao api/env.go ReadBaoVariable): for each setting, BAO_X wins whenever it is set at
 // all (even empty), else VAULT_X. Files named here are read now, so that a missing CA or key
 // is a configuration error before any request.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseBoolean } from '../../config/values';
 import { EXIT, InitError } from '../../exit-codes';
 import { readSettingFile } from '../settings-file';
+import { PEM, pemFilesOf, systemTrust } from '../trust';
 
 export type VaultAuth =
   | { method: 'token'; token: string; source: string }
@@ -67,76 +68,6 @@ export function cliSetting(env: NodeJS.ProcessEnv, name: string): { variable: st
 /** A secret-bearing file: its content without the trailing newline(s) `echo` leaves. */
 function readSecretFile(variable: string, file: string): string {
   return readFile(variable, file).toString('utf8').replace(/[\r\n]+$/, '');
-}
-
-const PEM = '-----BEGIN CERTIFICATE-----';
-
-/** Every regular file of `dir` that holds a PEM certificate (sorted, for a stable order). */
-function pemFilesOf(dir: string, variable: string | undefined): Buffer[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir).sort();
-  } catch (error) {
-    if (variable) throw configError(`${variable}=${dir}: ${(error as Error).message}`);
-    return [];
-  }
-  const out: Buffer[] = [];
-  for (const name of names) {
-    const path = join(dir, name);
-    try {
-      if (!statSync(path).isFile()) continue;
-      const content = readFileSync(path);
-      if (content.includes(PEM)) out.push(content);
-    } catch {
-      /* a dangling link or an unreadable file: skipped, as Go's loader does */
-    }
-  }
-  return out;
-}
-
-/**
- * The system's trust store, found as Go's crypto/x509 finds it on Linux (root_linux.go,
- * root_unix.go), which is what the `vault` and `bao` CLIs trust when no CA is given:
- * SSL_CERT_FILE, else the first bundle of the distributions' usual paths that exists; plus
- * every certificate in SSL_CERT_DIR (colon-separated), else in the usual directories. Not
- * Node's own bundled roots, so that a corporate CA the image installed is trusted; those
- * only when the image has no store at all (FROM scratch), where they are what a
- * ca-certificates package would hold.
- */
-export const SYSTEM_CA_FILES = [
-  '/etc/ssl/certs/ca-certificates.crt', // Debian, Ubuntu, Gentoo, Arch
-  '/etc/pki/tls/certs/ca-bundle.crt', // Fedora, RHEL 6
-  '/etc/ssl/ca-bundle.pem', // openSUSE
-  '/etc/pki/tls/cacert.pem', // OpenELEC
-  '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem', // CentOS, RHEL 7
-  '/etc/ssl/cert.pem', // Alpine
-];
-export const SYSTEM_CA_DIRS = ['/etc/ssl/certs', '/etc/pki/tls/certs'];
-
-export function systemTrust(env: NodeJS.ProcessEnv): { ca: Buffer[]; source: string } {
-  const ca: Buffer[] = [];
-  const from: string[] = [];
-  const files = env.SSL_CERT_FILE ? [env.SSL_CERT_FILE] : SYSTEM_CA_FILES;
-  for (const file of files) {
-    try {
-      ca.push(readFileSync(file));
-      from.push(env.SSL_CERT_FILE ? `SSL_CERT_FILE=${file}` : file);
-      break;
-    } catch {
-      /* the next one */
-    }
-  }
-  const dirs = env.SSL_CERT_DIR ? env.SSL_CERT_DIR.split(':').filter(Boolean) : SYSTEM_CA_DIRS;
-  for (const dir of dirs) {
-    const pems = pemFilesOf(dir, undefined);
-    if (pems.length) {
-      ca.push(...pems);
-      from.push(env.SSL_CERT_DIR ? `SSL_CERT_DIR=${dir}` : dir);
-    }
-  }
-  if (ca.some((b) => b.includes(PEM))) return { ca, source: `the system's CAs (${from.join(', ')})` };
-  const { rootCertificates } = require('node:tls') as typeof import('node:tls');
-  return { ca: rootCertificates.map((pem) => Buffer.from(pem)), source: 'the public CAs built into init (the image has no CA store)' };
 }
 
 function caFrom(env: NodeJS.ProcessEnv): { ca?: Buffer[]; source: string } {
