@@ -62,8 +62,10 @@ export function hiddenVariables(): Record<string, string> {
     const eq = entry.indexOf('=');
     if (eq <= 0) continue;
     const name = entry.slice(0, eq);
-    // The prefixes of stub.c's hidden_name.
-    if (!(name in process.env) && /^(NODE_|UV_|OPENSSL_)/.test(name)) hidden[name] = entry.slice(eq + 1);
+    // The prefixes of stub.c's hidden_name, tested first: `in process.env` is a getenv(3),
+    // a scan of the whole environment, and once per variable made a start with 50,000 of
+    // them take 1.2 s instead of 0.3 s.
+    if (/^(NODE_|UV_|OPENSSL_)/.test(name) && !(name in process.env)) hidden[name] = entry.slice(eq + 1);
   }
   return hidden;
 }
