@@ -40,8 +40,9 @@ const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore'
 //   chooses; init listens on no socket (docs/security.md).
 // --use-openssl-ca: loading node:tls otherwise starts a thread that parses Node's 121
 //   bundled root certificates into a store kept for the process's life, which init never
-//   uses: every TLS client of init passes its CAs (src/secrets/trust.ts: the given ones,
-//   else the system's, else tls.rootCertificates, the same bundled list). A TLS start at
+//   uses: every TLS client of init that checks its server passes its CAs
+//   (src/secrets/trust.ts: the given ones, else the system's, else tls.rootCertificates,
+//   the same bundled list); readiness probes over https check no certificate. A TLS start at
 //   rest: ~1 MiB less private memory (14.4-14.7 -> 13.5 MiB, 12 s after start), and ~3 ms
 //   less CPU. A Node option, not a V8 flag: the code caches are unaffected.
 const EXEC_ARGV = ['--disable-sigusr1', '--v8-pool-size=1', '--no-rehash-snapshot', '--use-openssl-ca'];

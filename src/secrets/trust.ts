@@ -1,7 +1,9 @@
 // Which certificate authorities a TLS client of init trusts when none is given: the
 // system's store, found as Go's crypto/x509 finds it (what the vault and bao CLIs trust),
-// else the public CAs built into init. Every TLS client of init passes its CAs explicitly:
-// init runs with --use-openssl-ca (build.mjs), so Node's own default store is never used.
+// else the public CAs built into init. Every TLS client of init that checks its server
+// (Vault, Keywhiz) passes its CAs explicitly: init runs with --use-openssl-ca (build.mjs),
+// under which Node's default store is OpenSSL's, not its bundled list. Only the readiness
+// probes over https use that default, and they check no certificate.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, InitError } from '../exit-codes';
