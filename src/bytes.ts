@@ -92,10 +92,10 @@ export function readEnvironment(raw?: Buffer[]): Record<string, string> {
         start = end + 1;
       }
     } catch {
-      return { ...process.env } as Record<string, string>;
+      return copyEnvironment(process.env);
     }
   }
-  const env: Record<string, string> = Object.create(null);
+  const env = copyEnvironment();
   for (const entry of entries) {
     // Decoded whole, then split: "=" is one byte that no UTF-8 sequence contains and that
     // decodeBytes never escapes, so the first "=" of the text is the first of the bytes.
@@ -107,5 +107,20 @@ export function readEnvironment(raw?: Buffer[]): Record<string, string> {
     // The first of duplicates wins, as getenv(3) finds it.
     if (!(name in env)) env[name] = text.slice(eq + 1);
   }
-  return { ...env };
+  return env;
+}
+
+/**
+ * A new environment object, empty or a copy of `from` (its unset entries left out). It has
+ * no prototype, so that every name is a variable like any other (`__proto__`,
+ * `constructor`), and it is filled by assignment, never spread: V8 gives an object literal
+ * spread from 200 variables a hidden class for each of them, ~0.2 ms a copy, where
+ * assignment makes it a dictionary.
+ */
+export function copyEnvironment(from?: Readonly<Record<string, string | undefined>>, into: Record<string, string> = Object.create(null)): Record<string, string> {
+  if (from) for (const name in from) {
+    const value = from[name];
+    if (value !== undefined) into[name] = value;
+  }
+  return into;
 }

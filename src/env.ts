@@ -2,7 +2,7 @@
 // BAO_* (OpenBao's names for the same), SESAME_*) and the variables that held references never reach a child unless
 // SESAME_PASSTHROUGH lists them; resolved secrets take the place of their references.
 import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { decodeBytes } from './bytes';
+import { copyEnvironment, decodeBytes } from './bytes';
 import { EXIT, InitError } from './exit-codes';
 import type { Log } from './log';
 import type { Native } from './native/binding';
@@ -27,7 +27,7 @@ export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resol
   const keep = passthroughList(env);
   const consumed = new Set(plan.consumed);
   const removed = new Set(removedNames(env, plan).filter((n) => !keep.has(n) || consumed.has(n)));
-  const out: Record<string, string> = {};
+  const out = copyEnvironment();
   for (const [key, value] of Object.entries(env)) if (value !== undefined && !removed.has(key)) out[key] = value;
   for (const [request, resolved] of resolution) {
     if (request.target.kind !== 'env') continue;

@@ -5,7 +5,7 @@ import { pendingTermination, setStopSignals, termination } from './supervisor/ea
 import { constants } from 'node:os';
 import { basename } from 'node:path';
 import { NO_COMMAND, parseCommandLine, type InitOptions } from './cli';
-import { readEnvironment } from './bytes';
+import { copyEnvironment, readEnvironment } from './bytes';
 import { checkEnvironmentSizes, childEnvironment, removedNames, scrubOwnEnvironment } from './env';
 import { EXIT, InitError } from './exit-codes';
 import { createLog, writeFully, type Log } from './log';
@@ -134,7 +134,7 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log, n
   const secretEnv = envSecretNames(plan, resolution);
   const environments = (next: Record<string, string>): Map<string, Record<string, string>> => {
     if (services) return new Map(services.environments(next).map((p) => [p.config.name, p.env]));
-    return new Map([['', user ? { ...next, HOME: user.home } : next]]);
+    return new Map([['', user ? Object.assign(copyEnvironment(next), { HOME: user.home }) : next]]);
   };
   const consumers = launch.kind === 'services'
     ? launch.prepared.map((p) => ({ service: p.config.name, env: p.env, action: p.config.onChange }))
@@ -144,7 +144,7 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log, n
     initial: new Map([...[...resolution].map(([request, resolved]) => [secretName(request), resolved.value] as const), ...(certificates?.lifetimes ?? []).flatMap((c) => [...c.values()])]),
     wiring: { ...buildWiring(consumers, templates, secretEnv), files: certificates?.wires ?? [] },
     state: {
-      childEnv: { ...childEnv },
+      childEnv: copyEnvironment(childEnv),
       templateSecrets: { ...(context.secrets as Record<string, string>) },
       secretEnv: new Set(context.secretEnv),
       rendered,
@@ -297,7 +297,7 @@ async function main(log: { current: Log }): Promise<number> {
   // them, and the children get every variable exactly as init did (bytes.ts). In the
   // one-file /init it also gets back what the entry stub hid from Node (NODE_*, UV_*,
   // OPENSSL_*): the application's variables, for the children, never read by init itself.
-  const env = isSea ? { ...readEnvironment(environ), ...hiddenVariables() } : readEnvironment(environ);
+  const env = isSea ? copyEnvironment(hiddenVariables(), readEnvironment(environ)) : readEnvironment(environ);
   // The application's, not init's: Node would read it in every TLS connection init makes to
   // a secret source (and print a warning). The child still gets it from env.
   delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;

@@ -1,6 +1,7 @@
 // From the config file's services (and the command line's command, if there is one) to
 // what supervise() runs: the main service, each service's user and environment. Every
 // mistake here is found before any secret is fetched or anything starts.
+import { copyEnvironment } from '../bytes';
 import type { ConfigFile } from '../config/file';
 import { COMMAND_SERVICE, type ServiceConfig } from '../config/services';
 import type { InitOptions } from '../cli';
@@ -87,7 +88,7 @@ export function planServices(config: ConfigFile, options: InitOptions, user?: Re
     },
     environments: (childEnv) => configs.map((s) => {
       const user = users.get(s.user ?? options.user ?? '');
-      const env: Record<string, string> = {};
+      const env = copyEnvironment();
       // The config's secrets go only to the services that list them (Compose's service-level
       // `secrets:`); everything else every child gets.
       for (const [k, v] of Object.entries(childEnv)) if (!secretNames.includes(k) || s.secrets.includes(k)) env[k] = v;

@@ -12,6 +12,8 @@
 // Reads are seen through getters on frozen, prototype-less copies: `{{ secrets | json }}`
 // and `{% for pair in env %}` read every value through them, so nothing escapes the count.
 
+import { copyEnvironment } from '../bytes';
+
 export type SecretValue = string | { readonly [key: string]: SecretValue };
 
 export interface TemplateContext {
@@ -83,7 +85,7 @@ export function standInContext(context: TemplateContext, standIn: (value: string
     for (const [name, value] of Object.entries(node)) copy[name] = typeof value === 'string' ? standIn(value) : tree(value);
     return copy;
   };
-  const env: Record<string, string | undefined> = { ...context.env };
+  const env: Record<string, string | undefined> = copyEnvironment(context.env);
   for (const name of context.secretEnv ?? []) {
     const value = Object.hasOwn(env, name) ? env[name] : undefined;
     if (typeof value === 'string') env[name] = standIn(value);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodeBytes, encodeText, hasRawBytes } from '../../src/bytes';
+import { copyEnvironment, decodeBytes, encodeText, hasRawBytes } from '../../src/bytes';
+import { childEnvironment } from '../../src/env';
 
 describe('bytes through strings (surrogateescape)', () => {
   it('valid UTF-8 decodes as usual and has no raw bytes', () => {
@@ -23,5 +24,30 @@ describe('bytes through strings (surrogateescape)', () => {
       const bytes = randomBytes(i % 64);
       expect(encodeText(decodeBytes(bytes)).equals(bytes)).toBe(true);
     }
+  });
+});
+
+describe('environment objects', () => {
+  // Names that an object literal treats specially are variables like any other.
+  const odd: Array<[string, string]> = [['__proto__', 'a'], ['constructor', 'b'], ['toString', 'c'], ['hasOwnProperty', 'd']];
+  const env = (): Record<string, string> => {
+    const e = copyEnvironment();
+    for (const [k, v] of odd) e[k] = v;
+    e.PATH = '/bin';
+    return e;
+  };
+
+  it('copyEnvironment keeps every name as its own variable, and leaves unset ones out', () => {
+    const from: Record<string, string | undefined> = env();
+    from.GONE = undefined;
+    const copy = copyEnvironment(from);
+    expect(Object.getPrototypeOf(copy)).toBe(null);
+    expect(Object.entries(copy)).toEqual([...odd, ['PATH', '/bin']]);
+  });
+
+  it('the child gets __proto__, constructor and the like as it got every other variable', () => {
+    const child = childEnvironment(env(), { requests: [], consumed: [] }, new Map());
+    expect(Object.keys(child)).toEqual([...odd.map(([k]) => k), 'PATH']);
+    expect(Object.getOwnPropertyDescriptor(child, '__proto__')?.value).toBe('a');
   });
 });
