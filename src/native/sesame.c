@@ -21,6 +21,8 @@
 //   compactEnvironment() after unsetenv, rewrite the environment block the kernel shows as
 //                  /proc/PID/environ so that only what remains is in it, packed, followed
 //                  by NULs: no gaps that show where and how long the removed entries were.
+//   tcpConnect(), tcpWrite(), tcpRef(), tcpClose() (socket.c): TCP connections on Node's
+//                  event loop for the secret sources' plain-HTTP client, without node:net.
 //
 // Between clone and exec the child calls only async-signal-safe functions and raw system
 // calls: it shares init's memory, and the parent is multi-threaded, so anything that takes
@@ -45,9 +47,11 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 
+#include "socket.h"
+
 // Bumped whenever the JS binding's expectations change; the loader refuses a mismatch so
 // that a stale sidecar file never runs with a newer init.
-#define SESAME_NATIVE_ABI 8
+#define SESAME_NATIVE_ABI 9
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -835,6 +839,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   };
   napi_value abi;
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  sesame_socket_init(env, exports);
   napi_create_int32(env, SESAME_NATIVE_ABI, &abi);
   napi_set_named_property(env, exports, "abi", abi);
   napi_value dumpable_errno;

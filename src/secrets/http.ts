@@ -8,8 +8,9 @@
 // body framed by Content-Length, chunked transfer coding, or the end of the connection
 // (RFC 9112 §6.3); 1xx interim answers are skipped. It asks for no compression and never
 // follows redirects (Vault's clients do not either).
-import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
+import { loadedNative } from '../native/binding';
+import { nativeTcp, type StreamSocket, TcpSocket } from './socket';
 
 export interface HttpRequest {
   method: string;
@@ -164,7 +165,7 @@ class Connection {
   private ended = false;
   private error: HttpError | null = null;
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(private readonly socket: StreamSocket) {
     socket.on('data', (chunk: Buffer) => {
       this.received += chunk.length;
       this.data = this.data.length ? Buffer.concat([this.data, chunk]) : chunk;
@@ -188,7 +189,7 @@ class Connection {
     const host = origin.hostname.replace(/^\[|\]$/g, '');
     const port = Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80);
     return new Promise((resolve, reject) => {
-      let socket: Socket;
+      let socket: StreamSocket;
       let handshaking = false;
       if (origin.protocol === 'https:') {
         // node:tls (OpenSSL) loads only for an https server.
@@ -199,8 +200,9 @@ class Connection {
         socket = tls.connect({ ...tlsOptions, host, port, servername });
         socket.once('connect', () => { handshaking = true; });
       } else {
-        const net = require('node:net') as typeof import('node:net');
-        socket = net.connect({ host, port });
+        // The addon's connection when it has one (socket.ts says why), else node:net's.
+        const tcp = nativeTcp(loadedNative());
+        socket = tcp ? new TcpSocket(tcp, host, port) : (require('node:net') as typeof import('node:net')).connect({ host, port });
       }
       socket.setNoDelay(true);
       const timer = setTimeout(() => socket.destroy(fail('ETIMEDOUT', 'no answer within the time limit')), Math.max(1, deadline - Date.now()));

@@ -2,12 +2,18 @@
 // loopback that answer byte for byte as written here: each framing a server may use
 // (Content-Length, chunked in pieces with extensions and trailers, to the end of the
 // connection), interim 1xx answers, kept-alive connections and servers that close them,
-// time limits, and a TLS server that drops the client during the handshake.
-import { createServer, type Server, type Socket } from 'node:net';
+// time limits, and a TLS server that drops the client during the handshake. Plain HTTP
+// runs twice: over the addon's TCP (src/native/socket.c, what init uses when it has its
+// addon) and over node:net (without it); the addon's connections are also compared with
+// node:net's, error for error.
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadNative, type Native } from '../../src/native/binding';
 import { HttpClient, type HttpError } from '../../src/secrets/http';
+import { nativeTcp, type NativeTcp, type StreamSocket, TcpSocket } from '../../src/secrets/socket';
 import { makePki } from '../support/certs';
+import { ADDON } from '../support/paths';
 
 type Handler = (socket: Socket, request: string) => void;
 const servers: Server[] = [];
@@ -51,137 +57,243 @@ function client(url: URL, max = 8): HttpClient {
 const get = (c: HttpClient, path = '/v1/x', timeoutMs = 5000) => c.request({ method: 'GET', path, headers: { 'X-Vault-Token': 't' }, timeoutMs });
 const text = async (c: HttpClient, path?: string) => (await get(c, path)).body.toString();
 
-describe('framing', () => {
-  it('a Content-Length body; the request carries Host, the headers given and no body', async () => {
-    let seen = '';
-    const { url } = await serve((s, head) => { seen = head; s.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"a":"bcd"}'); });
-    const r = await get(client(url), '/v1/secret/data/app?version=2');
-    expect(r.status).toBe(200);
-    expect(r.headers['content-type']).toBe('application/json');
-    expect(r.body.toString()).toBe('{"a":"bcd"}');
-    expect(seen).toBe(`GET /v1/secret/data/app?version=2 HTTP/1.1\r\nHost: ${url.host}\r\nX-Vault-Token: t`);
+// What binding.ts's loadedNative() hands http.ts: the built addon, or none (node:net).
+const SLOT = Symbol.for('sesame.native');
+const addon = loadNative({ SESAME_NATIVE: ADDON }, false);
+if (!addon.native) throw new Error(`the addon did not load: ${addon.reason} (npm run build first)`);
+const tcp = nativeTcp(addon.native) as NativeTcp;
+if (!tcp) throw new Error('the addon has no tcpConnect');
+// The addon as loaded, counting the connections made through it.
+let nativeConnections = 0;
+const counted = Object.create(addon.native, {
+  tcpConnect: { value: (...args: Parameters<NativeTcp['tcpConnect']>) => { nativeConnections++; return tcp.tcpConnect(...args); } },
+}) as Native;
+const TRANSPORTS: Array<[string, Native | null]> = [['the addon\'s TCP', counted], ['node:net', null]];
+
+for (const [transport, native] of TRANSPORTS) describe(`over ${transport}`, () => {
+  beforeAll(() => { (globalThis as { [SLOT]?: unknown })[SLOT] = { native, from: 'test' }; });
+  afterAll(() => { delete (globalThis as { [SLOT]?: unknown })[SLOT]; });
+
+  it(`connects through ${transport}`, async () => {
+    const { url } = await serve((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    const before = nativeConnections;
+    expect(await text(client(url))).toBe('ok');
+    expect(nativeConnections - before).toBe(native ? 1 : 0);
   });
 
-  it('a POST carries its body with its length', async () => {
-    let seen = '';
-    const { url } = await serve((s, head) => { seen = head; s.write('HTTP/1.1 204 No Content\r\n\r\n'); });
-    const r = await client(url).request({ method: 'POST', path: '/v1/auth/x/login', body: Buffer.from('{"k":1}'), timeoutMs: 5000 });
-    expect(r.status).toBe(204);
-    expect(r.body.length).toBe(0);
-    expect(seen).toContain('\r\nContent-Length: 7');
-  });
-
-  it('chunked transfer coding, split at every byte, with chunk extensions and trailers', async () => {
-    const answer = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: yes\r\n\r\n';
-    const { url, connections } = await serve((s) => {
-      let i = 0;
-      const drip = () => { if (i < answer.length) { s.write(answer[i++]); setImmediate(drip); } };
-      drip();
+  describe('framing', () => {
+    it('a Content-Length body; the request carries Host, the headers given and no body', async () => {
+      let seen = '';
+      const { url } = await serve((s, head) => { seen = head; s.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"a":"bcd"}'); });
+      const r = await get(client(url), '/v1/secret/data/app?version=2');
+      expect(r.status).toBe(200);
+      expect(r.headers['content-type']).toBe('application/json');
+      expect(r.body.toString()).toBe('{"a":"bcd"}');
+      expect(seen).toBe(`GET /v1/secret/data/app?version=2 HTTP/1.1\r\nHost: ${url.host}\r\nX-Vault-Token: t`);
     });
-    const c = client(url);
-    expect(await text(c)).toBe('hello, world');
-    expect(await text(c)).toBe('hello, world'); // the same connection, read to its end exactly
-    expect(connections()).toBe(1);
+
+    it('a POST carries its body with its length', async () => {
+      let seen = '';
+      const { url } = await serve((s, head) => { seen = head; s.write('HTTP/1.1 204 No Content\r\n\r\n'); });
+      const r = await client(url).request({ method: 'POST', path: '/v1/auth/x/login', body: Buffer.from('{"k":1}'), timeoutMs: 5000 });
+      expect(r.status).toBe(204);
+      expect(r.body.length).toBe(0);
+      expect(seen).toContain('\r\nContent-Length: 7');
+    });
+
+    it('chunked transfer coding, split at every byte, with chunk extensions and trailers', async () => {
+      const answer = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: yes\r\n\r\n';
+      const { url, connections } = await serve((s) => {
+        let i = 0;
+        const drip = () => { if (i < answer.length) { s.write(answer[i++]); setImmediate(drip); } };
+        drip();
+      });
+      const c = client(url);
+      expect(await text(c)).toBe('hello, world');
+      expect(await text(c)).toBe('hello, world'); // the same connection, read to its end exactly
+      expect(connections()).toBe(1);
+    });
+
+    it('a body that ends with the connection (no length given); that connection is not reused', async () => {
+      const { url, connections } = await serve((s) => { s.end('HTTP/1.1 200 OK\r\n\r\nuntil the end'); });
+      const c = client(url);
+      expect(await text(c)).toBe('until the end');
+      expect(await text(c)).toBe('until the end');
+      expect(connections()).toBe(2);
+    });
+
+    it('skips a 100 Continue before the answer', async () => {
+      const { url } = await serve((s) => { s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}'); });
+      const r = await get(client(url));
+      expect([r.status, r.body.toString()]).toEqual([404, '{}']);
+    });
+
+    it('an answer that is not HTTP fails with NOT_HTTP and its first bytes', async () => {
+      const { url } = await serve((s) => { s.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'); });
+      const error = (await get(client(url)).catch((e: HttpError) => e)) as HttpError;
+      expect(error.code).toBe('NOT_HTTP');
+      expect(error.start?.toString()).toBe('SSH-2.0-OpenSSH_');
+    });
+
+    it('a body over 32 MiB is refused as TOO_LARGE, by its Content-Length or as it arrives', async () => {
+      const { url } = await serve((s) => { s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${33 * 1024 * 1024}\r\n\r\n`); });
+      await expect(get(client(url))).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    });
+
+    it('a connection closed in the middle of a body fails with ECONNRESET', async () => {
+      const { url } = await serve((s) => { s.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"cut'); });
+      await expect(get(client(url))).rejects.toMatchObject({ code: 'ECONNRESET', message: expect.stringMatching(/^the connection closed in the middle of the answer \(\d+ bytes received\)$/) });
+    });
+
+    it('refuses a header value with a line break (no header injection)', async () => {
+      const { url, connections } = await serve(() => {});
+      await expect(client(url).request({ method: 'GET', path: '/', headers: { 'X-Vault-Token': 'a\r\nX-Evil: 1' }, timeoutMs: 1000 })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+      expect(connections()).toBe(0);
+    });
   });
 
-  it('a body that ends with the connection (no length given); that connection is not reused', async () => {
-    const { url, connections } = await serve((s) => { s.end('HTTP/1.1 200 OK\r\n\r\nuntil the end'); });
-    const c = client(url);
-    expect(await text(c)).toBe('until the end');
-    expect(await text(c)).toBe('until the end');
-    expect(connections()).toBe(2);
-  });
+  describe('connections', () => {
+    it('many requests in flight share at most maxConnections kept-alive connections', async () => {
+      const { url, connections } = await serve((s, head) => {
+        const path = head.split(' ')[1];
+        setTimeout(() => s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`), 2);
+      });
+      const c = client(url, 3);
+      const bodies = await Promise.all(Array.from({ length: 30 }, (_, i) => text(c, `/p${i}`)));
+      expect(bodies).toEqual(Array.from({ length: 30 }, (_, i) => `/p${i}`));
+      expect(connections()).toBe(3);
+    });
 
-  it('skips a 100 Continue before the answer', async () => {
-    const { url } = await serve((s) => { s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}'); });
-    const r = await get(client(url));
-    expect([r.status, r.body.toString()]).toEqual([404, '{}']);
-  });
+    it('Connection: close is honoured: the next request opens a new connection', async () => {
+      const { url, connections } = await serve((s) => { s.write('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok'); s.end(); });
+      const c = client(url);
+      expect(await text(c)).toBe('ok');
+      expect(await text(c)).toBe('ok');
+      expect(connections()).toBe(2);
+    });
 
-  it('an answer that is not HTTP fails with NOT_HTTP and its first bytes', async () => {
-    const { url } = await serve((s) => { s.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'); });
-    const error = (await get(client(url)).catch((e: HttpError) => e)) as HttpError;
-    expect(error.code).toBe('NOT_HTTP');
-    expect(error.start?.toString()).toBe('SSH-2.0-OpenSSH_');
-  });
+    it('a kept-alive connection the server closed while idle is replaced, not failed', async () => {
+      const { url, connections } = await serve((s) => { s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); setTimeout(() => s.end(), 5); });
+      const c = client(url);
+      expect(await text(c)).toBe('ok');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await text(c)).toBe('ok');
+      expect(connections()).toBe(2);
+    });
 
-  it('a body over 32 MiB is refused as TOO_LARGE, by its Content-Length or as it arrives', async () => {
-    const { url } = await serve((s) => { s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${33 * 1024 * 1024}\r\n\r\n`); });
-    await expect(get(client(url))).rejects.toMatchObject({ code: 'TOO_LARGE' });
-  });
+    it('no answer within the time limit: ETIMEDOUT', async () => {
+      const { url } = await serve(() => {});
+      await expect(get(client(url), '/', 200)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    });
 
-  it('a connection closed in the middle of a body fails with ECONNRESET', async () => {
-    const { url } = await serve((s) => { s.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"cut'); });
-    await expect(get(client(url))).rejects.toMatchObject({ code: 'ECONNRESET', message: expect.stringMatching(/^the connection closed in the middle of the answer \(\d+ bytes received\)$/) });
-  });
+    it('a request waiting for a busy connection gives up at its own time limit, unsent; the queue goes on', async () => {
+      // The one connection is held by a slow answer (600 ms): a request with 150 ms waits for
+      // it and fails at 150 ms (not when the connection frees, not sent with 1 ms left); a
+      // request with more time is served once the connection is free.
+      let answered = 0;
+      const { url } = await serve((s) => { setTimeout(() => { answered++; s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); }, 600); });
+      const c = client(url, 1);
+      const slow = get(c, '/slow', 5000);
+      const began = Date.now();
+      const hurried = get(c, '/hurried', 150).catch((error: HttpError) => ({ error, after: Date.now() - began }));
+      const patient = get(c, '/patient', 5000);
+      const failed = (await hurried) as { error: HttpError; after: number };
+      expect(failed.error.code).toBe('ETIMEDOUT');
+      expect(failed.error.message).toMatch(/no connection free within the time limit/);
+      expect(failed.after).toBeLessThan(550);
+      expect((await slow).body.toString()).toBe('ok');
+      expect((await patient).body.toString()).toBe('ok');
+      expect(answered).toBe(2);
+      await expect(get(c, '/none', 0)).rejects.toMatchObject({ code: 'ETIMEDOUT', message: 'no time left to send the request' });
+    });
 
-  it('refuses a header value with a line break (no header injection)', async () => {
-    const { url, connections } = await serve(() => {});
-    await expect(client(url).request({ method: 'GET', path: '/', headers: { 'X-Vault-Token': 'a\r\nX-Evil: 1' }, timeoutMs: 1000 })).rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
-    expect(connections()).toBe(0);
+    it('nothing listening: ECONNREFUSED', async () => {
+      const { url } = await serve(() => {});
+      servers.pop()?.close();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await expect(get(client(url))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    });
   });
 });
 
-describe('connections', () => {
-  it('many requests in flight share at most maxConnections kept-alive connections', async () => {
-    const { url, connections } = await serve((s, head) => {
-      const path = head.split(' ')[1];
-      setTimeout(() => s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`), 2);
+// The same failures and events from the addon's connections as from node:net's.
+describe('the addon\'s TCP, next to node:net', () => {
+  type Outcome = { events: string[]; error?: Record<string, unknown>; data: Buffer };
+  /** Connects with `open`, sends `send`, and records what happens until 'close'. */
+  const run = (open: () => StreamSocket, send?: Buffer, destroyAfterConnect?: Error) => new Promise<Outcome>((resolve) => {
+    const socket = open();
+    const out: Outcome = { events: [], data: Buffer.alloc(0) };
+    socket.on('connect', () => {
+      out.events.push('connect');
+      if (send) socket.write(send);
+      if (destroyAfterConnect) socket.destroy(destroyAfterConnect);
     });
-    const c = client(url, 3);
-    const bodies = await Promise.all(Array.from({ length: 30 }, (_, i) => text(c, `/p${i}`)));
-    expect(bodies).toEqual(Array.from({ length: 30 }, (_, i) => `/p${i}`));
-    expect(connections()).toBe(3);
+    socket.on('data', (chunk) => { out.data = Buffer.concat([out.data, chunk]); });
+    socket.on('end', () => out.events.push('end'));
+    socket.on('error', (e) => {
+      out.events.push('error');
+      const { code, errno, syscall, address, port, hostname, message } = e as unknown as Record<string, unknown>;
+      out.error = { code, errno, syscall, address, port, hostname, message };
+    });
+    socket.on('close', () => { out.events.push('close'); resolve(out); });
   });
+  const both = (host: string, port: number, send?: Buffer, destroyAfterConnect?: Error) => Promise.all([
+    run(() => new TcpSocket(tcp, host, port), send, destroyAfterConnect),
+    run(() => netConnect({ host, port }).on('end', function (this: Socket) { this.end(); }), send, destroyAfterConnect),
+  ]);
 
-  it('Connection: close is honoured: the next request opens a new connection', async () => {
-    const { url, connections } = await serve((s) => { s.write('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok'); s.end(); });
-    const c = client(url);
-    expect(await text(c)).toBe('ok');
-    expect(await text(c)).toBe('ok');
-    expect(connections()).toBe(2);
-  });
+  /** A server that echoes what it gets and closes once `length` bytes came. */
+  async function echo(length: number): Promise<number> {
+    const server = createServer((s) => {
+      let got = 0;
+      s.on('data', (chunk) => { got += chunk.length; s.write(chunk); if (got >= length) s.end(); });
+      s.on('error', () => {});
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return (server.address() as { port: number }).port;
+  }
 
-  it('a kept-alive connection the server closed while idle is replaced, not failed', async () => {
-    const { url, connections } = await serve((s) => { s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); setTimeout(() => s.end(), 5); });
-    const c = client(url);
-    expect(await text(c)).toBe('ok');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await text(c)).toBe('ok');
-    expect(connections()).toBe(2);
-  });
-
-  it('no answer within the time limit: ETIMEDOUT', async () => {
-    const { url } = await serve(() => {});
-    await expect(get(client(url), '/', 200)).rejects.toMatchObject({ code: 'ETIMEDOUT' });
-  });
-
-  it('a request waiting for a busy connection gives up at its own time limit, unsent; the queue goes on', async () => {
-    // The one connection is held by a slow answer (600 ms): a request with 150 ms waits for
-    // it and fails at 150 ms (not when the connection frees, not sent with 1 ms left); a
-    // request with more time is served once the connection is free.
-    let answered = 0;
-    const { url } = await serve((s) => { setTimeout(() => { answered++; s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); }, 600); });
-    const c = client(url, 1);
-    const slow = get(c, '/slow', 5000);
-    const began = Date.now();
-    const hurried = get(c, '/hurried', 150).catch((error: HttpError) => ({ error, after: Date.now() - began }));
-    const patient = get(c, '/patient', 5000);
-    const failed = (await hurried) as { error: HttpError; after: number };
-    expect(failed.error.code).toBe('ETIMEDOUT');
-    expect(failed.error.message).toMatch(/no connection free within the time limit/);
-    expect(failed.after).toBeLessThan(550);
-    expect((await slow).body.toString()).toBe('ok');
-    expect((await patient).body.toString()).toBe('ok');
-    expect(answered).toBe(2);
-    await expect(get(c, '/none', 0)).rejects.toMatchObject({ code: 'ETIMEDOUT', message: 'no time left to send the request' });
-  });
-
-  it('nothing listening: ECONNREFUSED', async () => {
-    const { url } = await serve(() => {});
+  it('nothing listening: the same ECONNREFUSED, message, errno, address and port', async () => {
+    const port = await echo(1);
     servers.pop()?.close();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    await expect(get(client(url))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    const [ours, node] = await both('127.0.0.1', port);
+    expect(ours.error).toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect', message: `connect ECONNREFUSED 127.0.0.1:${port}` });
+    expect(ours).toEqual(node);
+  });
+
+  it('a name that does not resolve: the same ENOTFOUND from getaddrinfo', async () => {
+    const [ours, node] = await both('no-such-host.invalid', 80);
+    expect(ours.error).toMatchObject({ code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'no-such-host.invalid' });
+    expect(ours.events).toEqual(node.events);
+    expect(ours.error).toEqual({ ...node.error, errno: undefined });
+  });
+
+  it('4 MiB out and back whole, in order, then the server\'s end: the same events', async () => {
+    const bytes = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 10)) & 0xff;
+    const [ours, node] = await both('127.0.0.1', await echo(bytes.length), bytes);
+    expect(ours.data.equals(bytes)).toBe(true);
+    expect(ours.events).toEqual(['connect', 'end', 'close']);
+    expect(ours.events).toEqual(node.events);
+  });
+
+  it('a host name: localhost is looked up and connected to', async () => {
+    const port = await echo(2);
+    const [ours, node] = await both('localhost', port, Buffer.from('hi'));
+    expect(ours.data.toString()).toBe('hi');
+    expect(ours.events).toEqual(node.events);
+  });
+
+  it('destroyed with an error: that error, then close, and nothing after', async () => {
+    const port = await echo(1 << 30);
+    const gone = new Error('gone');
+    const [ours, node] = await both('127.0.0.1', port, Buffer.from('x'), gone);
+    expect(ours.events).toEqual(['connect', 'error', 'close']);
+    expect(ours.error?.message).toBe('gone');
+    expect(ours.events).toEqual(node.events);
+    expect(ours.data.length).toBe(0);
   });
 });
 
