@@ -79,7 +79,9 @@ export interface Native {
    * syscall)`: 0 connected, 1 data (a Buffer), 2 closed by the server, 3 failed (an errno,
    * or a getaddrinfo code name). Absent when the Node binary does not export libuv.
    */
-  tcpConnect?(host: string, port: number, onEvent: (kind: number, value: unknown, syscall?: string) => void): number;
+  tcpConnect?(host: string, port: number, onEvent: (kind: number, value: unknown, syscall?: string) => void, tlsContext?: unknown, servername?: string, identity?: string): number;
+  /** An OpenSSL context for tcpConnect (socket.c): CAs, client certificate and key (PEM); throws if OpenSSL refuses them. */
+  tlsContext?(ca: Buffer[], cert: Buffer | undefined, key: Buffer | undefined): unknown;
   tcpWrite?(id: number, data: Buffer): void;
   tcpRef?(id: number, ref: boolean): void;
   /** No event comes after it. */

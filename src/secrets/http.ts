@@ -10,7 +10,7 @@
 // follows redirects (Vault's clients do not either).
 import type { ConnectionOptions } from 'node:tls';
 import { loadedNative } from '../native/binding';
-import { nativeTcp, type StreamSocket, TcpSocket } from './socket';
+import { nativeTcp, nativeTlsContext, type StreamSocket, TcpSocket } from './socket';
 
 export interface HttpRequest {
   method: string;
@@ -83,6 +83,14 @@ export class HttpClient {
     this.closed = true;
   }
 
+  /** The addon's TLS context for this server, made once (null: node:tls makes the connections). */
+  private nativeContext(): unknown {
+    if (this.context === undefined) this.context = this.tls && this.origin.protocol === 'https:' ? nativeTlsContext(loadedNative(), this.tls) : null;
+    return this.context;
+  }
+
+  private context: unknown;
+
   private head(req: HttpRequest): string {
     const lines = [`${req.method} ${req.path} HTTP/1.1`, `Host: ${this.origin.host}`];
     for (const [name, value] of Object.entries(req.headers ?? {})) lines.push(`${name}: ${value}`);
@@ -104,7 +112,7 @@ export class HttpClient {
       if (this.open < this.maxConnections) {
         this.open++;
         try {
-          return await Connection.open(this.origin, this.tls, deadline);
+          return await Connection.open(this.origin, this.tls, deadline, this.nativeContext());
         } catch (error) {
           this.open--;
           this.next();
@@ -185,13 +193,21 @@ class Connection {
     });
   }
 
-  static open(origin: URL, tlsOptions: ConnectionOptions | undefined, deadline: number): Promise<Connection> {
+  /** `context`: the addon's TLS context (socket.ts), else node:tls makes an https connection. */
+  static open(origin: URL, tlsOptions: ConnectionOptions | undefined, deadline: number, context: unknown = null): Promise<Connection> {
     const host = origin.hostname.replace(/^\[|\]$/g, '');
     const port = Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80);
     return new Promise((resolve, reject) => {
       let socket: StreamSocket;
       let handshaking = false;
-      if (origin.protocol === 'https:') {
+      const tcp = nativeTcp(loadedNative());
+      if (origin.protocol === 'https:' && context && tcp) {
+        // SNI with the name given, else the host (socket.c sends none for an IP address);
+        // the certificate checked against the same, as node:tls checks it.
+        const servername = tlsOptions?.servername ?? host;
+        socket = new TcpSocket(tcp, host, port, { context, servername, identity: tlsOptions?.rejectUnauthorized === false ? '' : servername });
+        socket.once('connect', () => { handshaking = true; });
+      } else if (origin.protocol === 'https:') {
         // node:tls (OpenSSL) loads only for an https server.
         const tls = require('node:tls') as typeof import('node:tls');
         const { isIP } = require('node:net') as typeof import('node:net');
@@ -201,7 +217,6 @@ class Connection {
         socket.once('connect', () => { handshaking = true; });
       } else {
         // The addon's connection when it has one (socket.ts says why), else node:net's.
-        const tcp = nativeTcp(loadedNative());
         socket = tcp ? new TcpSocket(tcp, host, port) : (require('node:net') as typeof import('node:net')).connect({ host, port });
       }
       socket.setNoDelay(true);

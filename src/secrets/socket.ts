@@ -1,11 +1,15 @@
-// Plain TCP for the HTTP client (http.ts) through the addon (socket.c) instead of node:net.
-// Loading node:net and making its first connection cost every start with a plain-HTTP
-// Vault ~2.5 ms before the first byte went out (node:net loads the twenty modules of
-// node:stream); the addon's connection costs a few system calls. This is the part of a
-// net.Socket that http.ts uses, with its events and errors as node:net has them
-// (`connect ECONNREFUSED 127.0.0.1:8200`, `getaddrinfo ENOTFOUND vault`), so that nothing
-// after it can tell which one carried a request. TLS stays with node:tls.
+// TCP and TLS for the HTTP client (http.ts) through the addon (socket.c) instead of
+// node:net and node:tls. Loading node:net and making its first connection cost every start
+// with a plain-HTTP Vault ~2.5 ms before the first byte went out (node:net loads the
+// twenty modules of node:stream), and node:tls with node:crypto ~6 ms more; the addon's
+// connection costs a few system calls, and its TLS is the OpenSSL inside the Node binary,
+// the same that node:tls drives. This is the part of a net.Socket (a tls.TLSSocket) that
+// http.ts uses, with its events and errors as Node has them (`connect ECONNREFUSED
+// 127.0.0.1:8200`, `getaddrinfo ENOTFOUND vault`, CERT_HAS_EXPIRED,
+// ERR_SSL_WRONG_VERSION_NUMBER), so that nothing after it can tell which one carried a
+// request.
 import { EventEmitter } from 'node:events';
+import type { ConnectionOptions } from 'node:tls';
 import { errnoName, type Native } from '../native/binding';
 
 /** What http.ts uses of a connection: net.Socket and tls.TLSSocket have it, and so has TcpSocket. */
@@ -30,12 +34,55 @@ export function nativeTcp(native: Native | null): NativeTcp | null {
   return native?.tcpConnect && native.tcpWrite && native.tcpRef && native.tcpClose ? native as NativeTcp : null;
 }
 
-const EVENT = { connected: 0, data: 1, end: 2, error: 3 } as const;
+/** What a TLS connection through the addon is made with: its context, the name to send and to check. */
+export interface NativeTls {
+  context: unknown;
+  /** SNI (none for an IP address, as Node sends none). */
+  servername: string;
+  /** What the server's certificate must name; '' when it is not verified. */
+  identity: string;
+}
+
+const asBuffers = (value: ConnectionOptions['ca']): Buffer[] | null => {
+  const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  return list.every((v) => typeof v === 'string' || Buffer.isBuffer(v)) ? list.map((v) => (typeof v === 'string' ? Buffer.from(v) : v as Buffer)) : null;
+};
+
+/**
+ * The addon's context for these options, or null when node:tls must make the connection:
+ * no addon or no OpenSSL in it, options it does not take (no CAs: Node's own list; a
+ * version other than TLS 1.2 at least; keys with a passphrase), or OpenSSL refusing a
+ * certificate or key (node:tls then says why, in its words).
+ */
+export function nativeTlsContext(native: Native | null, options: ConnectionOptions): unknown {
+  if (!native?.tlsContext || !nativeTcp(native)) return null;
+  const { ca, cert, key, passphrase, minVersion, maxVersion, pfx } = options;
+  const cas = asBuffers(ca);
+  const certs = asBuffers(cert);
+  const keys = asBuffers(key as ConnectionOptions['ca']);
+  if (!cas?.length || !certs || !keys || certs.length > 1 || keys.length > 1 || passphrase !== undefined || pfx !== undefined) return null;
+  if ((minVersion ?? 'TLSv1.2') !== 'TLSv1.2' || maxVersion !== undefined) return null;
+  try {
+    return native.tlsContext(cas, certs[0], keys[0]);
+  } catch {
+    return null;
+  }
+}
+
+const EVENT = { connected: 0, data: 1, end: 2, error: 3, secure: 4 } as const;
 
 type SocketError = Error & { code: string; errno?: number; syscall: string; address?: string; port?: number; hostname?: string };
 
 /** An error worded and shaped as node:net's for the same failure. */
-export function socketError(value: number | string, syscall: string, host: string, port: number): SocketError {
+export function socketError(value: number | string | { code: string; message: string; reason?: string }, syscall: string, host: string, port: number): SocketError {
+  if (typeof value === 'object') {
+    // A TLS failure, as node:tls reports it: OpenSSL's reason kept apart for messages.
+    const { code, message, reason } = value;
+    return Object.assign(new Error(message), { code, syscall, ...(reason ? { reason } : {}) });
+  }
+  if (syscall === 'handshake') {
+    return Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: value as string, syscall, host, port });
+  }
   if (typeof value === 'string') {
     // getaddrinfo: a code name, as Node's dns.lookup gives it.
     return Object.assign(new Error(`${syscall} ${value} ${host}`), { code: value, syscall, hostname: host });
@@ -50,10 +97,11 @@ export class TcpSocket extends EventEmitter implements StreamSocket {
   private id = -1;
   private closed = false;
 
-  constructor(private readonly tcp: NativeTcp, private readonly host: string, private readonly port: number) {
+  constructor(private readonly tcp: NativeTcp, private readonly host: string, private readonly port: number, tls?: NativeTls) {
     super();
     try {
-      this.id = tcp.tcpConnect(host, port, (kind, value, syscall) => this.onEvent(kind, value, syscall));
+      const onEvent = (kind: number, value: unknown, syscall?: string) => this.onEvent(kind, value, syscall);
+      this.id = tls ? tcp.tcpConnect(host, port, onEvent, tls.context, tls.servername, tls.identity) : tcp.tcpConnect(host, port, onEvent);
     } catch (error) {
       // As node:net: a connection that cannot even start still fails after connect() returns.
       const errno = (error as { errno?: number }).errno;
@@ -105,6 +153,9 @@ export class TcpSocket extends EventEmitter implements StreamSocket {
       case EVENT.connected:
         this.emit('connect');
         return;
+      case EVENT.secure:
+        this.emit('secureConnect');
+        return;
       case EVENT.data:
         this.emit('data', value as Buffer);
         return;
@@ -116,7 +167,7 @@ export class TcpSocket extends EventEmitter implements StreamSocket {
         return;
       case EVENT.error:
         this.closed = true;
-        this.ended(socketError(value as number | string, syscall ?? 'read', this.host, this.port));
+        this.ended(socketError(value as Parameters<typeof socketError>[0], syscall ?? 'read', this.host, this.port));
         return;
     }
   }

@@ -7,7 +7,7 @@
 // addon) and over node:net (without it); the addon's connections are also compared with
 // node:net's, error for error.
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { type ConnectionOptions, createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadNative, type Native } from '../../src/native/binding';
 import { HttpClient, type HttpError } from '../../src/secrets/http';
@@ -57,7 +57,7 @@ function client(url: URL, max = 8): HttpClient {
 const get = (c: HttpClient, path = '/v1/x', timeoutMs = 5000) => c.request({ method: 'GET', path, headers: { 'X-Vault-Token': 't' }, timeoutMs });
 const text = async (c: HttpClient, path?: string) => (await get(c, path)).body.toString();
 
-// What binding.ts's loadedNative() hands http.ts: the built addon, or none (node:net).
+// What binding.ts's loadedNative() hands http.ts: the built addon, or none (node:net, node:tls).
 const SLOT = Symbol.for('sesame.native');
 const addon = loadNative({ SESAME_NATIVE: ADDON }, false);
 if (!addon.native) throw new Error(`the addon did not load: ${addon.reason} (npm run build first)`);
@@ -68,7 +68,7 @@ let nativeConnections = 0;
 const counted = Object.create(addon.native, {
   tcpConnect: { value: (...args: Parameters<NativeTcp['tcpConnect']>) => { nativeConnections++; return tcp.tcpConnect(...args); } },
 }) as Native;
-const TRANSPORTS: Array<[string, Native | null]> = [['the addon\'s TCP', counted], ['node:net', null]];
+const TRANSPORTS: Array<[string, Native | null]> = [['the addon\'s TCP and TLS', counted], ['node:net and node:tls', null]];
 
 for (const [transport, native] of TRANSPORTS) describe(`over ${transport}`, () => {
   beforeAll(() => { (globalThis as { [SLOT]?: unknown })[SLOT] = { native, from: 'test' }; });
@@ -214,6 +214,41 @@ for (const [transport, native] of TRANSPORTS) describe(`over ${transport}`, () =
       await expect(get(client(url))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     });
   });
+
+  describe('TLS', () => {
+    const pki = makePki();
+    const server = pki.server;
+
+    it('verifies the server against the CA given, and sends SNI for a host name', async () => {
+      let sni: string | undefined;
+      const tlsServer = createTlsServer({ cert: server.cert, key: server.key }, (s) => {
+        sni = (s as unknown as { servername?: string }).servername;
+        s.on('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+      });
+      servers.push(tlsServer as unknown as Server);
+      await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+      const { port } = tlsServer.address() as { port: number };
+      const c = new HttpClient(new URL(`https://localhost:${port}`), { ca: pki.ca.cert, rejectUnauthorized: true }, 2);
+      clients.push(c);
+      expect(await text(c)).toBe('ok');
+      expect(sni).toBe('localhost');
+      const other = new HttpClient(new URL(`https://localhost:${port}`), { ca: pki.otherCa.cert, rejectUnauthorized: true }, 2);
+      clients.push(other);
+      await expect(get(other)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    });
+
+    it('a server that drops the connection during the handshake: the error says so', async () => {
+      const raw = createServer((s) => { s.once('data', () => s.resetAndDestroy()); });
+      servers.push(raw);
+      await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+      const { port } = raw.address() as { port: number };
+      const c = new HttpClient(new URL(`https://127.0.0.1:${port}`), { ca: pki.ca.cert, rejectUnauthorized: true }, 1);
+      clients.push(c);
+      const error = (await get(c).catch((e: HttpError) => e)) as HttpError;
+      expect(error.code).toBe('ECONNRESET');
+      expect(error.duringHandshake).toBe(true);
+    });
+  });
 });
 
 // The same failures and events from the addon's connections as from node:net's.
@@ -297,37 +332,106 @@ describe('the addon\'s TCP, next to node:net', () => {
   });
 });
 
-describe('TLS', () => {
+// The same outcome of a TLS connection through the addon as through node:tls: success,
+// and each failure with its code and words.
+describe('the addon\'s TLS, next to node:tls', () => {
   const pki = makePki();
-  const server = pki.server;
+  type Outcome = { body?: string; code?: string; message?: string; reason?: string; duringHandshake?: boolean };
+  const outcome = async (native: Native | null, url: URL, options: ConnectionOptions): Promise<Outcome> => {
+    (globalThis as { [SLOT]?: unknown })[SLOT] = { native, from: 'test' };
+    const before = nativeConnections;
+    const c = new HttpClient(url, options, 1);
+    try {
+      return { body: (await get(c)).body.toString() };
+    } catch (error) {
+      const { code, message, reason, duringHandshake } = error as HttpError;
+      return { code, message, reason, duringHandshake };
+    } finally {
+      c.close();
+      delete (globalThis as { [SLOT]?: unknown })[SLOT];
+      // Through the addon when it is given, and only then.
+      expect(nativeConnections - before).toBe(native ? 1 : 0);
+    }
+  };
+  // Node's advice for its own command line is left out of init's words.
+  const NODE_HINT = '; if the root CA is installed locally, try running Node.js with --use-system-ca';
+  const both = async (url: URL, options: ConnectionOptions) => {
+    const node = await outcome(null, url, options);
+    return [await outcome(counted, url, options), { ...node, ...(node.message ? { message: node.message.replace(NODE_HINT, '') } : {}) }];
+  };
 
-  it('verifies the server against the CA given, and sends SNI for a host name', async () => {
-    let sni: string | undefined;
-    const tlsServer = createTlsServer({ cert: server.cert, key: server.key }, (s) => {
-      sni = (s as unknown as { servername?: string }).servername;
+  /** A TLS server answering "ok" to every request, and what it saw of its clients. */
+  async function tlsServe(options: TlsOptions): Promise<{ url: (host?: string) => URL; peers: string[] }> {
+    const peers: string[] = [];
+    const server = createTlsServer(options, (s) => {
+      const peer = s.getPeerCertificate();
+      peers.push(peer && 'subject' in peer && peer.subject ? String(peer.subject.CN) : '');
       s.on('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+      s.on('error', () => {});
     });
-    servers.push(tlsServer as unknown as Server);
-    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
-    const { port } = tlsServer.address() as { port: number };
-    const c = new HttpClient(new URL(`https://localhost:${port}`), { ca: pki.ca.cert, rejectUnauthorized: true }, 2);
-    clients.push(c);
-    expect(await text(c)).toBe('ok');
-    expect(sni).toBe('localhost');
-    const other = new HttpClient(new URL(`https://localhost:${port}`), { ca: pki.otherCa.cert, rejectUnauthorized: true }, 2);
-    clients.push(other);
-    await expect(get(other)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    server.on('tlsClientError', () => {});
+    servers.push(server as unknown as Server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    return { url: (host = '127.0.0.1') => new URL(`https://${host}:${port}`), peers };
+  }
+  const trusted = { ca: pki.ca.cert, rejectUnauthorized: true, minVersion: 'TLSv1.2' } as const;
+
+  it('a good server: the answer, by IP address and by name', async () => {
+    const { url } = await tlsServe({ cert: pki.server.cert, key: pki.server.key });
+    for (const host of ['127.0.0.1', 'localhost']) expect(await both(url(host), trusted)).toEqual([{ body: 'ok' }, { body: 'ok' }]);
   });
 
-  it('a server that drops the connection during the handshake: the error says so', async () => {
-    const raw = createServer((s) => { s.once('data', () => s.resetAndDestroy()); });
-    servers.push(raw);
-    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-    const { port } = raw.address() as { port: number };
-    const c = new HttpClient(new URL(`https://127.0.0.1:${port}`), { ca: pki.ca.cert, rejectUnauthorized: true }, 1);
-    clients.push(c);
-    const error = (await get(c).catch((e: HttpError) => e)) as HttpError;
-    expect(error.code).toBe('ECONNRESET');
-    expect(error.duringHandshake).toBe(true);
+  it('a client certificate is presented, chain and key from PEM', async () => {
+    const { url, peers } = await tlsServe({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: true });
+    const app = pki.client('app');
+    expect(await both(url(), { ...trusted, cert: app.cert, key: app.key })).toEqual([{ body: 'ok' }, { body: 'ok' }]);
+    expect(peers).toEqual(['app', 'app']);
+  });
+
+  it.each([
+    ['signed by a CA not given', () => ({ cert: pki.server.cert, key: pki.server.key }), { ca: pki.otherCa.cert }, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+    ['a CA\'s own certificate, not trusted', () => ({ cert: pki.otherCa.cert, key: pki.otherCa.key }), {}, 'INVALID_PURPOSE'],
+    ['expired', () => { const c = pki.client('expired-server', { expired: true }); return { cert: c.cert, key: c.key }; }, {}, undefined],
+  ])('a server certificate %s: the same code and words', async (_what, server, options, code) => {
+    const { url } = await tlsServe(server());
+    const [ours, node] = await both(url(), { ...trusted, ...options });
+    expect(ours).toEqual(node);
+    if (code) expect(ours.code).toBe(code);
+    expect(ours.code).toBeTruthy();
+  });
+
+  it('a name or address the certificate does not have: ERR_TLS_CERT_ALTNAME_INVALID, worded as node:tls', async () => {
+    const { url } = await tlsServe({ cert: pki.server.cert, key: pki.server.key });
+    for (const options of [{ servername: 'vault.example.com' }, { servername: '127.0.0.2' }]) {
+      const [ours, node] = await both(url(), { ...trusted, ...options });
+      expect(ours.code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+      expect(ours).toEqual(node);
+    }
+  });
+
+  it('not verifying (rejectUnauthorized: false) connects to any server, as node:tls does', async () => {
+    const { url } = await tlsServe({ cert: pki.otherCa.cert, key: pki.otherCa.key });
+    expect(await both(url(), { ...trusted, rejectUnauthorized: false })).toEqual([{ body: 'ok' }, { body: 'ok' }]);
+  });
+
+  it('https:// to a plain-HTTP server: the same OpenSSL reason', async () => {
+    // As Node's HTTP server answers bytes that are not HTTP.
+    const plain = createServer((s) => {
+      s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'));
+      s.on('error', () => {});
+    });
+    servers.push(plain);
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const [ours, node] = await both(new URL(`https://127.0.0.1:${(plain.address() as { port: number }).port}`), trusted);
+    expect(ours.code).toMatch(/^ERR_SSL_/);
+    expect([ours.code, ours.reason]).toEqual([node.code, node.reason]);
+  });
+
+  it('a server that requires a client certificate and gets none: the same TLS alert', async () => {
+    const { url } = await tlsServe({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: true });
+    const [ours, node] = await both(url(), trusted);
+    expect(ours.code).toMatch(/^ERR_SSL_.*CERTIFICATE_REQUIRED$|^ECONNRESET$/);
+    expect([ours.code, ours.reason]).toEqual([node.code, node.reason]);
   });
 });
