@@ -96,7 +96,8 @@ export function readEnvironment(raw?: Buffer[]): Record<string, string> {
     }
   }
   const env = copyEnvironment();
-  for (const entry of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i];
     // Decoded whole, then split: "=" is one byte that no UTF-8 sequence contains and that
     // decodeBytes never escapes, so the first "=" of the text is the first of the bytes.
     const text = decodeBytes(entry);

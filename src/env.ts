@@ -18,7 +18,10 @@ export function passthroughList(env: NodeJS.ProcessEnv): Set<string> {
 
 /** Names to take out of PID 1's own environment: all of init's, and the references. */
 export function removedNames(env: NodeJS.ProcessEnv, plan: SecretPlan): string[] {
-  return [...new Set([...Object.keys(env).filter(isInitVariable), ...plan.consumed])];
+  const names = new Set<string>();
+  for (const name in env) if (isInitVariable(name)) names.add(name);
+  plan.consumed.forEach((name) => names.add(name));
+  return Array.from(names);
 }
 
 export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resolution: Resolution): Record<string, string> {
@@ -26,17 +29,22 @@ export function childEnvironment(env: NodeJS.ProcessEnv, plan: SecretPlan, resol
   // application that talks to Vault itself); a reference is always replaced by its value.
   const keep = passthroughList(env);
   const consumed = new Set(plan.consumed);
-  const removed = new Set(removedNames(env, plan).filter((n) => !keep.has(n) || consumed.has(n)));
+  // Loops without iteration objects (for...in, forEach): they run once per variable and
+  // per secret at every start (docs/development.md).
   const out = copyEnvironment();
-  for (const [key, value] of Object.entries(env)) if (value !== undefined && !removed.has(key)) out[key] = value;
-  for (const [request, resolved] of resolution) {
-    if (request.target.kind !== 'env') continue;
+  for (const key in env) {
+    const value = env[key];
+    if (value === undefined || consumed.has(key) || (isInitVariable(key) && !keep.has(key))) continue;
+    out[key] = value;
+  }
+  resolution.forEach((resolved, request) => {
+    if (request.target.kind !== 'env') return;
     // A binary secret keeps its bytes (bytes.ts); only a NUL cannot be carried by execve.
     if (resolved.value.includes(0)) {
       throw new InitError(`${request.origin}: the secret has a NUL byte, which no environment variable can hold; write it to a file instead`, EXIT.CONFIG);
     }
     out[request.target.name] = decodeBytes(resolved.value);
-  }
+  });
   return out;
 }
 
@@ -49,7 +57,8 @@ export const MAX_ARG_STRLEN = 32 * 4096;
 
 /** Refuse, before anything starts, a variable that no execve would accept (78). */
 export function checkEnvironmentSizes(env: Record<string, string>, who?: string): void {
-  for (const [name, value] of Object.entries(env)) {
+  for (const name in env) {
+    const value = env[name];
     // Quick test first: a string of n UTF-16 units is at most 3n bytes.
     if ((name.length + value.length) * 3 + 2 <= MAX_ARG_STRLEN) continue;
     const bytes = Buffer.byteLength(name) + 1 + Buffer.byteLength(value) + 1;

@@ -139,9 +139,13 @@ async function prepare(options: InitOptions, env: NodeJS.ProcessEnv, log: Log, n
   const consumers = launch.kind === 'services'
     ? launch.prepared.map((p) => ({ service: p.config.name, env: p.env, action: p.config.onChange }))
     : [{ service: '', env: childEnv, action: options.onChange }];
+  // forEach: no iteration objects for each secret (docs/development.md).
+  const initial = new Map<string, Buffer>();
+  resolution.forEach((resolved, request) => initial.set(secretName(request), resolved.value));
+  for (const c of certificates?.lifetimes ?? []) c.values().forEach((value, name) => initial.set(name, value));
   launch.life = {
     lifetimes,
-    initial: new Map([...[...resolution].map(([request, resolved]) => [secretName(request), resolved.value] as const), ...(certificates?.lifetimes ?? []).flatMap((c) => [...c.values()])]),
+    initial,
     wiring: { ...buildWiring(consumers, templates, secretEnv), files: certificates?.wires ?? [] },
     state: {
       childEnv: copyEnvironment(childEnv),

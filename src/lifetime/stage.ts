@@ -51,10 +51,11 @@ export class LifetimeStage {
     initial: Values,
     private readonly options: StageOptions,
   ) {
-    for (const [name, value] of initial) {
+    // forEach, not for...of: no iteration objects for each value, at every start (docs/development.md).
+    initial.forEach((value, name) => {
       this.current.set(name, value);
       this.acted.set(name, value);
-    }
+    });
   }
 
   /** How many lifetimes have a clock: none means no timer, no watch, no wakeup. */

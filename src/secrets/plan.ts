@@ -52,7 +52,8 @@ export function planFromEnv(env: NodeJS.ProcessEnv): SecretPlan {
   const isOptional = (name: string) => optional.has('*') || optional.has(name);
   const requests: SecretRequest[] = [];
   const consumed: string[] = [];
-  for (const [name, value] of Object.entries(env)) {
+  for (const name in env) {
+    const value = env[name];
     if (value === undefined || name.startsWith('SESAME_') || literal.has(name)) continue;
     if (looksLikeReference(value)) {
       let ref: Reference;

@@ -56,11 +56,14 @@ export async function resolvePlan(plan: SecretPlan, { env, timeoutMs, log, sourc
     vault.length ? resolveVault(vault, vaultSettings(env), deadline, log, sources ? (session) => { sources.vault = session; } : undefined) : new Map<SecretRequest, Resolved | SecretError>(),
     keywhiz.length ? resolveKeywhiz(keywhiz, env, deadline, log) : new Map<SecretRequest, Resolved | SecretError>(),
   ]);
-  const all = new Map<SecretRequest, Resolved | SecretError>(results.flatMap((m) => [...m]));
+  // forEach and an index: no iteration objects for each reference (docs/development.md).
+  const all = new Map<SecretRequest, Resolved | SecretError>();
+  results.forEach((m) => m.forEach((result, request) => all.set(request, result)));
 
   const resolution: Resolution = new Map();
   const failures: Array<[SecretRequest, SecretError]> = [];
-  for (const request of plan.requests) {
+  for (let i = 0; i < plan.requests.length; i++) {
+    const request = plan.requests[i];
     let result = all.get(request) ?? invalid('no source answered for it');
     if (!(result instanceof SecretError) && request.target.kind === 'env' && result.value.includes(0)) {
       result = invalid('the value contains a NUL byte, which an environment variable cannot hold');

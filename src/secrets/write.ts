@@ -31,9 +31,9 @@ function nameIn(request: SecretRequest, filename?: string): string {
 /** Where and how each secret meant for a file is to be written. */
 export function secretFiles(resolution: Resolution): SecretFile[] {
   const files: SecretFile[] = [];
-  for (const [request, resolved] of resolution) {
+  resolution.forEach((resolved, request) => {
     const target = request.target;
-    if (target.kind !== 'file') continue;
+    if (target.kind !== 'file') return;
     // Keywhiz's mode is masked to read bits, as keysync does (secret.go ModeValue).
     const metaMode = resolved.meta?.mode !== undefined ? resolved.meta.mode & 0o444 : undefined;
     const owner = target.owner ?? resolved.meta?.owner;
@@ -51,7 +51,7 @@ export function secretFiles(resolution: Resolution): SecretFile[] {
       if (error instanceof InitError) throw new InitError(`${request.origin}: ${error.message}`, error.exitCode);
       throw error;
     }
-  }
+  });
   return files;
 }
 

@@ -242,10 +242,12 @@ function captureDescriptors(native: Native, spec: ChildSpec): number[] {
 
 /** `NAME=value` entries; one that stands for bytes that are not UTF-8 goes as those bytes. */
 function envArray(env: Record<string, string>): (string | Buffer)[] {
-  return Object.entries(env).map(([k, v]) => {
-    const entry = `${k}=${v}`;
-    return hasRawBytes(entry) ? encodeText(entry) : entry;
-  });
+  const entries: (string | Buffer)[] = [];
+  for (const name in env) {
+    const entry = `${name}=${env[name]}`;
+    entries.push(hasRawBytes(entry) ? encodeText(entry) : entry);
+  }
+  return entries;
 }
 
 /** A pipe's read end as a stream (libuv makes it non-blocking; the child's end stays blocking). */

@@ -75,10 +75,10 @@ function expand(entry: TemplateEntry): Array<{ src: string; dest: string }> {
 export function templateContext(childEnv: Record<string, string>, resolution: Resolution): TemplateContext {
   const secrets: Record<string, string> = {};
   const secretEnv = new Set<string>();
-  for (const [request, resolved] of resolution) {
+  resolution.forEach((resolved, request) => {
     if (request.target.kind === 'template') secrets[request.target.name] = decodeBytes(resolved.value);
     if (request.target.kind === 'env') secretEnv.add(request.target.name);
-  }
+  });
   return { env: childEnv, secrets, secretEnv };
 }
 

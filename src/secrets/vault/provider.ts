@@ -5,7 +5,7 @@ import type { SecretRequest } from '../plan';
 import type { Resolved } from '../resolve';
 import { login, type LoginMemory, type LoginResult } from './auth';
 import { VaultClient, VaultHttpError } from './client';
-import { KvReader } from './kv';
+import { type KvSecret, KvReader } from './kv';
 import { type VaultRead, VaultSession } from './session';
 import type { VaultSettings } from './settings';
 
@@ -38,32 +38,45 @@ export async function resolveVault(
   }
   const kv = new KvReader(client);
   const session = keep ? new VaultSession(client, kv, settings, memory, logged, log) : undefined;
-  const reads = new Map<string, VaultRead>();
-  await Promise.all(requests.map(async (request) => {
-    if (request.ref.scheme !== 'vault') return;
-    const { path, key, version } = request.ref;
+  // One read per distinct path and version, however many keys come from it, and one wait
+  // for it: its keys are then taken in a plain loop (200 keys of one path: one resumption,
+  // not 200).
+  const groups = new Map<string, { path: string; version?: number; requests: SecretRequest[] }>();
+  for (let i = 0; i < requests.length; i++) {
+    const request = requests[i];
+    if (request.ref.scheme !== 'vault') continue;
+    const { path, version } = request.ref;
+    const id = `${path}#${version ?? ''}`;
+    const group = groups.get(id);
+    if (group) group.requests.push(request);
+    else groups.set(id, { path, version, requests: [request] });
+  }
+  const reads: VaultRead[] = [];
+  await Promise.all([...groups.values()].map(async ({ path, version, requests: group }) => {
+    let secret: KvSecret;
     try {
-      const secret = await kv.read(path, version);
-      if (session) {
-        const id = `${path}#${version ?? ''}`;
-        const read = reads.get(id) ?? { path, version, requests: [], secret, token: session.tokenId };
-        read.requests.push(request);
-        reads.set(id, read);
-      }
+      secret = await kv.read(path, version);
+    } catch (error) {
+      const failure = error instanceof SecretError ? error
+        : error instanceof VaultHttpError ? unavailable(`Vault answered ${error.status}: ${error.message}`)
+          : unavailable((error as Error).message);
+      for (const request of group) out.set(request, failure);
+      return;
+    }
+    if (session) reads.push({ path, version, requests: group, secret, token: session.tokenId });
+    for (let i = 0; i < group.length; i++) {
+      const request = group[i];
+      const key = request.ref.scheme === 'vault' ? request.ref.key : '';
       if (!Object.hasOwn(secret.data, key)) {
         const keys = Object.keys(secret.data);
         out.set(request, notFound(`no key "${key}" in ${path}${keys.length ? ` (it has: ${keys.join(', ')})` : ''}`));
-        return;
+        continue;
       }
       out.set(request, { value: Buffer.from(asText(secret.data[key])) });
-    } catch (error) {
-      out.set(request, error instanceof SecretError ? error
-        : error instanceof VaultHttpError ? unavailable(`Vault answered ${error.status}: ${error.message}`)
-          : unavailable((error as Error).message));
     }
   }));
   if (session && keep) {
-    session.reads.push(...reads.values());
+    session.reads.push(...reads);
     keep(session);
   } else {
     // Nothing is read after start: no connection stays open, nothing keeps the client alive.
