@@ -761,9 +761,13 @@ static napi_value TcpWrite(napi_env env, napi_callback_info info) {
   memcpy(c->pending + c->pending_len, data, length);
   c->pending_len += length;
   // A failure is reported from the loop, as every other is: never from inside this call.
-  if (c->connected) {
+  // Plain TCP sends at once (send() only returns an errno); TLS on the next turn of the
+  // loop, where a failed SSL_write can be reported (the socket is writable at once).
+  if (c->connected && !c->ssl) {
     c->write_error = flush(c);
     if (c->write_error) update_poll(c);
+  } else {
+    update_poll(c);
   }
   return NULL;
 }
