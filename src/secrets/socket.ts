@@ -48,20 +48,24 @@ const asBuffers = (value: ConnectionOptions['ca']): Buffer[] | null => {
   return list.every((v) => typeof v === 'string' || Buffer.isBuffer(v)) ? list.map((v) => (typeof v === 'string' ? Buffer.from(v) : v as Buffer)) : null;
 };
 
+/** The options of a connection that the addon's TLS takes. */
+const NATIVE_TLS_OPTIONS = new Set(['ca', 'cert', 'key', 'servername', 'rejectUnauthorized', 'minVersion']);
+
 /**
  * The addon's context for these options, or null when node:tls must make the connection:
  * no addon or no OpenSSL in it, options it does not take (no CAs: Node's own list; a
- * version other than TLS 1.2 at least; keys with a passphrase), or OpenSSL refusing a
- * certificate or key (node:tls then says why, in its words).
+ * version other than TLS 1.2 at least; a passphrase; any option but those below), or
+ * OpenSSL refusing a certificate or key (node:tls then says why, in its words).
  */
 export function nativeTlsContext(native: Native | null, options: ConnectionOptions): unknown {
   if (!native?.tlsContext || !nativeTcp(native)) return null;
-  const { ca, cert, key, passphrase, minVersion, maxVersion, pfx } = options;
+  // Any other option (ciphers, an identity check of its own...) is node:tls's to honour.
+  if (Object.keys(options).some((k) => !NATIVE_TLS_OPTIONS.has(k))) return null;
+  const { ca, cert, key, minVersion } = options;
   const cas = asBuffers(ca);
   const certs = asBuffers(cert);
   const keys = asBuffers(key as ConnectionOptions['ca']);
-  if (!cas?.length || !certs || !keys || certs.length > 1 || keys.length > 1 || passphrase !== undefined || pfx !== undefined) return null;
-  if ((minVersion ?? 'TLSv1.2') !== 'TLSv1.2' || maxVersion !== undefined) return null;
+  if (!cas?.length || !certs || !keys || certs.length > 1 || keys.length > 1 || (minVersion ?? 'TLSv1.2') !== 'TLSv1.2') return null;
   try {
     return native.tlsContext(cas, certs[0], keys[0]);
   } catch {
