@@ -75,9 +75,10 @@ export interface Native {
    */
   externalLatin1(buffer: ArrayBuffer): string | undefined;
   /**
-   * A TCP connection on Node's event loop (socket.c): its id. `onEvent(kind, value,
-   * syscall)`: 0 connected, 1 data (a Buffer), 2 closed by the server, 3 failed (an errno,
-   * or a getaddrinfo code name). Absent when the Node binary does not export libuv.
+   * A TCP connection on Node's event loop (socket.c), TLS over it with `tlsContext`: its id.
+   * `onEvent(kind, value, syscall)`: 0 connected, 4 through the TLS handshake, 1 data (a
+   * Buffer), 2 closed by the server, 3 failed (an errno, a getaddrinfo code name, or for
+   * TLS { code, message, reason }). Absent when the Node binary does not export libuv.
    */
   tcpConnect?(host: string, port: number, onEvent: (kind: number, value: unknown, syscall?: string) => void, tlsContext?: unknown, servername?: string, identity?: string): number;
   /** An OpenSSL context for tcpConnect (socket.c): CAs, client certificate and key (PEM); throws if OpenSSL refuses them. */

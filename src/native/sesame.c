@@ -21,8 +21,9 @@
 //   compactEnvironment() after unsetenv, rewrite the environment block the kernel shows as
 //                  /proc/PID/environ so that only what remains is in it, packed, followed
 //                  by NULs: no gaps that show where and how long the removed entries were.
-//   tcpConnect(), tcpWrite(), tcpRef(), tcpClose() (socket.c): TCP connections on Node's
-//                  event loop for the secret sources' plain-HTTP client, without node:net.
+//   tlsContext(), tcpConnect(), tcpWrite(), tcpRef(), tcpClose() (socket.c): the secret
+//                  sources' connections on Node's event loop, TCP and TLS (the Node
+//                  binary's OpenSSL), without node:net and node:tls.
 //
 // Between clone and exec the child calls only async-signal-safe functions and raw system
 // calls: it shares init's memory, and the parent is multi-threaded, so anything that takes

@@ -1,7 +1,7 @@
 // TCP and TLS connections for init's HTTP client (src/secrets/socket.ts), on the event
 // loop Node already runs: a non-blocking socket watched by a uv_poll_t, and for TLS the
 // OpenSSL inside the Node binary driven over it. For a plain-HTTP Vault, node:net costs
-// every start ~2.5 ms before the first byte is sent (it loads the twenty modules of
+// every start ~3 ms before the first byte is sent (it loads the twenty modules of
 // node:stream, and its first connect() sets up what a Socket needs); for TLS node:tls
 // adds node:crypto and its own layers, ~6 ms more. This costs none of it. The HTTP itself
 // stays in JavaScript.
@@ -103,7 +103,6 @@
 #pragma weak ASN1_STRING_get0_data
 #pragma weak ASN1_STRING_length
 #pragma weak X509_verify_cert_error_string
-#pragma weak ERR_get_error
 #pragma weak ERR_peek_last_error
 #pragma weak ERR_error_string_n
 #pragma weak ERR_reason_error_string
@@ -937,7 +936,7 @@ static bool have_openssl(void) {
     && BIO_new_mem_buf && BIO_free && PEM_read_bio_X509 && PEM_read_bio_PrivateKey && X509_free && EVP_PKEY_free && SSL_new && SSL_free
     && SSL_set_fd && SSL_ctrl && X509_check_host && X509_check_ip_asc && SSL_connect
     && SSL_read && SSL_write && SSL_get_error && SSL_get_verify_result && SSL_get0_peer_certificate && X509_get_ext_d2i && OPENSSL_sk_num && OPENSSL_sk_value && GENERAL_NAMES_free
-    && ASN1_STRING_get0_data && ASN1_STRING_length && X509_verify_cert_error_string && ERR_get_error
+    && ASN1_STRING_get0_data && ASN1_STRING_length && X509_verify_cert_error_string 
     && ERR_peek_last_error && ERR_error_string_n && ERR_reason_error_string && ERR_clear_error;
 }
 

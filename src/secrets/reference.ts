@@ -21,13 +21,13 @@ export function looksLikeReference(value: string): boolean {
   return /^(vault|keywhiz|file):/.test(value) && !value.startsWith('file://');
 }
 
-/** Parse `text`; `where` names its origin for the error ("DB_PASSWORD", "secrets[2].ref"). */
 // The one-line error for a reference that cannot be used (78): a function of its own, not
 // a closure made at every parse (docs/development.md).
 function refuse(where: string, text: string, why: string): never {
   throw new InitError(`${where}: ${why} in secret reference "${text}"`, EXIT.CONFIG);
 }
 
+/** Parse `text`; `where` names its origin for the error ("DB_PASSWORD", "secrets[2].ref"). */
 export function parseReference(text: string, where: string): Reference {
   const colon = text.indexOf(':');
   const scheme = text.slice(0, colon);

@@ -1,6 +1,6 @@
 // TCP and TLS for the HTTP client (http.ts) through the addon (socket.c) instead of
 // node:net and node:tls. Loading node:net and making its first connection cost every start
-// with a plain-HTTP Vault ~2.5 ms before the first byte went out (node:net loads the
+// with a plain-HTTP Vault ~3 ms before the first byte went out (node:net loads the
 // twenty modules of node:stream), and node:tls with node:crypto ~6 ms more; the addon's
 // connection costs a few system calls, and its TLS is the OpenSSL inside the Node binary,
 // the same that node:tls drives. This is the part of a net.Socket (a tls.TLSSocket) that
